@@ -1,0 +1,28 @@
+# The front doors. Each target sets up what it needs first, so a fresh clone needs only these.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install run test ui clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/warehouse refresh
+
+test: install
+	$(BIN)/pytest
+
+ui: install
+	$(BIN)/warehouse ui
+
+clean:
+	rm -rf warehouse/build warehouse/warehouse.duckdb dbt_project/target dbt_project/logs

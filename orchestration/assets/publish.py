@@ -1,0 +1,28 @@
+"""The publish asset: the last step of every refresh, downstream of every mart and its tests."""
+
+
+import dagster as dg
+
+from orchestration.assets.dbt import mart_keys
+from orchestration.publishing import publish
+from orchestration.resources import WarehouseResource
+from orchestration.settings import PUBLISHED_SCHEMAS
+
+
+@dg.asset(
+    key=["published_warehouse"],
+    deps=mart_keys(),
+    group_name="publish",
+    kinds={"duckdb"},
+    description="warehouse/warehouse.duckdb: the marts, replaced atomically once every step before passed.",
+)
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = warehouse.settings
+    counts = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id)
+    context.log.info(f"published {len(counts)} tables to {settings.published_db}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.published_db)),
+            "tables": dg.MetadataValue.md("\n".join(f"- `{name}`: {rows:,} rows" for name, rows in counts.items())),
+        }
+    )

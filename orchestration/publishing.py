@@ -1,0 +1,97 @@
+"""Write-audit-publish: copy a fully built and tested build database into the published file.
+
+Analysts open ``warehouse.duckdb``. It is never written in place: the publish step writes a new
+file beside it and renames it over the old one, which is atomic on POSIX. A reader who has the
+old file open keeps reading the old file, untouched and consistent; the next connection opens
+the new one. A refresh that fails before this step leaves the published file as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+
+def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str) -> dict[str, int]:
+    """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table."""
+    published_db.parent.mkdir(parents=True, exist_ok=True)
+    staged = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        counts = _write_copy(build_db, staged, schemas, run_id)
+        _fsync(staged)
+        os.replace(staged, published_db)
+        _fsync(published_db.parent)
+        return counts
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str) -> dict[str, int]:
+    connection = duckdb.connect(str(target))
+    try:
+        connection.execute(f"attach '{build_db}' as build (read_only)")
+        counts = {}
+        for schema, table, comment in _relations(connection, schemas):
+            name = f"{schema}.{table}"
+            connection.execute(f"create schema if not exists {schema}")
+            # Tables, not views: a view would still point at the build database's catalog.
+            connection.execute(f"create table {name} as select * from build.{name}")
+            _copy_comments(connection, schema, table, comment)
+            counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
+        _record_publication(connection, run_id)
+        connection.execute("detach build")
+        connection.execute("checkpoint")
+        return counts
+    finally:
+        connection.close()
+
+
+def _relations(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
+    return connection.execute(
+        """
+        select schema_name, table_name, comment from duckdb_tables()
+        where database_name = 'build' and list_contains($schemas, schema_name)
+        union all
+        select schema_name, view_name, comment from duckdb_views()
+        where database_name = 'build' and list_contains($schemas, schema_name)
+        order by 1, 2
+        """,
+        {"schemas": list(schemas)},
+    ).fetchall()
+
+
+def _copy_comments(connection: duckdb.DuckDBPyConnection, schema: str, table: str, comment: str | None) -> None:
+    """Carry dbt's documentation along, so analysts read it with duckdb_tables()/duckdb_columns()."""
+    if comment:
+        connection.execute(f"comment on table {schema}.{table} is {_literal(comment)}")
+    columns = connection.execute(
+        "select column_name, comment from duckdb_columns() where database_name = 'build' "
+        "and schema_name = ? and table_name = ? and comment is not null",
+        [schema, table],
+    ).fetchall()
+    for column, text in columns:
+        connection.execute(f'comment on column {schema}.{table}."{column}" is {_literal(text)}')
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    connection.execute("create schema if not exists meta")
+    connection.execute(
+        "create table meta.publication as select ?::varchar as dagster_run_id, ?::timestamp as published_at",
+        [run_id, datetime.now(timezone.utc).replace(tzinfo=None)],
+    )
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

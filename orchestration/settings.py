@@ -1,0 +1,65 @@
+"""Every path and environment variable of the warehouse, in one place.
+
+The Dagster resources, the dbt profile (through ``WAREHOUSE_BUILD_DB``) and the ``warehouse``
+command all take their locations from here. Tests point ``WAREHOUSE_HOME`` at a temporary
+folder to get a whole warehouse of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# The schemas analysts get in the published file; everything else stays in the build area.
+PUBLISHED_SCHEMAS = ("marts",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    snapshots_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("WAREHOUSE_HOME", PROJECT_ROOT / "warehouse")).resolve()
+        snapshots = Path(os.environ.get("WAREHOUSE_SNAPSHOTS", PROJECT_ROOT / "warehouse" / "snapshots"))
+        return cls(home=home, snapshots_dir=snapshots.resolve())
+
+    @property
+    def build_dir(self) -> Path:
+        return self.home / "build"
+
+    @property
+    def build_db(self) -> Path:
+        """Where a refresh writes and tests; analysts never read it."""
+        return self.build_dir / "build.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        """What analysts open; only ever replaced whole, at the end of a successful refresh."""
+        return self.home / "warehouse.duckdb"
+
+    def dbt_env(self) -> dict[str, str]:
+        """The variables dbt's profiles.yml reads."""
+        return {"WAREHOUSE_BUILD_DB": str(self.build_db)}
+
+
+def dagster_home() -> Path:
+    """The persistent Dagster instance of this checkout, so every refresh shows in the UI."""
+    return Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home")).resolve()
+
+
+def prepare_process_environment() -> None:
+    """What every entry point (the CLI, the UI, the tests) sets before it runs anything."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # dbt runs as a subprocess found on PATH; make it this environment's own, even when the
+    # command was started as .venv/bin/warehouse without activating the virtual environment.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")

@@ -1,0 +1,116 @@
+"""The snapshot store: upstream files kept byte for byte, each with an origin record.
+
+Every source folder under ``warehouse/snapshots/<source>/`` holds the upstream files as they
+were obtained and a ``provenance.json`` describing the source and every file in it (where it
+came from, when, under which licence, and its sha256). Nothing reads a snapshot file without
+first checking it against that record, so a file edited by hand or damaged on disk stops the
+refresh before any number is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from fnmatch import fnmatch
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MANIFEST_NAME = "provenance.json"
+# Human-readable notes that live beside the data files and are not snapshots themselves.
+_NOT_SNAPSHOTS = (MANIFEST_NAME, "PROVENANCE.md")
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot file is missing, unrecorded, or differs from its provenance record."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    file: str
+    sha256: str
+    bytes: int
+    obtained_from: str
+    date_accessed: str
+    vintage: str = ""
+    notes: str = ""
+
+
+@dataclass
+class SourceProvenance:
+    """The origin record of one source: who produces it and what we hold of it."""
+
+    source: str
+    producer: str
+    title: str
+    upstream_url: str
+    licence: str
+    citation: str
+    files: list[SnapshotFile] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, folder: Path) -> SourceProvenance:
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file():
+            raise SnapshotError(f"{manifest}: no provenance record for the snapshots in {folder}")
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = [SnapshotFile(**entry) for entry in data.pop("files")]
+        return cls(**data, files=files)
+
+    def save(self, folder: Path) -> None:
+        data = asdict(self)
+        data["files"] = sorted(data["files"], key=lambda entry: entry["file"])
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        (folder / MANIFEST_NAME).write_text(text, encoding="utf-8")
+
+    def record(self, path: Path, *, obtained_from: str, date_accessed: str, **extra: str) -> SnapshotFile:
+        """Add or replace the record of ``path`` with its current checksum and size."""
+        entry = SnapshotFile(
+            file=path.name,
+            sha256=sha256_of(path),
+            bytes=path.stat().st_size,
+            obtained_from=obtained_from,
+            date_accessed=date_accessed,
+            **extra,
+        )
+        self.files = [f for f in self.files if f.file != path.name] + [entry]
+        return entry
+
+    def fingerprint(self) -> str:
+        """One hash for the whole snapshot set: it changes when any file does."""
+        joined = "\n".join(f"{f.file}:{f.sha256}" for f in sorted(self.files, key=lambda f: f.file))
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def verified_files(folder: Path, pattern: str) -> tuple[SourceProvenance, list[tuple[Path, SnapshotFile]]]:
+    """The snapshot files of a source matching ``pattern``, each checked against its record.
+
+    A file on disk without a record, a record without a file, and a checksum that differs
+    are all errors naming the file, so nothing unverified is ever parsed.
+    """
+    provenance = SourceProvenance.load(folder)
+    recorded = {f.file: f for f in provenance.files if fnmatch(f.file, pattern)}
+    on_disk = {p.name: p for p in sorted(folder.glob(pattern)) if p.name not in _NOT_SNAPSHOTS}
+    unrecorded = sorted(set(on_disk) - set(recorded))
+    if unrecorded:
+        raise SnapshotError(f"{folder}: files without a provenance record: {', '.join(unrecorded)}")
+    missing = sorted(set(recorded) - set(on_disk))
+    if missing:
+        raise SnapshotError(f"{folder}: recorded in {MANIFEST_NAME} but missing: {', '.join(missing)}")
+    checked = []
+    for name, path in on_disk.items():
+        actual = sha256_of(path)
+        if actual != recorded[name].sha256:
+            raise SnapshotError(
+                f"{path}: sha256 {actual} does not match the provenance record "
+                f"{recorded[name].sha256}; the snapshot was changed after it was recorded"
+            )
+        checked.append((path, recorded[name]))
+    return provenance, checked
