@@ -3,6 +3,6 @@
     partitioned off rather than ordered, because engines disagree on where NULLs sort. -#}
 {% macro competition_rank(value, partition_by) -%}
     case when {{ value }} is not null then
-        rank() over (partition by {{ partition_by }}, ({{ value }} is null) order by {{ value }} desc)
+        cast(rank() over (partition by {{ partition_by }}, ({{ value }} is null) order by {{ value }} desc) as {{ dbt.type_int() }})
     end
 {%- endmacro %}

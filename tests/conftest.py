@@ -1,0 +1,52 @@
+"""Shared fixtures: a whole warehouse materialised by Dagster into a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
+
+SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
+PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
+
+
+def pytest_configure(config):
+    prepare_process_environment()
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory) -> None:
+    """dbt's manifest, which the dbt assets are defined from, parsed once per session."""
+    from orchestration.dbt_project import prepare
+
+    prepare(Settings(home=tmp_path_factory.mktemp("parse"), snapshots_dir=SNAPSHOTS))
+
+
+def materialize(settings: Settings) -> dg.ExecuteInProcessResult:
+    """The whole asset graph, as a refresh runs it, against the warehouse in ``settings``."""
+    from orchestration.definitions import build_definitions
+
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def("refresh_warehouse")
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+@pytest.fixture(scope="session")
+def built(dbt_manifest, tmp_path_factory) -> Settings:
+    """A warehouse refreshed from the embedded snapshots, shared read-only by the tests."""
+    settings = Settings(home=tmp_path_factory.mktemp("warehouse"), snapshots_dir=SNAPSHOTS)
+    result = materialize(settings)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return settings
+
+
+@pytest.fixture
+def snapshot_copy(tmp_path) -> Path:
+    """A private copy of the snapshots that a test may damage."""
+    target = tmp_path / "snapshots"
+    shutil.copytree(SNAPSHOTS, target)
+    return target

@@ -1,0 +1,101 @@
+"""The `warehouse` command as a user runs it: a subprocess with its own Dagster home."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.settings import PROJECT_ROOT
+from tests.conftest import SNAPSHOTS
+
+WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
+
+
+def environment(tmp_path: Path, snapshots: Path = SNAPSHOTS) -> dict[str, str]:
+    return {
+        **os.environ,
+        "WAREHOUSE_HOME": str(tmp_path / "home"),
+        "WAREHOUSE_SNAPSHOTS": str(snapshots),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([WAREHOUSE, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_help_lists_the_commands_with_examples():
+    result = subprocess.run([WAREHOUSE, "--help"], capture_output=True, text=True, check=True)
+    assert "refresh" in result.stdout and "ui" in result.stdout and "examples:" in result.stdout
+
+
+def test_refresh_publishes_prints_a_summary_and_records_the_run(tmp_path):
+    env = environment(tmp_path)
+    result = run(["refresh"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "marts.egov_scores                   2,316 rows" in result.stdout
+    assert "Kazakhstan     0.8628  rank  28  Very High" in result.stdout
+    published = tmp_path / "home" / "warehouse.duckdb"
+    with duckdb.connect(str(published), read_only=True) as connection:
+        run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
+    assert run_id in result.stdout
+    # The run is in the persistent instance, where the UI's run history reads it.
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        recorded = instance.get_run_by_id(run_id)
+    assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_warehouse"
+
+
+def test_a_failed_refresh_exits_non_zero_and_names_the_file(tmp_path, snapshot_copy):
+    (snapshot_copy / "un_egov" / "EGOV_DATA_2010.csv").write_text("tampered\n")
+    result = run(["refresh"], environment(tmp_path, snapshot_copy))
+    assert result.returncode == 1
+    assert "EGOV_DATA_2010.csv: sha256" in result.stderr
+    assert "refresh FAILED" in result.stderr
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_ui_serves_the_asset_graph_on_loopback(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([WAREHOUSE, "ui", "--port", str(port)], env=environment(tmp_path), cwd=PROJECT_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        keys = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not keys:
+            time.sleep(2)
+            try:
+                nodes = graphql(port, "{ assetNodes { assetKey { path } } }")["data"]["assetNodes"]
+                keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
+            except (OSError, KeyError, TypeError):
+                continue
+        assert keys, "the UI did not answer on 127.0.0.1 within 180 s"
+        assert {"snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
+                "marts/egov_scores", "published_warehouse"} <= keys
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,94 @@
+"""Write-audit-publish: the published file changes whole, or not at all."""
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publishing import publish
+from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.sources.snapshots import SourceProvenance, sha256_of
+from tests.conftest import materialize
+
+
+def record_as_upstream(path: Path) -> None:
+    """Re-record a damaged file, as if upstream had shipped it so: only the parser or a gate can stop it."""
+    provenance = SourceProvenance.load(path.parent)
+    provenance.record(path, obtained_from="test: damaged on purpose", date_accessed="2026-11-28")
+    provenance.save(path.parent)
+
+
+@pytest.fixture
+def published_home(built, tmp_path) -> Settings:
+    """A warehouse home holding a copy of a good published file, and nothing else."""
+    settings = Settings(home=tmp_path / "home", snapshots_dir=built.snapshots_dir)
+    settings.home.mkdir()
+    shutil.copy2(built.published_db, settings.published_db)
+    return settings
+
+
+def failed_steps(result) -> dict[str, str]:
+    return {event.step_key: event.message for event in result.all_events if event.is_step_failure}
+
+
+def test_a_file_the_parser_rejects_stops_the_refresh_before_publishing(published_home, snapshot_copy):
+    damaged = snapshot_copy / "un_egov" / "EGOV_DATA_2018.csv"
+    damaged.write_bytes(damaged.read_bytes()[:-40])
+    record_as_upstream(damaged)
+    before = sha256_of(published_home.published_db)
+
+    result = materialize(Settings(home=published_home.home, snapshots_dir=snapshot_copy))
+
+    assert not result.success
+    failures = failed_steps(result)
+    assert list(failures) == ["raw__un_egov_surveys"]
+    error = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+    assert "EGOV_DATA_2018.csv: line 194: the file ends mid-row (truncated)" in (error.cause or error).message
+    assert sha256_of(published_home.published_db) == before
+    assert damaged.exists(), "the rejected input stays where it was, for diagnosis"
+
+
+def test_a_failing_dbt_test_stops_the_refresh_before_publishing(published_home, snapshot_copy):
+    damaged = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
+    lines = damaged.read_text().splitlines(keepends=True)
+    damaged.write_text("".join(lines + [lines[5]]))
+    record_as_upstream(damaged)
+    before = sha256_of(published_home.published_db)
+
+    result = materialize(Settings(home=published_home.home, snapshots_dir=snapshot_copy))
+
+    assert not result.success
+    assert "warehouse_dbt_models" in failed_steps(result)
+    failed_checks = [e.asset_check_evaluation_data.check_name for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+    assert "unique_key_stg_un_egov__surveys_survey_year__iso3" in failed_checks
+    assert "published_warehouse" not in {e.step_key for e in result.all_events if e.is_step_success}
+    assert sha256_of(published_home.published_db) == before
+
+
+def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, published_home):
+    published = published_home.published_db
+    old_run = duckdb.connect(str(published), read_only=True).execute("select dagster_run_id from meta.publication").fetchone()[0]
+    reader = duckdb.connect(str(published), read_only=True)
+    try:
+        counts = publish(built.build_db, published, PUBLISHED_SCHEMAS, run_id="second-publication")
+        # The reader still sees the complete old file, and can keep querying it.
+        assert reader.execute("select dagster_run_id from meta.publication").fetchone()[0] == old_run
+        assert reader.execute("select count(*) from marts.egov_scores").fetchone()[0] == 2316
+    finally:
+        reader.close()
+    with duckdb.connect(str(published), read_only=True) as fresh:
+        assert fresh.execute("select dagster_run_id from meta.publication").fetchone()[0] == "second-publication"
+        assert fresh.execute("select count(*) from marts.egov_scores").fetchone()[0] == counts["marts.egov_scores"]
+    assert not list(published.parent.glob(".warehouse.duckdb.*.tmp")), "no staged file is left behind"
+
+
+def test_publishing_an_unreadable_build_leaves_the_old_file(published_home, tmp_path):
+    before = sha256_of(published_home.published_db)
+    broken = tmp_path / "build.duckdb"
+    broken.write_bytes(b"not a database")
+    with pytest.raises(duckdb.Error):
+        publish(broken, published_home.published_db, PUBLISHED_SCHEMAS, run_id="never")
+    assert sha256_of(published_home.published_db) == before
+    assert not list(published_home.home.glob(".warehouse.duckdb.*.tmp"))
