@@ -73,7 +73,8 @@ def _refresh(args: argparse.Namespace) -> int:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            # Step failures are summarised below; the console logger would repeat them as tracebacks.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     _print_steps(result)
     if not result.success:

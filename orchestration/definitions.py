@@ -5,14 +5,23 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets import dbt, publish, raw
+from orchestration.assets import dbt, publish, raw, worldbank
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 
 REFRESH_JOB = "refresh_warehouse"
 
-ASSETS = [*raw.SNAPSHOT_SPECS, raw.un_egov_surveys, raw.country_reference, raw.snapshot_files, dbt.warehouse_dbt_models, publish.published_warehouse]
+ASSETS = [
+    raw.un_egov_snapshots,
+    raw.un_egov_surveys,
+    raw.country_reference,
+    raw.snapshot_files,
+    worldbank.worldbank_snapshots,
+    worldbank.worldbank_raw,
+    dbt.warehouse_dbt_models,
+    publish.published_warehouse,
+]
 
 
 def resources(settings: Settings) -> dict:

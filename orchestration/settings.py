@@ -14,6 +14,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# What a data engineer edits: which indicators to load, and how to talk to the live APIs.
+WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
 
 # The schemas analysts get in the published file; everything else stays in the build area.
 PUBLISHED_SCHEMAS = ("marts",)
@@ -47,6 +49,10 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
         return {"WAREHOUSE_BUILD_DB": str(self.build_db)}
+
+
+def worldbank_api_url() -> str:
+    return os.environ.get("WORLDBANK_API_URL", "https://api.worldbank.org/v2")
 
 
 def dagster_home() -> Path:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.sources.countries import CountryMappingError
+from orchestration.sources.text_files import InputFileError
 from orchestration.sources.un_egov import UnEgovParseError, parse_file, parse_files
 from tests.conftest import SNAPSHOTS
 
@@ -92,7 +93,7 @@ def test_names_that_differ_from_other_sources_map_to_iso3(surveys):
          "blank-rank", "latin-1"],
 )
 def test_bad_files_fail_naming_file_line_and_reason(tmp_path, body, message):
-    with pytest.raises(UnEgovParseError, match=message):
+    with pytest.raises(InputFileError, match=message):
         parse_file(write(tmp_path, body))
 
 

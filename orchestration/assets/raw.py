@@ -70,20 +70,20 @@ def country_reference(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": rows, "library": f"country_converter {countries.coco.__version__}"})
 
 
-SNAPSHOT_SPECS = [un_egov_snapshots]
+# Every folder under warehouse/snapshots/ that holds a source, each with its snapshots/<source> asset.
+SNAPSHOT_SOURCES = (UN_EGOV, "worldbank")
 
 
 @dg.asset(
     key=["raw", "snapshot_files"],
-    deps=SNAPSHOT_SPECS,
+    deps=[dg.AssetKey(["snapshots", source]) for source in SNAPSHOT_SOURCES],
     group_name="reference",
     kinds={"python", "duckdb"},
     description="The provenance record of every embedded snapshot file, so analysts can cite each number.",
 )
 def snapshot_files(warehouse: WarehouseResource) -> dg.MaterializeResult:
     rows = []
-    for spec in SNAPSHOT_SPECS:
-        source = spec.key.path[-1]
+    for source in SNAPSHOT_SOURCES:
         provenance, files = verified_files(warehouse.settings.snapshots_dir / source, "*")
         rows += [_provenance_row(provenance, record) for _, record in files]
     count = warehouse.replace_table("raw", "snapshot_files", pd.DataFrame(rows))

@@ -16,8 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "provenance.json"
-# Human-readable notes that live beside the data files and are not snapshots themselves.
-_NOT_SNAPSHOTS = (MANIFEST_NAME, "PROVENANCE.md")
+
+
+def _is_snapshot(path: Path) -> bool:
+    """Data files only: not the manifest, the human-readable notes (*.md) or sub-folders."""
+    return path.is_file() and path.name != MANIFEST_NAME and path.suffix != ".md"
 
 
 class SnapshotError(RuntimeError):
@@ -97,7 +100,7 @@ def verified_files(folder: Path, pattern: str) -> tuple[SourceProvenance, list[t
     """
     provenance = SourceProvenance.load(folder)
     recorded = {f.file: f for f in provenance.files if fnmatch(f.file, pattern)}
-    on_disk = {p.name: p for p in sorted(folder.glob(pattern)) if p.name not in _NOT_SNAPSHOTS}
+    on_disk = {p.name: p for p in sorted(folder.glob(pattern)) if _is_snapshot(p)}
     unrecorded = sorted(set(on_disk) - set(recorded))
     if unrecorded:
         raise SnapshotError(f"{folder}: files without a provenance record: {', '.join(unrecorded)}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.sources.countries import to_iso3
+from orchestration.sources.text_files import InputFileError, read_utf8
 
 FILE_PATTERN = "EGOV_DATA_*.csv"
 INDICES = ("egdi", "epi", "osi", "hci", "tii")
@@ -60,7 +61,7 @@ _HEADERS = (
 _YEAR_IN_NAME = re.compile(r"EGOV_DATA_(\d{4})\.csv$")
 
 
-class UnEgovParseError(ValueError):
+class UnEgovParseError(InputFileError):
     """A survey file that cannot be read as the UN publishes it."""
 
 
@@ -72,7 +73,7 @@ class _Row:
 
 def parse_file(path: Path) -> pd.DataFrame:
     """One survey file as a DataFrame with COLUMNS plus ``iso3``, ``surveyed`` and ``source_line``."""
-    text = _decode(path)
+    text = read_utf8(path)
     rows = list(_rows(path, text))
     if not rows:
         raise UnEgovParseError(f"{path}: no data rows below the header")
@@ -94,24 +95,6 @@ def parse_file(path: Path) -> pd.DataFrame:
 
 def parse_files(paths: list[Path]) -> pd.DataFrame:
     return pd.concat([parse_file(path) for path in paths], ignore_index=True)
-
-
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise UnEgovParseError(f"{path}: the file is empty")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise UnEgovParseError(
-            f"{path}: line {line}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset "
-            f"{error.start}); the UN exports are UTF-8, was the file re-saved in another encoding?"
-        ) from None
-    if not text.endswith("\n"):
-        # Every export ends with a newline; a last line without one was cut off in transfer.
-        raise UnEgovParseError(f"{path}: line {text.count(chr(10)) + 1}: the file ends mid-row (truncated)")
-    return text
 
 
 def _rows(path: Path, text: str):

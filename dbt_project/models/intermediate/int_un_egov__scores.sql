@@ -8,6 +8,7 @@ grid as (
     select c.iso3, y.survey_year
     from {{ ref('int_countries') }} as c
     cross join survey_years as y
+    where c.is_un_member
 ),
 
 scores as (

@@ -3,5 +3,9 @@ select
     country_name,
     un_region,
     un_subregion,
-    is_central_asia
+    is_central_asia,
+    wb_region,
+    wb_income_group,
+    is_un_member,
+    is_wb_economy
 from {{ ref('int_countries') }}

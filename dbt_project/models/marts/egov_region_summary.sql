@@ -1,5 +1,6 @@
 -- Simple (unweighted) means over the states surveyed, as the UN reports its regional averages.
--- n_members counts every member of the group; n_reporting only those with a value that year.
+-- n_members counts every UN member state in the group (scores hold UN members only); n_reporting
+-- only those with a value that year.
 select
     s.survey_year,
     g.grouping,
@@ -15,4 +16,5 @@ select
 from {{ ref('int_un_egov__scores_long') }} as s
 inner join {{ ref('int_country_groups') }} as g
     on s.iso3 = g.iso3
+where g.grouping in ('world', 'un_region', 'un_subregion', 'central_asia')
 group by s.survey_year, g.grouping, g.group_name, s.indicator

@@ -1,0 +1,100 @@
+-- Regional aggregates of every WDI indicator, with an explicit coverage rule: mean, weighted mean
+-- and median are NULL when fewer than {{ var('wdi_min_coverage') }} of the group's economies report
+-- that year, because an average over a few members misrepresents the group.
+-- Members are World Bank economies; UN groupings count the economies in that UN region.
+with members as (
+    select g.grouping, g.group_name, g.iso3
+    from {{ ref('int_country_groups') }} as g
+    inner join {{ ref('int_countries') }} as c on g.iso3 = c.iso3
+    where c.is_wb_economy
+),
+
+member_counts as (
+    select grouping, group_name, count(*) as n_members
+    from members
+    group by grouping, group_name
+),
+
+population as (
+    select iso3, year, value as population
+    from {{ ref('int_worldbank__observations') }}
+    where indicator_code = '{{ var("population_indicator") }}'
+),
+
+reported as (
+    select
+        o.indicator_code,
+        o.weighting,
+        o.year,
+        m.grouping,
+        m.group_name,
+        o.value,
+        p.population
+    from {{ ref('int_worldbank__observations') }} as o
+    inner join members as m on o.iso3 = m.iso3
+    left join population as p on o.iso3 = p.iso3 and o.year = p.year
+),
+
+stats as (
+    select
+        indicator_code,
+        year,
+        grouping,
+        group_name,
+        max(weighting) as weighting,
+        count(*) as n_reporting,
+        avg(value) as mean_value,
+        percentile_cont(0.5) within group (order by value) as median_value,
+        sum(value * population) as weighted_sum,
+        sum(case when value * population is not null then population end) as weight_total
+    from reported
+    group by indicator_code, year, grouping, group_name
+),
+
+indicator_years as (
+    select distinct indicator_code, year from {{ ref('int_worldbank__observations') }}
+),
+
+grid as (
+    select iy.indicator_code, iy.year, mc.grouping, mc.group_name, mc.n_members
+    from indicator_years as iy
+    cross join member_counts as mc
+),
+
+measured as (
+    select
+        g.year,
+        g.grouping,
+        g.group_name,
+        g.indicator_code,
+        g.n_members,
+        coalesce(s.n_reporting, 0) as n_reporting,
+        1.0 * coalesce(s.n_reporting, 0) / g.n_members as coverage,
+        s.weighting,
+        s.mean_value,
+        s.median_value,
+        s.weighted_sum,
+        s.weight_total
+    from grid as g
+    left join stats as s
+        on g.indicator_code = s.indicator_code
+        and g.year = s.year
+        and g.grouping = s.grouping
+        and g.group_name = s.group_name
+)
+
+select
+    year,
+    grouping,
+    group_name,
+    indicator_code,
+    n_members,
+    n_reporting,
+    coverage,
+    case when coverage >= {{ var('wdi_min_coverage') }} then mean_value end as mean_value,
+    case
+        when coverage >= {{ var('wdi_min_coverage') }} and weighting = 'population' and weight_total > 0
+            then weighted_sum / weight_total
+    end as weighted_mean_value,
+    case when coverage >= {{ var('wdi_min_coverage') }} then median_value end as median_value
+from measured

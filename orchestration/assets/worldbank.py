@@ -1,0 +1,174 @@
+"""World Bank WDI: the snapshot set (fetched live on request) and its raw tables."""
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from orchestration.resources import WarehouseResource
+from orchestration.settings import WORLDBANK_CONFIG, worldbank_api_url
+from orchestration.sources import worldbank
+from orchestration.sources.snapshots import SnapshotFile, SourceProvenance, verified_files
+from orchestration.sources.worldbank_api import WorldBankClient, save_live_snapshots
+
+WORLDBANK = "worldbank"
+
+
+class WorldBankSnapshotConfig(dg.Config):
+    live: bool = False
+    """Fetch every configured indicator and the country list from the API first, and save them as the new snapshots."""
+
+
+@dg.asset(
+    key=["snapshots", WORLDBANK],
+    group_name=WORLDBANK,
+    kinds={"csv", "json"},
+    description=(
+        "The WDI snapshot set under warehouse/snapshots/worldbank/: bulk CSV files or saved live API "
+        "fetches, one per configured indicator, plus the country metadata, each with provenance."
+    ),
+)
+def worldbank_snapshots(
+    context: dg.AssetExecutionContext, config: WorldBankSnapshotConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    folder = warehouse.settings.snapshots_dir / WORLDBANK
+    indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
+    if config.live:
+        client = WorldBankClient(
+            worldbank_api_url(), per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
+            backoff=live.backoff_seconds, countries_per_request=live.countries_per_request,
+        )
+        fetches = [client.countries()] + [client.indicator(indicator.code) for indicator in indicators]
+        saved = save_live_snapshots(folder, fetches, lambda path, fetch: worldbank.snapshot_key(path) == fetch.name)
+        context.log.info(f"saved {len(saved)} live snapshots from {client.base_url}")
+    provenance, files = verified_files(folder, "*")
+    return dg.MaterializeResult(
+        metadata={
+            "mode": "live" if config.live else "snapshot",
+            "files": dg.MetadataValue.md("\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in files)),
+            "snapshot_fingerprint": provenance.fingerprint(),
+        },
+        data_version=dg.DataVersion(provenance.fingerprint()),
+    )
+
+
+RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", "wdi_countries"], deps=[worldbank_snapshots], description="Region and income group per World Bank code; aggregates flagged."),
+        dg.AssetSpec(["raw", "wdi_indicators"], deps=[worldbank_snapshots], description="One row per configured indicator: name, unit, weighting and vintage."),
+        dg.AssetSpec(["raw", "wdi_observations"], deps=[worldbank_snapshots], description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
+    ],
+    group_name=WORLDBANK,
+)
+def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    folder = warehouse.settings.snapshots_dir / WORLDBANK
+    indicators, _ = worldbank.load_config(WORLDBANK_CONFIG)
+    provenance, files = verified_files(folder, "*")
+    by_key = _one_file_per_key(folder, files)
+    with warehouse.build_connection() as connection:
+        countries = _load_countries(by_key)
+        connection.register("countries_frame", countries)
+        connection.execute("create or replace temp table countries_incoming as select * from countries_frame")
+        indicator_rows = [_load_indicator(connection, indicator, by_key, folder) for indicator in indicators]
+        connection.register("indicators_frame", pd.DataFrame(indicator_rows))
+        counts = _publish_raw(connection)
+    context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
+    for table in RAW_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=["raw", table],
+            metadata={"rows": counts[table], "snapshot_fingerprint": provenance.fingerprint()},
+            data_version=dg.DataVersion(provenance.fingerprint()),
+        )
+
+
+def _one_file_per_key(folder: Path, files: list[tuple[Path, SnapshotFile]]) -> dict[str, tuple[Path, SnapshotFile]]:
+    grouped = defaultdict(list)
+    for path, record in files:
+        key = worldbank.snapshot_key(path)
+        if key:
+            grouped[key].append((path, record))
+    doubled = {key: [p.name for p, _ in entries] for key, entries in grouped.items() if len(entries) > 1}
+    if doubled:
+        raise worldbank.WorldBankParseError(f"{folder}: more than one active snapshot for {doubled}; move the older one aside")
+    return {key: entries[0] for key, entries in grouped.items()}
+
+
+def _load_countries(by_key: dict) -> pd.DataFrame:
+    if "country" not in by_key:
+        raise worldbank.WorldBankParseError("no country metadata snapshot (Metadata_Country_*.csv or country_live.json)")
+    path, record = by_key["country"]
+    reader = worldbank.read_country_metadata_json if path.suffix == ".json" else worldbank.read_country_metadata_csv
+    frame = reader(path)
+    return frame.assign(source_file=record.file, source_sha256=record.sha256)
+
+
+def _load_indicator(connection: duckdb.DuckDBPyConnection, indicator: worldbank.Indicator, by_key: dict, folder: Path) -> dict:
+    if indicator.code not in by_key:
+        raise worldbank.WorldBankParseError(
+            f"{folder}: indicator {indicator.code} is configured in {WORLDBANK_CONFIG.name} but has no snapshot; "
+            "add its bulk CSV or run a live refresh"
+        )
+    path, record = by_key[indicator.code]
+    if path.suffix == ".json":
+        frame, vintage = worldbank.read_indicator_json(path)
+        connection.register("live_frame", frame)
+        relation, vintage_kind = connection.table("live_frame"), "API lastupdated"
+    else:
+        relation, vintage = worldbank.read_indicator_csv(connection, path)
+        vintage_kind = "Last Updated Date"
+    if not vintage:
+        vintage, vintage_kind = record.vintage, "provenance record"
+    _append_observations(connection, relation, vintage, record)
+    names = connection.execute("select distinct indicator_name from observations_incoming where indicator_code = ?", [indicator.code]).fetchall()
+    return {
+        "indicator_code": indicator.code,
+        "indicator_name": names[0][0] if names else None,
+        "unit": indicator.unit,
+        "weighting": indicator.weighting,
+        "vintage": vintage,
+        "vintage_kind": vintage_kind,
+        "source_file": record.file,
+        "source_sha256": record.sha256,
+    }
+
+
+def _append_observations(connection: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, vintage: str, record: SnapshotFile) -> None:
+    connection.execute(
+        """
+        create temp table if not exists observations_incoming (
+            country_code varchar, country_name varchar, indicator_code varchar, indicator_name varchar,
+            year integer, value double, source_line integer, vintage varchar, source_file varchar, source_sha256 varchar)
+        """
+    )
+    relation.create_view("one_indicator", replace=True)
+    connection.execute(
+        "insert into observations_incoming select country_code, country_name, indicator_code, indicator_name, year, value, "
+        "source_line, ?, ?, ? from one_indicator",
+        [vintage, record.file, record.sha256],
+    )
+
+
+def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Swap all three raw tables in one transaction, so they always come from the same snapshot set."""
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    connection.execute("create schema if not exists raw")
+    connection.execute("begin transaction")
+    connection.execute("create or replace table raw.wdi_countries as select * from countries_incoming")
+    connection.execute("create or replace table raw.wdi_indicators as select *, ?::timestamp as loaded_at from indicators_frame", [loaded_at])
+    connection.execute(
+        """
+        create or replace table raw.wdi_observations as
+        select o.*, coalesce(c.is_aggregate, true) as is_aggregate, ?::timestamp as loaded_at
+        from observations_incoming as o
+        left join countries_incoming as c on o.country_code = c.country_code
+        """,
+        [loaded_at],
+    )
+    connection.execute("commit")
+    return {table: connection.execute(f"select count(*) from raw.{table}").fetchall()[0][0] for table in RAW_TABLES}

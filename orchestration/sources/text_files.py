@@ -1,0 +1,28 @@
+"""Checks every upstream text file passes before a parser looks at its content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputFileError(ValueError):
+    """An upstream file that is empty, not UTF-8, or cut off; the message names file and line."""
+
+
+def read_utf8(path: Path) -> str:
+    """The whole file as text, or an error naming the line that is not UTF-8 or was cut off."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputFileError(f"{path}: the file is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InputFileError(
+            f"{path}: line {line}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset "
+            f"{error.start}); upstream files are UTF-8, was it re-saved in another encoding?"
+        ) from None
+    if not text.endswith("\n"):
+        # Every upstream export ends with a newline; a last line without one was cut off.
+        raise InputFileError(f"{path}: line {text.count(chr(10)) + 1}: the file ends mid-row (truncated)")
+    return text
