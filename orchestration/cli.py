@@ -22,9 +22,14 @@ telemetry:
 
 _EPILOG = """\
 examples:
-  warehouse refresh          rebuild from the embedded snapshots and publish
-  warehouse ui               open the Dagster UI on http://127.0.0.1:3000
+  warehouse refresh                                 rebuild every source from the embedded snapshots, publish
+  warehouse refresh --source worldbank              rebuild one source and what depends on it
+  warehouse refresh --source worldbank --live       fetch the World Bank API first, save it as snapshots
+  warehouse ui                                      open the Dagster UI on http://127.0.0.1:3000
 """
+# Sources, as named by their asset groups, and those that can be fetched from a live upstream.
+SOURCES = ("un_egov", "worldbank")
+LIVE_SOURCES = {"worldbank": "snapshots__worldbank"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         "refresh",
         help="load the snapshots, build and test the models, publish warehouse/warehouse.duckdb",
         description="Run the refresh job in Dagster; publish only if every step and check passed.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    refresh.add_argument("--source", action="append", choices=SOURCES, help="refresh only this source (repeatable)")
+    refresh.add_argument("--live", action="store_true", help=f"fetch from the live upstream first ({', '.join(LIVE_SOURCES)})")
     refresh.set_defaults(handler=_refresh)
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
@@ -68,13 +77,23 @@ def _refresh(args: argparse.Namespace) -> int:
     prepare(settings)
     from orchestration.definitions import REFRESH_JOB, defs
 
+    sources = args.source or list(SOURCES)
+    live = [op for source, op in LIVE_SOURCES.items() if args.live and source in sources]
+    if args.live and not live:
+        print(f"--live needs a source with a live upstream: {', '.join(LIVE_SOURCES)}", file=sys.stderr)
+        return 2
     job = defs.resolve_job_def(REFRESH_JOB)
+    selection = dg.AssetSelection.groups(*sources).downstream() if args.source else dg.AssetSelection.all()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            # Step failures are summarised below; the console logger would repeat them as tracebacks.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            asset_selection=list(selection.resolve(defs.resolve_asset_graph())),
+            run_config={
+                "ops": {op: {"config": {"live": True}} for op in live},
+                # Step failures are summarised below; the console logger would repeat them as tracebacks.
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
         )
     _print_steps(result)
     if not result.success:

@@ -21,16 +21,21 @@ WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
 PUBLISHED_SCHEMAS = ("marts",)
 
 
+DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
     snapshots_dir: Path
+    worldbank_api_url: str = DEFAULT_WORLDBANK_API_URL
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(os.environ.get("WAREHOUSE_HOME", PROJECT_ROOT / "warehouse")).resolve()
         snapshots = Path(os.environ.get("WAREHOUSE_SNAPSHOTS", PROJECT_ROOT / "warehouse" / "snapshots"))
-        return cls(home=home, snapshots_dir=snapshots.resolve())
+        api = os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL)
+        return cls(home=home, snapshots_dir=snapshots.resolve(), worldbank_api_url=api)
 
     @property
     def build_dir(self) -> Path:
@@ -49,10 +54,6 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
         return {"WAREHOUSE_BUILD_DB": str(self.build_db)}
-
-
-def worldbank_api_url() -> str:
-    return os.environ.get("WORLDBANK_API_URL", "https://api.worldbank.org/v2")
 
 
 def dagster_home() -> Path:

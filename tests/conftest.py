@@ -26,13 +26,17 @@ def dbt_manifest(tmp_path_factory) -> None:
     prepare(Settings(home=tmp_path_factory.mktemp("parse"), snapshots_dir=SNAPSHOTS))
 
 
-def materialize(settings: Settings) -> dg.ExecuteInProcessResult:
-    """The whole asset graph, as a refresh runs it, against the warehouse in ``settings``."""
+def materialize(settings: Settings, selection: list[str] | None = None, live: bool = False) -> dg.ExecuteInProcessResult:
+    """The asset graph (or the assets in ``selection``, as "a/b" keys), as a refresh runs it."""
     from orchestration.definitions import build_definitions
 
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def("refresh_warehouse")
-    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
+    run_config = {"ops": {"snapshots__worldbank": {"config": {"live": True}}}} if live else {}
+    return job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+from orchestration.sources.snapshots import sha256_of
 import duckdb
 
 from orchestration.settings import PROJECT_ROOT
@@ -99,3 +100,39 @@ def test_ui_serves_the_asset_graph_on_loopback(tmp_path):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(tmp_path, snapshot_copy):
+    from tests.fake_worldbank_api import FakeWorldBankApi
+
+    fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
+    env = {**environment(tmp_path, snapshot_copy), "WORLDBANK_API_URL": fake.start()}
+    try:
+        live = run(["refresh", "--live"], env)
+    finally:
+        fake.stop()
+    assert live.returncode == 0, live.stderr[-3000:]
+    folder = snapshot_copy / "worldbank"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    records = {entry["file"]: entry for entry in provenance["files"]}
+    assert set(records) == {"country_live.json", *(f"API_{code}_live.json" for code in fake.rows)}
+    record = records["API_IT.NET.USER.ZS_live.json"]
+    assert record["obtained_from"].startswith(env["WORLDBANK_API_URL"] + "/country/all/indicator/IT.NET.USER.ZS?")
+    assert record["vintage"] == "2026-07-13" and record["date_accessed"].startswith("20")
+    assert record["sha256"] == sha256_of(folder / "API_IT.NET.USER.ZS_live.json")
+    superseded = {path.name for path in (folder / "superseded").rglob("*.csv")}
+    assert "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv" in superseded and len(superseded) == 6
+
+    published = tmp_path / "home" / "warehouse.duckdb"
+    query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations order by all"
+    with duckdb.connect(str(published), read_only=True) as connection:
+        after_live = connection.execute(query).fetchall()
+        kaz = connection.execute("select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022").fetchall()
+    assert kaz == [(92.2969,)]
+    assert {row[4] for row in after_live} == {"2026-07-13"}
+
+    # With the server gone, a plain refresh rebuilds the same numbers from the saved snapshots.
+    offline = run(["refresh", "--source", "worldbank"], env)
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    with duckdb.connect(str(published), read_only=True) as connection:
+        assert connection.execute(query).fetchall() == after_live

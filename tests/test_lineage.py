@@ -1,6 +1,7 @@
 """The asset graph runs unbroken from the snapshot files to the published warehouse."""
 
 import dagster as dg
+import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
@@ -16,21 +17,29 @@ def upstream_closure(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
     return seen
 
 
-def test_snapshot_to_published_path(dbt_manifest, tmp_path):
+CHAINS = {
+    "un_egov": ["snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
+                "intermediate/int_un_egov__scores", "marts/egov_scores", "published_warehouse"],
+    "worldbank": ["snapshots/worldbank", "raw/wdi_observations", "staging/stg_worldbank__observations",
+                  "intermediate/int_worldbank__observations", "marts/country_year_digital", "published_warehouse"],
+}
+
+
+@pytest.mark.parametrize("source", CHAINS)
+def test_snapshot_to_published_path(dbt_manifest, tmp_path, source):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
-    key = dg.AssetKey
-    chain = [
-        key(["snapshots", "un_egov"]),
-        key(["raw", "un_egov_surveys"]),
-        key(["staging", "stg_un_egov__surveys"]),
-        key(["intermediate", "int_un_egov__scores"]),
-        key(["marts", "egov_scores"]),
-        key(["published_warehouse"]),
-    ]
+    chain = [dg.AssetKey(name.split("/")) for name in CHAINS[source]]
     for parent, child in zip(chain, chain[1:]):
         assert parent in graph.get(child).parent_keys, f"{parent} -> {child}"
+
+
+def test_published_inputs_are_the_marts(dbt_manifest, tmp_path):
+    graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
+    key = dg.AssetKey
     published_inputs = graph.get(key(["published_warehouse"])).parent_keys
-    assert {k.path[-1] for k in published_inputs} >= {"dim_country", "egov_scores", "egov_region_summary", "egov_dynamics"}
+    assert {k.path[-1] for k in published_inputs} >= {
+        "dim_country", "egov_scores", "egov_region_summary", "egov_dynamics",
+        "wdi_observations", "country_year_digital", "wdi_region_summary", "wdi_dynamics"}
     assert {k for k in published_inputs if k.path[0] != "marts"} == set()
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
 

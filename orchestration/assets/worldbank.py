@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.resources import WarehouseResource
-from orchestration.settings import WORLDBANK_CONFIG, worldbank_api_url
+from orchestration.settings import WORLDBANK_CONFIG
 from orchestration.sources import worldbank
 from orchestration.sources.snapshots import SnapshotFile, SourceProvenance, verified_files
 from orchestration.sources.worldbank_api import WorldBankClient, save_live_snapshots
@@ -38,7 +38,7 @@ def worldbank_snapshots(
     indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
     if config.live:
         client = WorldBankClient(
-            worldbank_api_url(), per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
+            warehouse.settings.worldbank_api_url, per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
             backoff=live.backoff_seconds, countries_per_request=live.countries_per_request,
         )
         fetches = [client.countries()] + [client.indicator(indicator.code) for indicator in indicators]
@@ -118,7 +118,8 @@ def _load_indicator(connection: duckdb.DuckDBPyConnection, indicator: worldbank.
     if path.suffix == ".json":
         frame, vintage = worldbank.read_indicator_json(path)
         connection.register("live_frame", frame)
-        relation, vintage_kind = connection.table("live_frame"), "API lastupdated"
+        connection.execute("create or replace temp table live_incoming as select * from live_frame")
+        relation, vintage_kind = connection.table("live_incoming"), "API lastupdated"
     else:
         relation, vintage = worldbank.read_indicator_csv(connection, path)
         vintage_kind = "Last Updated Date"

@@ -1,0 +1,117 @@
+"""The World Bank marts after a real materialisation, checked against the raw files."""
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.conftest import SNAPSHOTS
+
+WB = SNAPSHOTS / "worldbank"
+C5 = ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
+
+
+@pytest.fixture(scope="module")
+def db(built):
+    connection = duckdb.connect(str(built.published_db), read_only=True)
+    yield connection
+    connection.close()
+
+
+def rows(db, sql, *params):
+    return db.execute(sql, list(params)).fetchall()
+
+
+def raw_wide(name: str, skip: int) -> pd.DataFrame:
+    """The test's own reading of a bulk file."""
+    return pd.read_csv(WB / name, skiprows=skip, encoding="utf-8-sig").set_index("Country Code")
+
+
+@pytest.fixture(scope="module")
+def internet():
+    return raw_wide("API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", 0)
+
+
+@pytest.fixture(scope="module")
+def economies() -> set[str]:
+    metadata = pd.read_csv(WB / "Metadata_Country_API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig")
+    return set(metadata[metadata.Region.notna()]["Country Code"])
+
+
+def test_kazakhstan_internet_users_2022_as_stored(db):
+    assert rows(db, "select value, vintage from marts.wdi_observations where iso3 = 'KAZ' and indicator_code = 'IT.NET.USER.ZS' and year = 2022") == [
+        (92.2969, "2024-11 (WDI release of Nov 2024, years 1960-2023; the re-saved file has no Last Updated Date)")]
+    assert rows(db, "select internet_users_pct, mobile_subs_per_100, population, egdi from marts.country_year_digital where iso3 = 'KAZ' and year = 2022") == [
+        (92.2969, 130.4206754, 19621972.0, 0.8628)]
+
+
+def test_observations_are_economies_only_and_match_the_file(db, internet, economies):
+    codes = {r[0] for r in rows(db, "select distinct iso3 from marts.wdi_observations")}
+    assert codes <= economies and not {"WLD", "INX", "EUU", "HIC"} & codes
+    mart = dict(((iso3, year), value) for iso3, year, value in rows(
+        db, "select iso3, year, value from marts.wdi_observations where indicator_code = 'IT.NET.USER.ZS'"))
+    expected = {(code, int(year)): value for code, series in internet.iloc[:, 3:].iterrows() if code in economies
+                for year, value in series.items() if year.isdigit() and pd.notna(value)}
+    assert mart == expected
+    assert rows(db, "select count(*) from marts.wdi_observations where value is null") == [(0,)]
+
+
+def test_each_indicator_keeps_its_own_vintage(built):
+    with duckdb.connect(str(built.build_db), read_only=True) as connection:
+        vintages = dict((code, (vintage, kind)) for code, vintage, kind in connection.execute(
+            "select indicator_code, vintage, vintage_kind from staging.stg_worldbank__indicators").fetchall())
+    assert vintages["IT.CEL.SETS.P2"] == ("2024-02-21", "Last Updated Date")
+    assert vintages["SP.POP.TOTL"] == ("2024-02-21", "Last Updated Date")
+    assert vintages["IT.NET.USER.ZS"][1] == "provenance record" and vintages["IT.NET.USER.ZS"][0].startswith("2024-11")
+    assert vintages["IT.NET.BBND.P2"][0].startswith("2024-09")
+
+
+def test_aggregates_stay_in_raw_flagged(built):
+    with duckdb.connect(str(built.build_db), read_only=True) as connection:
+        flagged = dict(connection.execute(
+            "select country_code, bool_and(is_aggregate) from raw.wdi_observations "
+            "where country_code in ('WLD', 'ECS', 'HIC', 'KAZ') group by 1").fetchall())
+    assert flagged == {"WLD": True, "ECS": True, "HIC": True, "KAZ": False}
+
+
+def test_central_asia_coverage_2022_without_turkmenistan(db, internet):
+    assert pd.isna(internet.loc["TKM", "2022"]) and internet.loc["TKM", "2017"] == pytest.approx(21.251)
+    summary = rows(db, "select n_members, n_reporting, coverage, mean_value, median_value, weighted_mean_value "
+                       "from marts.wdi_region_summary where year = 2022 and grouping = 'central_asia' and indicator_code = 'IT.NET.USER.ZS'")
+    reporting = internet.loc[["KAZ", "KGZ", "TJK", "UZB"], "2022"]
+    population = raw_wide("API_SP.POP.TOTL_DS2_en_csv_v2_85.csv", 4).loc[["KAZ", "KGZ", "TJK", "UZB"], "2022"]
+    assert summary == [(5, 4, 0.8, pytest.approx(reporting.mean()), pytest.approx(reporting.median()),
+                        pytest.approx((reporting * population).sum() / population.sum()))]
+
+
+def test_coverage_rule_nulls_thin_aggregates(db):
+    # The rule itself, across every row: below 80% coverage nothing is averaged.
+    assert rows(db, "select count(*) from marts.wdi_region_summary where coverage < 0.8 "
+                    "and coalesce(mean_value, weighted_mean_value, median_value) is not null") == [(0,)]
+    assert rows(db, "select count(*) from marts.wdi_region_summary where coverage >= 0.8 and mean_value is null") == [(0,)]
+    # A real case: South Asia in 2022 has 6 of 8 economies reporting internet users.
+    assert rows(db, "select n_members, n_reporting, mean_value from marts.wdi_region_summary where year = 2022 "
+                    "and grouping = 'wb_region' and group_name = 'South Asia' and indicator_code = 'IT.NET.USER.ZS'") == [(8, 6, None)]
+
+
+def test_population_has_no_weighted_mean_and_world_counts_economies_only(db, economies):
+    assert rows(db, "select count(*) from marts.wdi_region_summary where indicator_code = 'SP.POP.TOTL' and weighted_mean_value is not null") == [(0,)]
+    assert rows(db, "select distinct n_members from marts.wdi_region_summary where grouping = 'world'") == [(len(economies),)]
+    groupings = {r[0] for r in rows(db, "select distinct grouping from marts.wdi_region_summary")}
+    assert groupings == {"world", "wb_region", "wb_income_group", "un_region", "un_subregion", "central_asia"}
+
+
+def test_dynamics_one_five_and_ten_years(db, internet):
+    kaz = internet.loc["KAZ"]
+    result = rows(db, "select value, abs_change_1y, pct_change_5y, abs_change_10y, rank, rank_change_10y from marts.wdi_dynamics "
+                      "where iso3 = 'KAZ' and indicator_code = 'IT.NET.USER.ZS' and year = 2022")[0]
+    assert result[:4] == pytest.approx((kaz["2022"], kaz["2022"] - kaz["2021"], 100 * (kaz["2022"] / kaz["2017"] - 1), kaz["2022"] - kaz["2012"]))
+    ranked = rows(db, "select iso3, rank from marts.wdi_dynamics where indicator_code = 'IT.NET.USER.ZS' and year = 2022 order by value desc limit 3")
+    assert [r[1] for r in ranked][0] == 1
+
+
+def test_dim_country_gains_world_bank_classifications(db):
+    assert rows(db, "select wb_region, wb_income_group, is_un_member, is_wb_economy from marts.dim_country where iso3 = 'KGZ'") == [
+        ("Europe & Central Asia", "Lower middle income", True, True)]
+    assert rows(db, "select country_name, is_un_member, is_wb_economy, un_region from marts.dim_country where iso3 = 'XKX'") == [
+        ("Kosovo", False, True, "Europe")]
+    assert rows(db, "select count(*) from marts.dim_country where not is_un_member") == [(24,)]
