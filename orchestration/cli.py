@@ -28,8 +28,8 @@ examples:
   warehouse ui                                      open the Dagster UI on http://127.0.0.1:3000
 """
 # Sources, as named by their asset groups, and those that can be fetched from a live upstream.
-SOURCES = ("un_egov", "worldbank")
-LIVE_SOURCES = {"worldbank": "snapshots__worldbank"}
+SOURCES = ("un_egov", "worldbank", "datareportal")
+LIVE_SOURCES = {"worldbank": "snapshots__worldbank", "datareportal": "snapshots__datareportal"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets import dbt, publish, raw, worldbank
+from orchestration.assets import datareportal, dbt, publish, raw, worldbank
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -19,6 +19,8 @@ ASSETS = [
     raw.snapshot_files,
     worldbank.worldbank_snapshots,
     worldbank.worldbank_raw,
+    datareportal.datareportal_snapshots,
+    datareportal.datareportal_figures,
     dbt.warehouse_dbt_models,
     publish.published_warehouse,
 ]

@@ -19,14 +19,25 @@ class WarehouseResource(dg.ConfigurableResource):
     home: str
     snapshots_dir: str
     worldbank_api_url: str
+    datareportal_base_url: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        return cls(home=str(settings.home), snapshots_dir=str(settings.snapshots_dir), worldbank_api_url=settings.worldbank_api_url)
+        return cls(
+            home=str(settings.home),
+            snapshots_dir=str(settings.snapshots_dir),
+            worldbank_api_url=settings.worldbank_api_url,
+            datareportal_base_url=settings.datareportal_base_url,
+        )
 
     @property
     def settings(self) -> Settings:
-        return Settings(home=Path(self.home), snapshots_dir=Path(self.snapshots_dir), worldbank_api_url=self.worldbank_api_url)
+        return Settings(
+            home=Path(self.home),
+            snapshots_dir=Path(self.snapshots_dir),
+            worldbank_api_url=self.worldbank_api_url,
+            datareportal_base_url=self.datareportal_base_url,
+        )
 
     @contextmanager
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

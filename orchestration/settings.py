@@ -16,12 +16,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # What a data engineer edits: which indicators to load, and how to talk to the live APIs.
 WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
+DATAREPORTAL_CONFIG = PROJECT_ROOT / "config" / "datareportal.toml"
 
 # The schemas analysts get in the published file; everything else stays in the build area.
 PUBLISHED_SCHEMAS = ("marts",)
 
 
 DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"
+DEFAULT_DATAREPORTAL_BASE_URL = "https://datareportal.com"
 
 
 @dataclass(frozen=True)
@@ -29,13 +31,18 @@ class Settings:
     home: Path
     snapshots_dir: Path
     worldbank_api_url: str = DEFAULT_WORLDBANK_API_URL
+    datareportal_base_url: str = DEFAULT_DATAREPORTAL_BASE_URL
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(os.environ.get("WAREHOUSE_HOME", PROJECT_ROOT / "warehouse")).resolve()
         snapshots = Path(os.environ.get("WAREHOUSE_SNAPSHOTS", PROJECT_ROOT / "warehouse" / "snapshots"))
-        api = os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL)
-        return cls(home=home, snapshots_dir=snapshots.resolve(), worldbank_api_url=api)
+        return cls(
+            home=home,
+            snapshots_dir=snapshots.resolve(),
+            worldbank_api_url=os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL),
+            datareportal_base_url=os.environ.get("DATAREPORTAL_BASE_URL", DEFAULT_DATAREPORTAL_BASE_URL),
+        )
 
     @property
     def build_dir(self) -> Path:

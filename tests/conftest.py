@@ -26,14 +26,15 @@ def dbt_manifest(tmp_path_factory) -> None:
     prepare(Settings(home=tmp_path_factory.mktemp("parse"), snapshots_dir=SNAPSHOTS))
 
 
-def materialize(settings: Settings, selection: list[str] | None = None, live: bool = False) -> dg.ExecuteInProcessResult:
-    """The asset graph (or the assets in ``selection``, as "a/b" keys), as a refresh runs it."""
+def materialize(settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = ()) -> dg.ExecuteInProcessResult:
+    """The asset graph (or the assets in ``selection``, as "a/b" keys), as a refresh runs it,
+    fetching the sources named in ``live`` from their live upstream first."""
     from orchestration.definitions import build_definitions
 
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def("refresh_warehouse")
     keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
-    run_config = {"ops": {"snapshots__worldbank": {"config": {"live": True}}}} if live else {}
+    run_config = {"ops": {f"snapshots__{source}": {"config": {"live": True}} for source in live}}
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
     )

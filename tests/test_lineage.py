@@ -22,6 +22,8 @@ CHAINS = {
                 "intermediate/int_un_egov__scores", "marts/egov_scores", "published_warehouse"],
     "worldbank": ["snapshots/worldbank", "raw/wdi_observations", "staging/stg_worldbank__observations",
                   "intermediate/int_worldbank__observations", "marts/country_year_digital", "published_warehouse"],
+    "datareportal": ["snapshots/datareportal", "raw/datareportal_figures", "staging/stg_datareportal__figures",
+                     "intermediate/int_datareportal__facts", "marts/internet_penetration_comparison", "published_warehouse"],
 }
 
 
@@ -39,7 +41,8 @@ def test_published_inputs_are_the_marts(dbt_manifest, tmp_path):
     published_inputs = graph.get(key(["published_warehouse"])).parent_keys
     assert {k.path[-1] for k in published_inputs} >= {
         "dim_country", "egov_scores", "egov_region_summary", "egov_dynamics",
-        "wdi_observations", "country_year_digital", "wdi_region_summary", "wdi_dynamics"}
+        "wdi_observations", "country_year_digital", "wdi_region_summary", "wdi_dynamics",
+        "datareportal_figures", "internet_penetration_comparison"}
     assert {k for k in published_inputs if k.path[0] != "marts"} == set()
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
 

@@ -71,7 +71,7 @@ def country_reference(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 # Every folder under warehouse/snapshots/ that holds a source, each with its snapshots/<source> asset.
-SNAPSHOT_SOURCES = (UN_EGOV, "worldbank")
+SNAPSHOT_SOURCES = (UN_EGOV, "worldbank", "datareportal")
 
 
 @dg.asset(

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from fnmatch import fnmatch
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "provenance.json"
+SUPERSEDED_DIR = "superseded"
 
 
 def _is_snapshot(path: Path) -> bool:
@@ -117,3 +120,40 @@ def verified_files(folder: Path, pattern: str) -> tuple[SourceProvenance, list[t
             )
         checked.append((path, recorded[name]))
     return provenance, checked
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file fetched from a live upstream, complete, to be kept as a snapshot."""
+
+    name: str
+    content: bytes
+    obtained_from: str
+    date_accessed: str
+    vintage: str = ""
+    notes: str = ""
+
+
+def save_incoming(folder: Path, incoming: list[IncomingFile], replaces: Callable[[Path, IncomingFile], bool]) -> list[Path]:
+    """Write each file as an active snapshot with its provenance; move what it replaces aside.
+
+    Replaced files keep their records under ``superseded/<time>/`` so nothing loaded before is
+    lost. Each file is written beside its target and renamed into place, never half-written.
+    """
+    provenance = SourceProvenance.load(folder)
+    archive = folder / SUPERSEDED_DIR / incoming[0].date_accessed.replace(":", "")
+    written = []
+    for item in incoming:
+        for old in [path for path in folder.iterdir() if _is_snapshot(path) and replaces(path, item)]:
+            archive.mkdir(parents=True, exist_ok=True)
+            os.replace(old, archive / old.name)
+            provenance.files = [entry for entry in provenance.files if entry.file != old.name]
+        target = folder / item.name
+        staged = target.with_name(target.name + ".partial")
+        staged.write_bytes(item.content)
+        os.replace(staged, target)
+        provenance.record(target, obtained_from=item.obtained_from, date_accessed=item.date_accessed,
+                          vintage=item.vintage, notes=item.notes)
+        written.append(target)
+    provenance.save(folder)
+    return written

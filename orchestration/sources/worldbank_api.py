@@ -14,8 +14,6 @@ failed live refresh never leaves a partial snapshot that looks complete.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,13 +22,13 @@ from urllib.parse import urlencode
 
 import requests
 
-from orchestration.sources.snapshots import SourceProvenance
+from orchestration.sources import http
+from orchestration.sources.snapshots import IncomingFile, save_incoming
 
 WDI_SOURCE_ID = 2
-SUPERSEDED_DIR = "superseded"
 
 
-class WorldBankApiError(RuntimeError):
+class WorldBankApiError(http.UpstreamError):
     """The API did not give a usable answer; the message names what was asked for and the URL."""
 
 
@@ -56,16 +54,12 @@ class WorldBankClient:
         backoff: float,
         countries_per_request: int,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
         self.per_page = per_page
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
+        self.policy = http.RetryPolicy(timeout=timeout, retries=retries, backoff=backoff)
         self.countries_per_request = countries_per_request
         self.session = session or requests.Session()
-        self.sleep = sleep
 
     def indicator(self, code: str, countries: list[str] | None = None) -> LiveFetch:
         """All observations of one WDI indicator, for all economies or the given ISO3 codes."""
@@ -100,22 +94,8 @@ class WorldBankClient:
             page += 1
 
     def _get(self, url: str, what: str) -> tuple[str, dict]:
-        failure = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = self.session.get(url, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                failure = f"{type(error).__name__}: {error}"
-                continue
-            if response.status_code >= 500:
-                failure = f"HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise WorldBankApiError(f"{what}: HTTP {response.status_code} from {url}")
-            return response.text, _page_meta(response, what, url)
-        raise WorldBankApiError(f"{what}: no answer after {self.retries + 1} attempts ({failure}) from {url}")
+        response = http.get(self.session, url, self.policy, what)
+        return response.text, _page_meta(response, what, url)
 
 
 def _page_meta(response: requests.Response, what: str, url: str) -> dict:
@@ -152,29 +132,18 @@ def live_file_name(fetch: LiveFetch) -> str:
 
 
 def save_live_snapshots(folder: Path, fetches: list[LiveFetch], supersedes: Callable[[Path, LiveFetch], bool]) -> list[Path]:
-    """Write every fetch as the active snapshot of its indicator, moving what it replaces aside.
-
-    Called only once every fetch is complete. Replaced files keep their provenance under
-    ``superseded/<time>/`` so nothing that was loaded before is lost.
-    """
-    provenance = SourceProvenance.load(folder)
-    archive = folder / SUPERSEDED_DIR / fetches[0].fetched_at.replace(":", "")
-    written = []
-    for fetch in fetches:
-        for old in [path for path in folder.iterdir() if path.is_file() and supersedes(path, fetch)]:
-            archive.mkdir(parents=True, exist_ok=True)
-            os.replace(old, archive / old.name)
-            provenance.files = [entry for entry in provenance.files if entry.file != old.name]
-        target = folder / live_file_name(fetch)
-        staged = target.with_suffix(".partial")
-        staged.write_text(
-            json.dumps({"name": fetch.name, "urls": fetch.urls, "fetched_at": fetch.fetched_at,
-                        "lastupdated": fetch.lastupdated, "pages": fetch.pages}, ensure_ascii=False),
-            encoding="utf-8",
+    """Write every complete fetch as the active snapshot of its indicator (see save_incoming)."""
+    by_name = {live_file_name(fetch): fetch for fetch in fetches}
+    incoming = [
+        IncomingFile(
+            name=name,
+            content=json.dumps({"name": fetch.name, "urls": fetch.urls, "fetched_at": fetch.fetched_at,
+                                "lastupdated": fetch.lastupdated, "pages": fetch.pages}, ensure_ascii=False).encode(),
+            obtained_from=fetch.urls[0],
+            date_accessed=fetch.fetched_at,
+            vintage=fetch.lastupdated or "",
+            notes=f"live fetch, {len(fetch.pages)} page(s)",
         )
-        os.replace(staged, target)
-        provenance.record(target, obtained_from=fetch.urls[0], date_accessed=fetch.fetched_at,
-                          vintage=fetch.lastupdated or "", notes=f"live fetch, {len(fetch.pages)} page(s)")
-        written.append(target)
-    provenance.save(folder)
-    return written
+        for name, fetch in by_name.items()
+    ]
+    return save_incoming(folder, incoming, lambda path, item: supersedes(path, by_name[item.name]))
