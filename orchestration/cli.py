@@ -106,7 +106,10 @@ def _refresh(args: argparse.Namespace) -> int:
 
 def _print_steps(result) -> None:
     for event in result.all_events:
-        if event.is_step_success:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+            check = event.asset_check_evaluation_data
+            print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {check.description}", file=sys.stderr)
+        elif event.is_step_success:
             print(f"  ok      {event.step_key}")
         elif event.is_step_failure:
             error = event.event_specific_data.error

@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets import datareportal, dbt, publish, raw, worldbank
+from orchestration.checks import GX_CHECKS
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -37,6 +38,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     refresh = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Refresh every source and publish.")
     return dg.Definitions(
         assets=ASSETS,
+        asset_checks=GX_CHECKS,
         jobs=[refresh],
         resources=resources(settings),
         # DuckDB takes one writer process at a time: steps run one after another in one process,

@@ -54,6 +54,11 @@ class Settings:
         return self.build_dir / "build.duckdb"
 
     @property
+    def quality_dir(self) -> Path:
+        """Great Expectations' Data Docs of the latest validation of each raw table."""
+        return self.home / "quality"
+
+    @property
     def published_db(self) -> Path:
         """What analysts open; only ever replaced whole, at the end of a successful refresh."""
         return self.home / "warehouse.duckdb"

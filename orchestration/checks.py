@@ -1,0 +1,82 @@
+"""Blocking asset checks: each raw table passes its Great Expectations suite or nothing downstream runs."""
+
+from types import ModuleType
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from expectations import datareportal_figures, un_egov_surveys, wdi_countries, wdi_observations
+from expectations.common import Gate
+from orchestration import quality
+from orchestration.resources import WarehouseResource
+from orchestration.settings import Settings
+
+SUITES = [un_egov_surveys, wdi_observations, wdi_countries, datareportal_figures]
+
+
+def _gate(connection: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> Gate:
+    schema, name = table.split(".")
+    columns = connection.execute(
+        "select column_name, data_type as column_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+        [schema, name],
+    ).df()
+    known = {row[0] for row in connection.execute("select iso3 from raw.country_reference").fetchall()}
+    if _exists(connection, "raw", "wdi_countries"):
+        known |= {row[0] for row in connection.execute("select country_code from raw.wdi_countries where not is_aggregate").fetchall()}
+    published = {}
+    if _exists(connection, "raw", "wdi_indicators"):
+        published["units"] = connection.execute("select indicator_code, unit from raw.wdi_indicators").df()
+    published |= _previously_published(settings)
+    return Gate(known_iso3=frozenset(known), schema=columns, published=published)
+
+
+def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
+    """What the published warehouse holds now, for the checks that a new snapshot is not older."""
+    if not settings.published_db.exists():
+        return {}
+    with duckdb.connect(str(settings.published_db), read_only=True) as published:
+        return {
+            "survey_years": published.execute("select distinct survey_year from marts.egov_scores where egdi is not null").df(),
+            "vintages": published.execute(
+                "select indicator_code, min(vintage) as previous from marts.wdi_observations group by 1").df()
+            if _exists(published, "marts", "wdi_observations") else pd.DataFrame(columns=["indicator_code", "previous"]),
+        }
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0])
+
+
+def gx_check(suite: ModuleType) -> dg.AssetChecksDefinition:
+    schema, table = suite.TABLE.split(".")
+
+    @dg.asset_check(
+        asset=dg.AssetKey([schema, table]),
+        name="great_expectations",
+        blocking=True,
+        description=(suite.__doc__ or "").strip() + " Great Expectations suite: expectations/" + table + ".py",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        settings = warehouse.settings
+        with warehouse.build_connection() as connection:
+            frame = connection.execute(f"select * from {suite.TABLE}").df()
+            gate = _gate(connection, settings, suite.TABLE)
+        outcome = quality.validate(suite, frame, gate, settings.quality_dir / table)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=outcome.summary(),
+            metadata={
+                "expectations": outcome.evaluated,
+                "failed": len(outcome.failures),
+                "failures": dg.MetadataValue.md("\n".join(f"- {f.line()}" for f in outcome.failures) or "none"),
+                "data_docs": dg.MetadataValue.path(str(outcome.docs_index)),
+            },
+        )
+
+    return _check
+
+
+GX_CHECKS = [gx_check(suite) for suite in SUITES]
