@@ -96,6 +96,8 @@ def _refresh(args: argparse.Namespace) -> int:
             },
         )
     _print_steps(result)
+    if not result.success and not any(event.is_step_failure for event in result.all_events):
+        _print_run_failure(result)
     if not result.success:
         print(f"\nrefresh FAILED (run {result.run_id}); {settings.published_db} was left as it was.", file=sys.stderr)
         return 1
@@ -117,6 +119,16 @@ def _print_steps(result) -> None:
             print(f"  FAILED  {event.step_key}: {message}", file=sys.stderr)
         elif event.is_step_skipped:
             print(f"  skipped {event.step_key}")
+
+
+def _print_run_failure(result) -> None:
+    """A run can fail before any step, e.g. when another refresh holds the build area."""
+    for event in result.all_events:
+        if event.is_run_failure:
+            error = event.event_specific_data.error if event.event_specific_data else None
+            while error is not None and error.cause is not None:
+                error = error.cause
+            print(f"  FAILED  {error.message.strip() if error else event.message}", file=sys.stderr)
 
 
 def _print_summary(published_db: Path) -> None:

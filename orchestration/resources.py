@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -13,8 +16,17 @@ import pandas as pd
 from orchestration.settings import Settings
 
 
+class RefreshLockedError(RuntimeError):
+    """Another refresh holds the build area."""
+
+
 class WarehouseResource(dg.ConfigurableResource):
-    """The build area of one warehouse: its snapshots, build database and published file."""
+    """The build area of one warehouse: its snapshots, build database and published file.
+
+    A run that uses it holds an exclusive lock on the build area from its first step to its last,
+    so two refreshes (from the command line, the UI or a schedule) never write the build database
+    at once: the second is refused at start with a message saying who holds the lock.
+    """
 
     home: str
     snapshots_dir: str
@@ -38,6 +50,31 @@ class WarehouseResource(dg.ConfigurableResource):
             worldbank_api_url=self.worldbank_api_url,
             datareportal_base_url=self.datareportal_base_url,
         )
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Generator[WarehouseResource, None, None]:
+        settings = self.settings
+        settings.build_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = settings.build_dir / "refresh.lock"
+        with lock_path.open("a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "unknown"
+                raise RefreshLockedError(
+                    f"another refresh is running on {settings.build_dir} ({holder}); "
+                    "this one did not start. Wait for it to finish, then run again."
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            run = context.run_id if context and context.run_id else "no run"
+            lock.write(f"pid {os.getpid()}, run {run}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+            lock.flush()
+            try:
+                yield self
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -26,14 +26,18 @@ def dbt_manifest(tmp_path_factory) -> None:
     prepare(Settings(home=tmp_path_factory.mktemp("parse"), snapshots_dir=SNAPSHOTS))
 
 
-def materialize(settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = ()) -> dg.ExecuteInProcessResult:
-    """The asset graph (or the assets in ``selection``, as "a/b" keys), as a refresh runs it,
-    fetching the sources named in ``live`` from their live upstream first."""
+def materialize(
+    settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """The asset graph as a refresh runs it: all of it, the assets in ``selection`` ("a/b" keys),
+    or one ``source`` and what depends on it; fetching the sources in ``live`` first."""
     from orchestration.definitions import build_definitions
 
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def("refresh_warehouse")
     keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
+    if source:
+        keys = list(dg.AssetSelection.groups(source).downstream().resolve(definitions.resolve_asset_graph()))
     run_config = {"ops": {f"snapshots__{source}": {"config": {"live": True}} for source in live}}
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
@@ -55,3 +59,17 @@ def snapshot_copy(tmp_path) -> Path:
     target = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, target)
     return target
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """Every reason a run gives for failing: step errors (with their causes) and failed checks."""
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure or event.is_run_failure:
+            error = event.event_specific_data.error if event.event_specific_data else None
+            while error is not None:
+                texts.append(error.message)
+                error = error.cause
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+            texts.append(event.asset_check_evaluation_data.description or "")
+    return "\n".join(texts)

@@ -47,8 +47,11 @@ def test_published_inputs_are_the_marts(dbt_manifest, tmp_path):
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
 
 
-def test_dbt_tests_are_asset_checks(dbt_manifest, tmp_path):
-    definitions = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path))
-    checks = definitions.resolve_asset_graph().asset_check_keys
-    names = {(c.asset_key.path[-1], c.name) for c in checks}
-    assert ("egov_scores", "unique_key_egov_scores_iso3__survey_year") in names
+def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(dbt_manifest, tmp_path):
+    graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
+    specs = {(key.asset_key.to_user_string(), key.name): graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert specs[("marts/egov_scores", "unique_key_egov_scores_iso3__survey_year")].blocking
+    for table in ("un_egov_surveys", "wdi_observations", "wdi_countries", "datareportal_figures"):
+        assert specs[(f"raw/{table}", "great_expectations")].blocking
+    dbt_checks = [spec for (asset, _), spec in specs.items() if not asset.startswith("raw/")]
+    assert len(dbt_checks) > 50 and all(spec.blocking for spec in dbt_checks)

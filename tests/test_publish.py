@@ -49,24 +49,6 @@ def test_a_file_the_parser_rejects_stops_the_refresh_before_publishing(published
     assert damaged.exists(), "the rejected input stays where it was, for diagnosis"
 
 
-def test_a_failing_dbt_test_stops_the_refresh_before_publishing(published_home, snapshot_copy):
-    damaged = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
-    lines = damaged.read_text().splitlines(keepends=True)
-    damaged.write_text("".join(lines + [lines[5]]))
-    record_as_upstream(damaged)
-    before = sha256_of(published_home.published_db)
-
-    result = materialize(Settings(home=published_home.home, snapshots_dir=snapshot_copy))
-
-    assert not result.success
-    assert "warehouse_dbt_models" in failed_steps(result)
-    failed_checks = [e.asset_check_evaluation_data.check_name for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
-    assert "unique_key_stg_un_egov__surveys_survey_year__iso3" in failed_checks
-    assert "published_warehouse" not in {e.step_key for e in result.all_events if e.is_step_success}
-    assert sha256_of(published_home.published_db) == before
-
-
 def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, published_home):
     published = published_home.published_db
     old_run = duckdb.connect(str(published), read_only=True).execute("select dagster_run_id from meta.publication").fetchone()[0]
