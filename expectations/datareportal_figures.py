@@ -9,9 +9,9 @@ from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, why
 
 TABLE = "raw.datareportal_figures"
 COLUMNS = {
-    "iso3": "VARCHAR", "country": "VARCHAR", "report_year": "BIGINT", "metric": "VARCHAR", "value": "DOUBLE",
+    "iso3": "VARCHAR", "country": "VARCHAR", "report_year": "INTEGER", "metric": "VARCHAR", "value": "DOUBLE",
     "unit": "VARCHAR", "qualifier": "VARCHAR", "report_url": "VARCHAR", "quoted_in": "VARCHAR", "quoted_url": "VARCHAR",
-    "note": "VARCHAR", "source_line": "BIGINT", "source_kind": "VARCHAR", "source_file": "VARCHAR",
+    "note": "VARCHAR", "source_line": "INTEGER", "source_kind": "VARCHAR", "source_file": "VARCHAR",
     "source_sha256": "VARCHAR", "loaded_at": "TIMESTAMP",
 }
 FACT = ["report_year", "iso3", "metric", "value", "unit", "qualifier"]

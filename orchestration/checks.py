@@ -11,6 +11,7 @@ from expectations.common import Gate
 from orchestration import quality
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
+from orchestration.sources import countries
 
 SUITES = [un_egov_surveys, wdi_observations, wdi_countries, datareportal_figures]
 
@@ -21,7 +22,7 @@ def _gate(connection: duckdb.DuckDBPyConnection, settings: Settings, table: str)
         "select column_name, data_type as column_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
         [schema, name],
     ).df()
-    known = {row[0] for row in connection.execute("select iso3 from raw.country_reference").fetchall()}
+    known = set(countries.reference_table()["iso3"])
     if _exists(connection, "raw", "wdi_countries"):
         known |= {row[0] for row in connection.execute("select country_code from raw.wdi_countries where not is_aggregate").fetchall()}
     published = {}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -102,13 +103,14 @@ def test_ui_serves_the_asset_graph_on_loopback(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(tmp_path, snapshot_copy):
+def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(built, tmp_path, snapshot_copy):
     from tests.fake_worldbank_api import FakeWorldBankApi
 
+    shutil.copytree(built.home, tmp_path / "home", ignore=shutil.ignore_patterns("quality", "*.lock"))
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     env = {**environment(tmp_path, snapshot_copy), "WORLDBANK_API_URL": fake.start()}
     try:
-        live = run(["refresh", "--live"], env)
+        live = run(["refresh", "--source", "worldbank", "--live"], env)
     finally:
         fake.stop()
     assert live.returncode == 0, live.stderr[-3000:]

@@ -93,7 +93,8 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
         raise datareportal.DataReportalError(f"{folder}: no {datareportal.FIGURES_FILE}")
     pages = [(path, record) for path, record in files if path.match(datareportal.PAGE_PATTERN)]
     frames += [_page(path, record) for path, record in pages]
-    table = pd.concat(frames, ignore_index=True)
+    # Explicit types: report pages have no line numbers, which would otherwise change the column's type.
+    table = pd.concat(frames, ignore_index=True).astype({"report_year": "int32", "value": "float64", "source_line": "Int32"})
     datareportal.check_conflicts(table, f"{folder} (curated figures and report pages together)")
     table["loaded_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = warehouse.replace_table("raw", "datareportal_figures", table)

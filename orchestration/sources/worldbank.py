@@ -200,7 +200,9 @@ def read_country_metadata_json(path: Path) -> pd.DataFrame:
 def _country_frame(rows: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["country_code", "country_name", "region", "income_group", "special_notes", "source_line"])
     frame["is_aggregate"] = frame["region"].isna()
-    return frame.astype({"source_line": "Int32"})
+    # Explicit types: a live fetch has no notes at all, and an all-None column would load untyped.
+    text = {column: "string" for column in ("country_code", "country_name", "region", "income_group", "special_notes")}
+    return frame.astype({**text, "source_line": "Int32"})
 
 
 def read_indicator_json(path: Path) -> tuple[pd.DataFrame, str | None]:
