@@ -1,4 +1,4 @@
-"""The `warehouse` command: refresh the warehouse through Dagster, and open the UI.
+"""The `warehouse` command, for data engineers and analysts.
 
 Every refresh runs as a Dagster run against the persistent instance in this project's
 ``.dagster_home``, so it shows in the UI's run history next to runs launched from there.
@@ -10,6 +10,8 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, dagster_home, prepare_process_environment
@@ -19,40 +21,67 @@ _INSTANCE_YAML = """\
 telemetry:
   enabled: false
 """
-
-_EPILOG = """\
-examples:
-  warehouse refresh                                 rebuild every source from the embedded snapshots, publish
-  warehouse refresh --source worldbank              rebuild one source and what depends on it
-  warehouse refresh --source worldbank --live       fetch the World Bank API first, save it as snapshots
-  warehouse ui                                      open the Dagster UI on http://127.0.0.1:3000
-"""
-# Sources, as named by their asset groups, and those that can be fetched from a live upstream.
 SOURCES = ("un_egov", "worldbank", "datareportal")
-LIVE_SOURCES = {"worldbank": "snapshots__worldbank", "datareportal": "snapshots__datareportal"}
+LIVE_SOURCES = ("worldbank", "datareportal")
+
+_COMMANDS = {
+    "refresh": ("load what changed, check it, build and test the models, publish", """\
+examples:
+  warehouse refresh                                 refresh what changed since the last publication
+  warehouse refresh --full                          rebuild everything, changed or not
+  warehouse refresh --source worldbank              one source and what depends on it
+  warehouse refresh --source worldbank --live       fetch the World Bank API first, save it as snapshots
+  warehouse refresh --source datareportal --live    fetch the DataReportal report pages first
+"""),
+    "status": ("per source: snapshots, last load, freshness, gates; and the published file", """\
+examples:
+  warehouse status
+"""),
+    "query": ("run read-only SQL against the published warehouse", """\
+examples:
+  warehouse query "select * from marts.dim_country where is_central_asia"
+  warehouse query --csv "select iso3, survey_year, egdi from marts.egov_scores" > egdi.csv
+  warehouse query --json -f my_query.sql
+"""),
+    "tables": ("list the published tables with row counts and descriptions", """\
+examples:
+  warehouse tables
+"""),
+    "ui": ("start the Dagster UI and daemon on 127.0.0.1", """\
+examples:
+  warehouse ui                 http://127.0.0.1:3000
+  warehouse ui --port 3100
+"""),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="warehouse",
-        description="The digital-development data warehouse.",
-        epilog=_EPILOG,
+        description="The digital-development data warehouse: e-government and connectivity indicators, focused on Central Asia.",
+        epilog="".join(f"\n{name}:\n{examples}" for name, (_, examples) in _COMMANDS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    refresh = commands.add_parser(
-        "refresh",
-        help="load the snapshots, build and test the models, publish warehouse/warehouse.duckdb",
-        description="Run the refresh job in Dagster; publish only if every step and check passed.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    refresh.add_argument("--source", action="append", choices=SOURCES, help="refresh only this source (repeatable)")
-    refresh.add_argument("--live", action="store_true", help=f"fetch from the live upstream first ({', '.join(LIVE_SOURCES)})")
-    refresh.set_defaults(handler=_refresh)
-    ui = commands.add_parser("ui", help="start the Dagster UI and daemon on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.set_defaults(handler=_ui)
+    sub = {
+        name: commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                  epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        for name, (summary, examples) in _COMMANDS.items()
+    }
+    sub["refresh"].add_argument("--source", action="append", choices=SOURCES, help="refresh only this source (repeatable)")
+    sub["refresh"].add_argument("--live", action="store_true", help=f"fetch from the live upstream first ({', '.join(LIVE_SOURCES)})")
+    sub["refresh"].add_argument("--full", action="store_true", help="rebuild even what has not changed")
+    sub["refresh"].set_defaults(handler=_refresh)
+    sub["status"].set_defaults(handler=_status)
+    sub["query"].add_argument("sql", nargs="?", help="the SQL to run")
+    sub["query"].add_argument("-f", "--file", type=Path, help="read the SQL from this file")
+    formats = sub["query"].add_mutually_exclusive_group()
+    formats.add_argument("--csv", dest="output", action="store_const", const="csv", help="CSV with a header row")
+    formats.add_argument("--json", dest="output", action="store_const", const="json", help="a JSON array of objects")
+    sub["query"].set_defaults(handler=_query, output="table")
+    sub["tables"].set_defaults(handler=_tables)
+    sub["ui"].add_argument("--port", type=int, default=3000)
+    sub["ui"].set_defaults(handler=_ui)
     args = parser.parse_args(argv)
     _prepare_environment()
     return args.handler(args)
@@ -71,54 +100,95 @@ def _prepare_environment() -> None:
 def _refresh(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from orchestration import changes
     from orchestration.dbt_project import prepare
 
     settings = Settings.from_env()
-    prepare(settings)
-    from orchestration.definitions import REFRESH_JOB, defs
-
-    sources = args.source or list(SOURCES)
-    live = [op for source, op in LIVE_SOURCES.items() if args.live and source in sources]
+    requested = args.source or list(SOURCES)
+    live = [source for source in LIVE_SOURCES if args.live and source in requested]
     if args.live and not live:
         print(f"--live needs a source with a live upstream: {', '.join(LIVE_SOURCES)}", file=sys.stderr)
         return 2
+    plan = changes.Plan(requested, ["--full: rebuilding everything requested"]) if args.full else changes.plan(settings, requested, live)
+    for reason in plan.reasons:
+        print(f"  {reason}")
+    if not plan.sources:
+        print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
+        return 0
+    prepare(settings)
+    from orchestration.definitions import REFRESH_JOB, defs
+
     job = defs.resolve_job_def(REFRESH_JOB)
-    selection = dg.AssetSelection.groups(*sources).downstream() if args.source else dg.AssetSelection.all()
+    everything = set(plan.sources) == set(SOURCES)
+    selection = dg.AssetSelection.all() if everything else dg.AssetSelection.groups(*plan.sources).downstream()
+    run_id = str(uuid.uuid4())
+    print(f"\nrun {run_id}:")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            asset_selection=list(selection.resolve(defs.resolve_asset_graph())),
-            run_config={
-                "ops": {op: {"config": {"live": True}} for op in live},
-                # Step failures are summarised below; the console logger would repeat them as tracebacks.
-                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-            },
-        )
-    _print_steps(result)
+        progress = _Progress(instance, run_id)
+        progress.start()
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                asset_selection=list(selection.resolve(defs.resolve_asset_graph())),
+                run_config={
+                    "ops": {f"snapshots__{source}": {"config": {"live": True}} for source in live},
+                    # Progress is printed step by step below; the console logger would repeat it all.
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                },
+            )
+        finally:
+            progress.finish()
     if not result.success and not any(event.is_step_failure for event in result.all_events):
         _print_run_failure(result)
     if not result.success:
         print(f"\nrefresh FAILED (run {result.run_id}); {settings.published_db} was left as it was.", file=sys.stderr)
         return 1
+    gates = sum(1 for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed)
     _print_summary(settings.published_db)
-    print(f"\nrun {result.run_id} succeeded; published {settings.published_db}")
+    print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
     return 0
 
 
-def _print_steps(result) -> None:
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
-            check = event.asset_check_evaluation_data
-            print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {check.description}", file=sys.stderr)
-        elif event.is_step_success:
-            print(f"  ok      {event.step_key}")
-        elif event.is_step_failure:
-            error = event.event_specific_data.error
-            message = (error.cause.message if error.cause else error.message).strip()
-            print(f"  FAILED  {event.step_key}: {message}", file=sys.stderr)
-        elif event.is_step_skipped:
-            print(f"  skipped {event.step_key}")
+class _Progress(threading.Thread):
+    """Prints each step and failed gate of a run as it finishes, from the run's event log."""
+
+    def __init__(self, instance, run_id: str):
+        super().__init__(daemon=True)
+        self.instance, self.run_id = instance, run_id
+        self.done = threading.Event()
+        self.seen = 0
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self._print_new()
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+        self._print_new()
+
+    def _print_new(self) -> None:
+        events = [entry.dagster_event for entry in self.instance.all_logs(self.run_id) if entry.dagster_event]
+        for event in events[self.seen :]:
+            _print_event(event)
+        self.seen = len(events)
+
+
+def _print_event(event) -> None:
+    if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+        check = event.asset_check_evaluation_data
+        print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {check.description}", file=sys.stderr, flush=True)
+    elif event.is_step_success:
+        seconds = event.event_specific_data.duration_ms / 1000
+        print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)
+    elif event.is_step_failure:
+        error = event.event_specific_data.error
+        message = (error.cause.message if error.cause else error.message).strip()
+        print(f"  FAILED  {event.step_key}: {message}", file=sys.stderr, flush=True)
+    elif event.is_step_skipped:
+        print(f"  skipped {event.step_key}", flush=True)
 
 
 def _print_run_failure(result) -> None:
@@ -134,15 +204,12 @@ def _print_run_failure(result) -> None:
 def _print_summary(published_db: Path) -> None:
     import duckdb
 
+    from orchestration.analyst import list_tables
+
+    print("\npublished tables:")
+    for name, rows, _ in list_tables(published_db):
+        print(f"  {name:<40} {rows:>8,} rows")
     with duckdb.connect(str(published_db), read_only=True) as connection:
-        tables = connection.execute(
-            "select schema_name || '.' || table_name, estimated_size from duckdb_tables() "
-            "where schema_name = 'marts' order by 1"
-        ).fetchall()
-        print("\npublished tables:")
-        for name, _ in tables:
-            rows = connection.execute(f"select count(*) from {name}").fetchone()[0]
-            print(f"  {name:<32} {rows:>8,} rows")
         headline = connection.execute(
             """
             select c.country_name, s.egdi, s.egdi_rank, s.egdi_group
@@ -154,6 +221,47 @@ def _print_summary(published_db: Path) -> None:
     print("\nEGDI 2022, Central Asia:")
     for name, egdi, rank, group in headline:
         print(f"  {name:<14} {egdi:.4f}  rank {rank:>3}  {group}")
+
+
+def _status(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from orchestration.status import report
+
+    with dg.DagsterInstance.get() as instance:
+        print("\n".join(report(Settings.from_env(), instance)))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from orchestration.analyst import QueryRefused, run_query
+
+    if bool(args.sql) == bool(args.file):
+        print("give the SQL either as an argument or with -f FILE", file=sys.stderr)
+        return 2
+    sql = args.file.read_text(encoding="utf-8") if args.file else args.sql
+    try:
+        sys.stdout.write(run_query(Settings.from_env().published_db, sql, args.output))
+    except QueryRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    except Exception as error:  # DuckDB's own message (syntax, unknown table) is the clearest answer
+        print(f"query failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from orchestration.analyst import QueryRefused, list_tables
+
+    try:
+        tables = list_tables(Settings.from_env().published_db)
+    except QueryRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    for name, rows, description in tables:
+        print(f"{name}  ({rows:,} rows)\n    {description or '(no description)'}\n")
+    return 0
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -16,12 +16,12 @@ from pathlib import Path
 import duckdb
 
 
-def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str) -> dict[str, int]:
+def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "") -> dict[str, int]:
     """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table."""
     published_db.parent.mkdir(parents=True, exist_ok=True)
     staged = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
     try:
-        counts = _write_copy(build_db, staged, schemas, run_id)
+        counts = _write_copy(build_db, staged, schemas, run_id, code_fingerprint)
         _fsync(staged)
         os.replace(staged, published_db)
         _fsync(published_db.parent)
@@ -30,7 +30,7 @@ def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id
         staged.unlink(missing_ok=True)
 
 
-def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str) -> dict[str, int]:
+def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str) -> dict[str, int]:
     connection = duckdb.connect(str(target))
     try:
         connection.execute(f"attach '{build_db}' as build (read_only)")
@@ -42,7 +42,7 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
             connection.execute(f"create table {name} as select * from build.{name}")
             _copy_comments(connection, schema, table, comment)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
-        _record_publication(connection, run_id)
+        _record_publication(connection, run_id, code_fingerprint)
         connection.execute("detach build")
         connection.execute("checkpoint")
         return counts
@@ -81,12 +81,19 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code_fingerprint: str) -> None:
+    """What this file was built from: the run, the code, and each source's snapshot set."""
     connection.execute("create schema if not exists meta")
     connection.execute(
-        "create table meta.publication as select ?::varchar as dagster_run_id, ?::timestamp as published_at",
-        [run_id, datetime.now(timezone.utc).replace(tzinfo=None)],
+        "create table meta.publication as select ?::varchar as dagster_run_id, ?::timestamp as published_at, "
+        "?::varchar as code_fingerprint",
+        [run_id, datetime.now(timezone.utc).replace(tzinfo=None), code_fingerprint],
     )
+    has_inputs = connection.execute(
+        "select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' and table_name = 'loaded_snapshots'"
+    ).fetchall()[0][0]
+    source = "build.raw.loaded_snapshots" if has_inputs else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
 
 
 def _fsync(path: Path) -> None:

@@ -87,6 +87,17 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             connection.close()
 
+    def record_loaded(self, source: str, fingerprint: str) -> None:
+        """Note which snapshot set of a source the build database now holds (see changes.py)."""
+        with self.build_connection() as connection:
+            connection.execute("create schema if not exists raw")
+            connection.execute(
+                "create table if not exists raw.loaded_snapshots (source varchar primary key, fingerprint varchar, loaded_at timestamp)"
+            )
+            connection.execute(
+                "insert or replace into raw.loaded_snapshots values (?, ?, now()::timestamp)", [source, fingerprint]
+            )
+
     def replace_table(self, schema: str, table: str, frame: pd.DataFrame) -> int:
         """Swap in a whole new raw table in one transaction: readers see the old or the new."""
         with self.build_connection() as connection:

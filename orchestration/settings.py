@@ -54,6 +54,15 @@ class Settings:
         return self.build_dir / "build.duckdb"
 
     @property
+    def inbox_dir(self) -> Path:
+        """Where a data engineer drops a hand-downloaded upstream file: inbox/<source>/."""
+        return self.home / "inbox"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
     def quality_dir(self) -> Path:
         """Great Expectations' Data Docs of the latest validation of each raw table."""
         return self.home / "quality"

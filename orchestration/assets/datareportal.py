@@ -98,6 +98,7 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
     datareportal.check_conflicts(table, f"{folder} (curated figures and report pages together)")
     table["loaded_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = warehouse.replace_table("raw", "datareportal_figures", table)
+    warehouse.record_loaded(DATAREPORTAL, provenance.fingerprint())
     context.log.info(f"loaded {rows} citations from the curated file and {len(pages)} report pages")
     return dg.MaterializeResult(
         metadata={"rows": rows, "report_pages": len(pages), "snapshot_fingerprint": provenance.fingerprint()},

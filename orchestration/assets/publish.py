@@ -4,6 +4,7 @@
 import dagster as dg
 
 from orchestration.assets.dbt import mart_keys
+from orchestration.changes import code_fingerprint
 from orchestration.publishing import publish
 from orchestration.resources import WarehouseResource
 from orchestration.settings import PUBLISHED_SCHEMAS
@@ -18,7 +19,7 @@ from orchestration.settings import PUBLISHED_SCHEMAS
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
-    counts = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id)
+    counts = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint())
     context.log.info(f"published {len(counts)} tables to {settings.published_db}")
     return dg.MaterializeResult(
         metadata={

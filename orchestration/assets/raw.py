@@ -46,6 +46,7 @@ def un_egov_surveys(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     table = pd.concat(frames, ignore_index=True)
     table["loaded_at"] = _loaded_now()
     rows = warehouse.replace_table("raw", "un_egov_surveys", table)
+    warehouse.record_loaded(UN_EGOV, provenance.fingerprint())
     context.log.info(f"loaded {rows} rows from {len(files)} files in {folder}")
     return dg.MaterializeResult(
         metadata={

@@ -78,6 +78,7 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         indicator_rows = [_load_indicator(connection, indicator, by_key, folder) for indicator in indicators]
         connection.register("indicators_frame", pd.DataFrame(indicator_rows))
         counts = _publish_raw(connection)
+    warehouse.record_loaded(WORLDBANK, provenance.fingerprint())
     context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
     for table in RAW_TABLES:
         yield dg.MaterializeResult(

@@ -1,0 +1,198 @@
+"""Operating the warehouse: the commands, change detection, the jobs and schedules, and the sensors."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.definitions import build_definitions
+from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor, build_inbox_sensor
+from orchestration.settings import Settings
+from orchestration.sources.snapshots import SourceProvenance, sha256_of
+from tests.conftest import SNAPSHOTS, materialize
+from tests.test_cli import environment, run
+
+COMMANDS = ["refresh", "status", "query", "tables", "ui"]
+
+
+@pytest.fixture
+def home(built, tmp_path) -> Path:
+    target = tmp_path / "home"
+    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock"))
+    return target
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command, tmp_path):
+    result = run([command, "--help"], environment(tmp_path))
+    assert result.returncode == 0 and "examples:" in result.stdout and f"warehouse {command}" in result.stdout
+
+
+def test_query_in_every_format_and_from_a_file(home, tmp_path):
+    env = environment(tmp_path)
+    sql = "select iso3, country_name from marts.dim_country where is_central_asia order by iso3"
+    table = run(["query", sql], env)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["iso3", "country_name"] and "(5 rows)" in table.stdout
+    as_csv = list(csv.reader(io.StringIO(run(["query", "--csv", sql], env).stdout)))
+    assert as_csv[0] == ["iso3", "country_name"] and [row[0] for row in as_csv[1:]] == ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
+    as_json = json.loads(run(["query", "--json", "select egdi, egdi_rank from marts.egov_scores where iso3 = 'KAZ' and survey_year = 2022"], env).stdout)
+    assert as_json == [{"egdi": 0.8628, "egdi_rank": 28}]
+    query_file = tmp_path / "q.sql"
+    query_file.write_text("-- a saved query\nselect count(*) as n from marts.egov_scores;\n")
+    assert "2316" in run(["query", "-f", str(query_file)], env).stdout
+
+
+@pytest.mark.parametrize("statement", [
+    "insert into marts.dim_country (iso3) values ('XXX')",
+    "drop table marts.egov_scores",
+    "copy (select 1) to 'leak.csv'",
+    "select 1; delete from marts.egov_scores",
+])
+def test_query_refuses_anything_but_reading(home, tmp_path, statement):
+    before = sha256_of(home / "warehouse.duckdb")
+    result = run(["query", statement], environment(tmp_path))
+    assert result.returncode == 2 and "refused: the published warehouse is read-only" in result.stderr
+    assert sha256_of(home / "warehouse.duckdb") == before and not (tmp_path / "leak.csv").exists()
+
+
+def test_query_while_an_analyst_holds_the_file_and_a_bad_query_explains_itself(home, tmp_path):
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True):
+        assert run(["query", "select 1 as one"], environment(tmp_path)).returncode == 0
+    failed = run(["query", "select * from marts.no_such_table"], environment(tmp_path))
+    assert failed.returncode == 1 and "no_such_table" in failed.stderr
+
+
+def test_tables_lists_descriptions_and_counts(home, tmp_path):
+    result = run(["tables"], environment(tmp_path))
+    assert result.returncode == 0
+    assert "marts.egov_scores  (2,316 rows)" in result.stdout
+    assert "The UN E-Government Survey, one row per (iso3, survey_year)" in result.stdout
+
+
+def test_status_reports_every_source(home, tmp_path):
+    result = run(["status"], environment(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for source in ("un_egov", "worldbank", "datareportal"):
+        assert f"{source} (" in result.stdout
+    assert result.stdout.count("freshness   fresh") == 3
+    assert "overdue after 45 days" in result.stdout and "published   " in result.stdout
+
+
+def test_a_refresh_with_nothing_changed_rebuilds_nothing(home, tmp_path):
+    before = sha256_of(home / "warehouse.duckdb")
+    result = run(["refresh"], environment(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "nothing changed" in result.stdout and result.stdout.count("unchanged since the last publication") == 3
+    assert sha256_of(home / "warehouse.duckdb") == before
+    with dg.DagsterInstance.from_config(environment(tmp_path)["DAGSTER_HOME"]) as instance:
+        assert instance.get_runs() == []
+
+
+def test_one_changed_file_rebuilds_only_what_depends_on_it(home, tmp_path, snapshot_copy):
+    changed = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
+    changed.write_bytes(changed.read_bytes().replace(b"\n", b"\r\n"))  # same numbers, a new file
+    provenance = SourceProvenance.load(changed.parent)
+    provenance.record(changed, obtained_from="test: re-saved with CRLF", date_accessed="2026-11-28")
+    provenance.save(changed.parent)
+    result = run(["refresh"], environment(tmp_path, snapshot_copy))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "un_egov: snapshots changed" in result.stdout
+    assert "worldbank: unchanged" in result.stdout and "datareportal: unchanged" in result.stdout
+    steps = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("  ok ")}
+    assert {"raw__un_egov_surveys", "warehouse_dbt_models", "published_warehouse"} <= steps
+    assert not {"worldbank_raw", "raw__datareportal_figures", "snapshots__worldbank"} & steps
+
+
+def test_jobs_per_source_end_in_publishing_and_schedules_start_stopped(dbt_manifest, tmp_path):
+    definitions = build_definitions(Settings(home=tmp_path, snapshots_dir=SNAPSHOTS))
+    graph = definitions.resolve_asset_graph()
+    raw_tables = {"un_egov": "raw/un_egov_surveys", "worldbank": "raw/wdi_observations", "datareportal": "raw/datareportal_figures"}
+    for source, raw_table in raw_tables.items():
+        job = definitions.resolve_job_def(f"refresh_{source}")
+        keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+        assert {raw_table, "published_warehouse"} <= keys
+        assert not set(raw_tables.values()) - {raw_table} & keys, "a source's job loads no other source"
+        assert graph.get(dg.AssetKey(raw_table.split("/"))).freshness_policy is not None
+    schedules = {s.name: s for s in definitions.schedules}
+    assert set(schedules) == {"un_egov_schedule", "worldbank_schedule", "datareportal_schedule"}
+    assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
+    assert schedules["worldbank_schedule"].cron_schedule == "0 6 5 * *"
+
+
+def test_inbox_files_a_good_file_and_rejects_bad_ones(dbt_manifest, tmp_path, snapshot_copy):
+    settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
+    un_inbox, wb_inbox = settings.inbox_dir / "un_egov", settings.inbox_dir / "worldbank"
+    un_inbox.mkdir(parents=True)
+    wb_inbox.mkdir(parents=True)
+    good = (SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes().replace(b"\n", b"\r\n")
+    (un_inbox / "EGOV_DATA_2022.csv").write_bytes(good)
+    truncated = (SNAPSHOTS / "worldbank" / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").read_bytes()[:3000]
+    (wb_inbox / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").write_bytes(truncated)
+    (wb_inbox / "notes.txt").write_text("not data")
+
+    definitions = build_definitions(settings)
+    sensor = build_inbox_sensor(settings, [definitions.resolve_job_def(f"refresh_{s}") for s in ("un_egov", "worldbank", "datareportal")])
+    requests = list(sensor(dg.build_sensor_context()))
+
+    assert [r.job_name for r in requests] == ["refresh_un_egov"]
+    filed = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
+    assert filed.read_bytes() == good and not (un_inbox / "EGOV_DATA_2022.csv").exists()
+    record = next(f for f in SourceProvenance.load(filed.parent).files if f.file == "EGOV_DATA_2022.csv")
+    assert record.sha256 == sha256_of(filed) and record.obtained_from.startswith("inbox: dropped by hand")
+    superseded = list((snapshot_copy / "un_egov" / "superseded").rglob("EGOV_DATA_2022.csv"))
+    assert len(superseded) == 1 and superseded[0].read_bytes() == (SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes()
+    rejected = settings.inbox_dir / "rejected" / "worldbank"
+    reasons = {p.name.split("-", 3)[-1]: p.read_text() for p in rejected.glob("*.reason.txt")}
+    assert "the file ends mid-row (truncated)" in reasons["API_SP.POP.TOTL_DS2_en_csv_v2_85.csv.reason.txt"]
+    assert "not a bulk file of a configured indicator" in reasons["notes.txt.reason.txt"]
+    assert sorted(p.read_bytes() for p in rejected.glob("*") if not p.name.endswith(".txt") or p.name.endswith("notes.txt")) == sorted([truncated, b"not data"])
+    assert list(sensor(dg.build_sensor_context())) == []  # nothing left to file
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        _Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failed_run_writes_an_alert_and_posts_it(dbt_manifest, tmp_path, snapshot_copy, monkeypatch):
+    (snapshot_copy / "un_egov" / "EGOV_DATA_2010.csv").write_text("tampered\n")
+    settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
+    instance = dg.DagsterInstance.ephemeral()
+    definitions = build_definitions(settings)
+    result = definitions.resolve_job_def("refresh_un_egov").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_run_failure)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{server.server_address[1]}/alert")
+    try:
+        sensor = build_failure_sensor(settings)
+        context = dg.build_run_status_sensor_context(sensor_name="alert_on_failure", dagster_instance=instance,
+                                                     dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
+        sensor(context)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    line = (settings.logs_dir / "alerts.log").read_text().strip()
+    assert f"REFRESH FAILED job=refresh_un_egov run={result.run_id}: step raw__un_egov_surveys:" in line
+    assert "EGOV_DATA_2010.csv: sha256" in line
+    assert _Webhook.received[-1]["run_id"] == result.run_id and _Webhook.received[-1]["text"] == line
+    assert any(line in (entry.message or "") for entry in instance.all_logs(result.run_id))
