@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from dataclasses import asdict
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -35,12 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        return cls(
-            home=str(settings.home),
-            snapshots_dir=str(settings.snapshots_dir),
-            worldbank_api_url=settings.worldbank_api_url,
-            datareportal_base_url=settings.datareportal_base_url,
-        )
+        return cls(**{name: str(value) for name, value in asdict(settings).items()})
 
     @property
     def settings(self) -> Settings:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
@@ -51,6 +52,14 @@ def built(dbt_manifest, tmp_path_factory) -> Settings:
     result = materialize(settings)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return settings
+
+
+@pytest.fixture(scope="module")
+def db(built):
+    """A read-only connection to the published warehouse of ``built``, as an analyst opens it."""
+    connection = duckdb.connect(str(built.published_db), read_only=True)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the study's printed rank changes and the UN's own published regional averages.""
 import csv
 
 import country_converter as coco
-import duckdb
 import pandas as pd
 import pytest
 
@@ -13,13 +12,6 @@ from tests.conftest import PAPER, SNAPSHOTS
 
 C5 = ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
 SURVEY_YEARS = [2003, 2004, 2005, 2008, 2010, 2012, 2014, 2016, 2018, 2020, 2022, 2024]
-
-
-@pytest.fixture(scope="module")
-def db(built):
-    connection = duckdb.connect(str(built.published_db), read_only=True)
-    yield connection
-    connection.close()
 
 
 def one(db, sql, *params):

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +16,7 @@ from orchestration.definitions import build_definitions
 from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor, build_inbox_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import SNAPSHOTS, materialize
+from tests.conftest import SNAPSHOTS
 from tests.test_cli import environment, run
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]

@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-import requests
 
 from orchestration.sources import worldbank
 from orchestration.sources.http import UpstreamError

@@ -10,13 +10,6 @@ WB = SNAPSHOTS / "worldbank"
 C5 = ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
 
 
-@pytest.fixture(scope="module")
-def db(built):
-    connection = duckdb.connect(str(built.published_db), read_only=True)
-    yield connection
-    connection.close()
-
-
 def rows(db, sql, *params):
     return db.execute(sql, list(params)).fetchall()
 

@@ -7,17 +7,13 @@ import dagster as dg
 import pandas as pd
 import requests
 
+from orchestration.assets.snapshot_sets import LiveConfig, verified_set
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DATAREPORTAL_CONFIG, Settings
 from orchestration.sources import countries, datareportal, http
 from orchestration.sources.snapshots import IncomingFile, SnapshotFile, save_incoming, verified_files
 
 DATAREPORTAL = "datareportal"
-
-
-class DataReportalSnapshotConfig(dg.Config):
-    live: bool = False
-    """Download the configured report pages first and save them as snapshots."""
 
 
 @dg.asset(
@@ -30,18 +26,14 @@ class DataReportalSnapshotConfig(dg.Config):
     ),
 )
 def datareportal_snapshots(
-    context: dg.AssetExecutionContext, config: DataReportalSnapshotConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: LiveConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     settings = warehouse.settings
     folder = settings.snapshots_dir / DATAREPORTAL
     if config.live:
         saved = _fetch_pages(context, settings)
         context.log.info(f"saved {len(saved)} report pages from {settings.datareportal_base_url}")
-    provenance, files = verified_files(folder, "*")
-    return dg.MaterializeResult(
-        metadata={"mode": "live" if config.live else "snapshot", "files": len(files), "snapshot_fingerprint": provenance.fingerprint()},
-        data_version=dg.DataVersion(provenance.fingerprint()),
-    )
+    return verified_set(folder, config.live)
 
 
 def _fetch_pages(context: dg.AssetExecutionContext, settings: Settings) -> list[Path]:

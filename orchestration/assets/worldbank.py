@@ -8,18 +8,14 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from orchestration.assets.snapshot_sets import LiveConfig, verified_set
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WORLDBANK_CONFIG
 from orchestration.sources import worldbank
-from orchestration.sources.snapshots import SnapshotFile, SourceProvenance, verified_files
+from orchestration.sources.snapshots import SnapshotFile, verified_files
 from orchestration.sources.worldbank_api import WorldBankClient, save_live_snapshots
 
 WORLDBANK = "worldbank"
-
-
-class WorldBankSnapshotConfig(dg.Config):
-    live: bool = False
-    """Fetch every configured indicator and the country list from the API first, and save them as the new snapshots."""
 
 
 @dg.asset(
@@ -32,7 +28,7 @@ class WorldBankSnapshotConfig(dg.Config):
     ),
 )
 def worldbank_snapshots(
-    context: dg.AssetExecutionContext, config: WorldBankSnapshotConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: LiveConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     folder = warehouse.settings.snapshots_dir / WORLDBANK
     indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
@@ -44,15 +40,7 @@ def worldbank_snapshots(
         fetches = [client.countries()] + [client.indicator(indicator.code) for indicator in indicators]
         saved = save_live_snapshots(folder, fetches, lambda path, fetch: worldbank.snapshot_key(path) == fetch.name)
         context.log.info(f"saved {len(saved)} live snapshots from {client.base_url}")
-    provenance, files = verified_files(folder, "*")
-    return dg.MaterializeResult(
-        metadata={
-            "mode": "live" if config.live else "snapshot",
-            "files": dg.MetadataValue.md("\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in files)),
-            "snapshot_fingerprint": provenance.fingerprint(),
-        },
-        data_version=dg.DataVersion(provenance.fingerprint()),
-    )
+    return verified_set(folder, config.live)
 
 
 RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
