@@ -19,7 +19,7 @@ WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
 DATAREPORTAL_CONFIG = PROJECT_ROOT / "config" / "datareportal.toml"
 
 # The schemas analysts get in the published file; everything else stays in the build area.
-PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_SCHEMAS = ("marts", "paper")
 
 
 DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"

@@ -28,7 +28,7 @@ def raw_survey(year: int) -> pd.DataFrame:
 
 def test_published_file_holds_tables_only_in_the_published_schemas(db):
     relations = db.execute("select schema_name, table_name from duckdb_tables()").fetchall()
-    assert {schema for schema, _ in relations} == {"marts", "meta"}
+    assert {schema for schema, _ in relations} == {"marts", "paper", "meta"}
     assert db.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
     assert {table for schema, table in relations if schema == "marts"} >= {
         "dim_country", "egov_scores", "egov_region_summary", "egov_dynamics", "source_snapshots"}

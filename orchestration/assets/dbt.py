@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import DBT_PROJECT, prepare_if_dev
 from orchestration.resources import WarehouseResource
+from orchestration.settings import PUBLISHED_SCHEMAS
 
 # Outside `dagster dev`, the `warehouse` command and the tests prepare the manifest before import.
 prepare_if_dev()
@@ -34,5 +35,6 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     yield from dbt.cli(["build"], context=context).stream()
 
 
-def mart_keys() -> list[dg.AssetKey]:
-    return sorted((key for key in warehouse_dbt_models.keys if key.path[0] == "marts"), key=str)
+def published_keys() -> list[dg.AssetKey]:
+    """The dbt assets whose schemas are published: what publishing waits for."""
+    return sorted((key for key in warehouse_dbt_models.keys if key.path[0] in PUBLISHED_SCHEMAS), key=str)

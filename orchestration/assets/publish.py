@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from orchestration.assets.dbt import mart_keys
+from orchestration.assets.dbt import published_keys
 from orchestration.changes import code_fingerprint
 from orchestration.publishing import publish
 from orchestration.resources import WarehouseResource
@@ -12,10 +12,10 @@ from orchestration.settings import PUBLISHED_SCHEMAS
 
 @dg.asset(
     key=["published_warehouse"],
-    deps=mart_keys(),
+    deps=published_keys(),
     group_name="publish",
     kinds={"duckdb"},
-    description="warehouse/warehouse.duckdb: the marts, replaced atomically once every step before passed.",
+    description="warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before passed.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
