@@ -148,6 +148,7 @@ def _refresh(args: argparse.Namespace) -> int:
     gates = sum(1 for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed)
     _print_summary(settings.published_db)
     print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
+    print(f"report: {settings.report_dir / 'index.html'} (dbt docs: {settings.report_dir / 'docs.html'})")
     return 0
 
 

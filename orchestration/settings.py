@@ -63,6 +63,11 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def report_dir(self) -> Path:
+        """The analyst report (index.html) and the dbt docs (docs.html)."""
+        return self.home / "report"
+
+    @property
     def quality_dir(self) -> Path:
         """Great Expectations' Data Docs of the latest validation of each raw table."""
         return self.home / "quality"
