@@ -24,7 +24,8 @@ def home(built, tmp_path) -> Path:
 
 
 def start_refresh(tmp_path: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([WAREHOUSE, "refresh", *args], env=environment(tmp_path), cwd=PROJECT_ROOT,
+    """A full refresh: the copied home is current, so without --full change detection would skip it all."""
+    return subprocess.Popen([WAREHOUSE, "refresh", "--full", *args], env=environment(tmp_path), cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

@@ -4,6 +4,7 @@ import csv
 import io
 
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration.sources import worldbank
@@ -66,7 +67,7 @@ def test_country_metadata_with_notes_spanning_lines():
     assert len(frame) == 265 and frame.is_aggregate.sum() == 48
     assert "\n" in frame.loc["AFG", "special_notes"]
     assert frame.loc["KAZ", ["region", "income_group"]].tolist() == ["Europe & Central Asia", "Upper middle income"]
-    assert frame.loc["WLD", "is_aggregate"] and frame.loc["VEN", "income_group"] is None
+    assert frame.loc["WLD", "is_aggregate"] and pd.isna(frame.loc["VEN", "income_group"])
     assert "INX" not in frame.index
 
 
