@@ -45,7 +45,7 @@ def exact_schema(gate: Gate, columns: dict[str, str]) -> Batch:
     ])
 
 
-def not_older(previous: pd.Series, current: pd.Series) -> bool:
+def not_older(previous: str, current: str) -> bool:
     """A vintage ("2024-02-21", "2024-11 (...)") is not older than the one it replaces."""
     old, new = _VINTAGE_DATE.match(str(previous)), _VINTAGE_DATE.match(str(current))
     return bool(old and new and new.group(0) >= old.group(0)) or str(previous) == str(current)

@@ -84,7 +84,9 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
     if not frames:
         raise datareportal.DataReportalError(f"{folder}: no {datareportal.FIGURES_FILE}")
     pages = [(path, record) for path, record in files if path.match(datareportal.PAGE_PATTERN)]
-    frames += [_page(path, record) for path, record in pages]
+    config = datareportal.load_config(DATAREPORTAL_CONFIG)
+    page_names = {datareportal.page_file_name(year, c): (year, c) for c in config.countries for year in config.years}
+    frames += [_page(path, record, page_names) for path, record in pages]
     # Explicit types: report pages have no line numbers, which would otherwise change the column's type.
     table = pd.concat(frames, ignore_index=True).astype({"report_year": "int32", "value": "float64", "source_line": "Int32"})
     datareportal.check_conflicts(table, f"{folder} (curated figures and report pages together)")
@@ -103,12 +105,11 @@ def _curated(path: Path, record: SnapshotFile, known_iso3: set[str]) -> pd.DataF
     return frame.assign(source_kind="curated", source_file=record.file, source_sha256=record.sha256)
 
 
-def _page(path: Path, record: SnapshotFile) -> pd.DataFrame:
-    config = datareportal.load_config(DATAREPORTAL_CONFIG)
-    by_name = {datareportal.page_file_name(year, c): (year, c) for c in config.countries for year in config.years}
-    if path.name not in by_name:
+def _page(path: Path, record: SnapshotFile, page_names: dict) -> pd.DataFrame:
+    """The figures of one saved report page; ``page_names`` maps file names to (year, country)."""
+    if path.name not in page_names:
         raise datareportal.DataReportalError(f"{path}: a report page for no configured country and year")
-    year, country = by_name[path.name]
+    year, country = page_names[path.name]
     figures, _ = datareportal.parse_report_page(path.read_text(encoding="utf-8"), country, year, record.obtained_from)
     frame = pd.DataFrame(figures, columns=datareportal.COLUMNS)
     return frame.assign(source_line=None, source_kind="report_page", source_file=record.file, source_sha256=record.sha256)

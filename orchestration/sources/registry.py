@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from orchestration.settings import DATAREPORTAL_CONFIG, WORLDBANK_CONFIG
+from orchestration.settings import WORLDBANK_CONFIG
 from orchestration.sources import countries, datareportal, un_egov, worldbank
 
 
@@ -63,6 +63,3 @@ SOURCES = {
         timedelta(days=400), live=True, check_inbox_file=_check_datareportal, snapshot_key=lambda path: path.name,
     ),
 }
-
-# The configuration file each source's live mode reads, for the README and `warehouse status`.
-CONFIG_FILES = {"worldbank": WORLDBANK_CONFIG, "datareportal": DATAREPORTAL_CONFIG}
