@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -16,15 +17,12 @@ PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
 
 
 def pytest_configure(config):
-    prepare_process_environment()
-
-
-@pytest.fixture(scope="session")
-def dbt_manifest(tmp_path_factory) -> None:
-    """dbt's manifest, which the dbt assets are defined from, parsed once per session."""
+    """Parse dbt's manifest before collection: test modules import the dbt assets, which are
+    defined from it, and a fresh clone has none."""
     from orchestration.dbt_project import prepare
 
-    prepare(Settings(home=tmp_path_factory.mktemp("parse"), snapshots_dir=SNAPSHOTS))
+    prepare_process_environment()
+    prepare(Settings(home=Path(tempfile.mkdtemp(prefix="dbt-parse-")), snapshots_dir=SNAPSHOTS))
 
 
 def materialize(
@@ -48,7 +46,7 @@ def materialize(
 
 
 @pytest.fixture(scope="session")
-def built(dbt_manifest, tmp_path_factory) -> Settings:
+def built(tmp_path_factory) -> Settings:
     """A warehouse refreshed from the embedded snapshots, shared read-only by the tests."""
     settings = Settings(home=tmp_path_factory.mktemp("warehouse"), snapshots_dir=SNAPSHOTS)
     result = materialize(settings)

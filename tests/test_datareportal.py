@@ -134,7 +134,7 @@ def test_a_page_for_another_year_or_country_does_not_match(pages):
         datareportal.parse_report_page("<html><body>Page not found</body></html>", COUNTRY["TKM"], 2022, "u")
 
 
-def test_live_refresh_saves_pages_and_merges_citations(dbt_manifest, tmp_path):
+def test_live_refresh_saves_pages_and_merges_citations(tmp_path):
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
     page = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
@@ -154,7 +154,7 @@ def test_live_refresh_saves_pages_and_merges_citations(dbt_manifest, tmp_path):
     assert cited[-1][1] == f"{base_url}/reports/digital-2022-turkmenistan"
 
 
-def test_a_changed_template_in_a_live_refresh_saves_nothing_and_keeps_the_page(dbt_manifest, tmp_path):
+def test_a_changed_template_in_a_live_refresh_saves_nothing_and_keeps_the_page(tmp_path):
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
     before = {p.name: sha256_of(p) for p in (snapshots / "datareportal").iterdir()}

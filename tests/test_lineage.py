@@ -28,14 +28,14 @@ CHAINS = {
 
 
 @pytest.mark.parametrize("source", CHAINS)
-def test_snapshot_to_published_path(dbt_manifest, tmp_path, source):
+def test_snapshot_to_published_path(tmp_path, source):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     chain = [dg.AssetKey(name.split("/")) for name in CHAINS[source]]
     for parent, child in zip(chain, chain[1:]):
         assert parent in graph.get(child).parent_keys, f"{parent} -> {child}"
 
 
-def test_published_inputs_are_the_marts(dbt_manifest, tmp_path):
+def test_published_inputs_are_the_marts(tmp_path):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     key = dg.AssetKey
     published_inputs = graph.get(key(["published_warehouse"])).parent_keys
@@ -48,7 +48,7 @@ def test_published_inputs_are_the_marts(dbt_manifest, tmp_path):
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
 
 
-def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(dbt_manifest, tmp_path):
+def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     specs = {(key.asset_key.to_user_string(), key.name): graph.get_check_spec(key) for key in graph.asset_check_keys}
     assert specs[("marts/egov_scores", "unique_key_egov_scores_iso3__survey_year")].blocking

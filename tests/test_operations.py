@@ -111,7 +111,7 @@ def test_one_changed_file_rebuilds_only_what_depends_on_it(home, tmp_path, snaps
     assert not {"worldbank_raw", "raw__datareportal_figures", "snapshots__worldbank"} & steps
 
 
-def test_jobs_per_source_end_in_publishing_and_schedules_start_stopped(dbt_manifest, tmp_path):
+def test_jobs_per_source_end_in_publishing_and_schedules_start_stopped(tmp_path):
     definitions = build_definitions(Settings(home=tmp_path, snapshots_dir=SNAPSHOTS))
     graph = definitions.resolve_asset_graph()
     raw_tables = {"un_egov": "raw/un_egov_surveys", "worldbank": "raw/wdi_observations", "datareportal": "raw/datareportal_figures"}
@@ -127,7 +127,7 @@ def test_jobs_per_source_end_in_publishing_and_schedules_start_stopped(dbt_manif
     assert schedules["worldbank_schedule"].cron_schedule == "0 6 5 * *"
 
 
-def test_inbox_files_a_good_file_and_rejects_bad_ones(dbt_manifest, tmp_path, snapshot_copy):
+def test_inbox_files_a_good_file_and_rejects_bad_ones(tmp_path, snapshot_copy):
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
     un_inbox, wb_inbox = settings.inbox_dir / "un_egov", settings.inbox_dir / "worldbank"
     un_inbox.mkdir(parents=True)
@@ -169,7 +169,7 @@ class _Webhook(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_failed_run_writes_an_alert_and_posts_it(dbt_manifest, tmp_path, snapshot_copy, monkeypatch):
+def test_a_failed_run_writes_an_alert_and_posts_it(tmp_path, snapshot_copy, monkeypatch):
     (snapshot_copy / "un_egov" / "EGOV_DATA_2010.csv").write_text("tampered\n")
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
     instance = dg.DagsterInstance.ephemeral()

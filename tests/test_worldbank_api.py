@@ -153,7 +153,7 @@ def test_country_metadata_flags_aggregates_and_strips_labels(server, tmp_path):
     assert frame.loc["WLD", "is_aggregate"]
 
 
-def test_a_failed_fetch_saves_nothing(dbt_manifest, server, tmp_path):
+def test_a_failed_fetch_saves_nothing(server, tmp_path):
     """Through the Dagster asset: a fault on the last indicator leaves every snapshot as it was."""
     fake, base_url = server
     snapshots = tmp_path / "snapshots"
