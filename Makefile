@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test ui clean browser
+.PHONY: install run test ui clean browser bench
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ test: install browser
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium could not be installed: the browser test will be skipped"
 
+
+# Refresh cost, full-WDI-scale ingestion and query latency, written to bench/RESULTS.md (~30 min).
+bench: install
+	$(BIN)/python -m bench
 
 ui: install
 	$(BIN)/warehouse ui

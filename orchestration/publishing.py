@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.settings import DUCKDB_MEMORY_LIMIT
+
 
 def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "") -> dict[str, int]:
     """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table."""
@@ -31,7 +33,7 @@ def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id
 
 
 def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str) -> dict[str, int]:
-    connection = duckdb.connect(str(target))
+    connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         connection.execute(f"attach '{build_db}' as build (read_only)")
         counts = {}

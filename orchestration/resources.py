@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.settings import Settings
+from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 
 
 class RefreshLockedError(RuntimeError):
@@ -33,6 +33,7 @@ class WarehouseResource(dg.ConfigurableResource):
     snapshots_dir: str
     worldbank_api_url: str
     datareportal_base_url: str
+    worldbank_config: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -45,6 +46,7 @@ class WarehouseResource(dg.ConfigurableResource):
             snapshots_dir=Path(self.snapshots_dir),
             worldbank_api_url=self.worldbank_api_url,
             datareportal_base_url=self.datareportal_base_url,
+            worldbank_config=Path(self.worldbank_config),
         )
 
     @contextmanager
@@ -77,7 +79,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """A connection to the build database, closed on exit so dbt can open it next."""
         settings = self.settings
         settings.build_dir.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(settings.build_db))
+        connection = duckdb.connect(str(settings.build_db), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
         try:
             yield connection
         finally:

@@ -22,6 +22,10 @@ DATAREPORTAL_CONFIG = PROJECT_ROOT / "config" / "datareportal.toml"
 PUBLISHED_SCHEMAS = ("marts", "paper")
 
 
+# DuckDB's memory ceiling for a refresh (build connection and dbt alike). Past it DuckDB spills to
+# disk, so a full-WDI refresh stays under 2 GB of RSS; DuckDB's own default is 80% of RAM.
+DUCKDB_MEMORY_LIMIT = os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "1GB")
+
 DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"
 DEFAULT_DATAREPORTAL_BASE_URL = "https://datareportal.com"
 
@@ -32,6 +36,8 @@ class Settings:
     snapshots_dir: Path
     worldbank_api_url: str = DEFAULT_WORLDBANK_API_URL
     datareportal_base_url: str = DEFAULT_DATAREPORTAL_BASE_URL
+    # Which indicators to load; the scale benchmark points it at a synthetic list.
+    worldbank_config: Path = WORLDBANK_CONFIG
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,6 +48,7 @@ class Settings:
             snapshots_dir=snapshots.resolve(),
             worldbank_api_url=os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL),
             datareportal_base_url=os.environ.get("DATAREPORTAL_BASE_URL", DEFAULT_DATAREPORTAL_BASE_URL),
+            worldbank_config=Path(os.environ.get("WAREHOUSE_WORLDBANK_CONFIG", WORLDBANK_CONFIG)).resolve(),
         )
 
     @property
@@ -79,7 +86,7 @@ class Settings:
 
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
-        return {"WAREHOUSE_BUILD_DB": str(self.build_db)}
+        return {"WAREHOUSE_BUILD_DB": str(self.build_db), "WAREHOUSE_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT}
 
 
 def dagster_home() -> Path:

@@ -58,6 +58,9 @@ CASES = {
                                         r"\[states_per_survey_year\] expect_column_values_to_be_between\(column=n_states, min_value=193.*survey_year 2022"),
     "worldbank-non-numeric": Case("worldbank", "API_IT.CEL.SETS.P2_DS2_en_csv_v2_2987.csv", edit_text('"130.4206754"', '"n/a"'),
                                   r"API_IT\.CEL\.SETS\.P2_DS2_en_csv_v2_2987\.csv: values that are not numbers: line 126 \(KAZ, 2022\): 'n/a'"),
+    "worldbank-out-of-range": Case("worldbank", "API_IT.CEL.SETS.P2_DS2_en_csv_v2_2987.csv", edit_text('"130.4206754"', '"1304.206754"'),
+                                   r"\[series\] expect_column_values_to_be_between\(column=max_value, max_value=300\.0\).*"
+                                   r"source_file API_IT\.CEL\.SETS\.P2_DS2_en_csv_v2_2987\.csv, country_code KAZ, indicator_code IT\.CEL\.SETS\.P2: max_value=1304\.206754"),
     "datareportal-unknown-metric": Case("datareportal", "figures.csv", edit_text(",internet_users,17.73,", ",internet_speed,17.73,"),
                                         r"figures\.csv: line 14: unknown metric 'internet_speed'"),
 }

@@ -10,7 +10,6 @@ import pandas as pd
 
 from orchestration.assets.snapshot_sets import LiveConfig, verified_set
 from orchestration.resources import WarehouseResource
-from orchestration.settings import WORLDBANK_CONFIG
 from orchestration.sources import worldbank
 from orchestration.sources.snapshots import SnapshotFile, verified_files
 from orchestration.sources.worldbank_api import WorldBankClient, save_live_snapshots
@@ -31,7 +30,7 @@ def worldbank_snapshots(
     context: dg.AssetExecutionContext, config: LiveConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     folder = warehouse.settings.snapshots_dir / WORLDBANK
-    indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
+    indicators, live = worldbank.load_config(warehouse.settings.worldbank_config)
     if config.live:
         client = WorldBankClient(
             warehouse.settings.worldbank_api_url, per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
@@ -56,15 +55,22 @@ RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
 )
 def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     folder = warehouse.settings.snapshots_dir / WORLDBANK
-    indicators, _ = worldbank.load_config(WORLDBANK_CONFIG)
+    config = warehouse.settings.worldbank_config
+    indicators, _ = worldbank.load_config(config)
     provenance, files = verified_files(folder, "*")
     by_key = _one_file_per_key(folder, files)
+    missing = [indicator.code for indicator in indicators if indicator.code not in by_key]
+    if missing:
+        raise worldbank.WorldBankParseError(
+            f"{folder}: indicators configured in {config} without a snapshot: {', '.join(missing)}; "
+            "add their bulk CSV or run a live refresh"
+        )
     with warehouse.build_connection() as connection:
         countries = _load_countries(by_key)
         connection.register("countries_frame", countries)
         connection.execute("create or replace temp table countries_incoming as select * from countries_frame")
-        indicator_rows = [_load_indicator(connection, indicator, by_key, folder) for indicator in indicators]
-        connection.register("indicators_frame", pd.DataFrame(indicator_rows))
+        sources = _load_observations(connection, {indicator.code: by_key[indicator.code] for indicator in indicators})
+        connection.register("indicators_frame", _indicator_rows(connection, indicators, sources))
         counts = _publish_raw(connection)
     warehouse.record_loaded(WORLDBANK, provenance.fingerprint())
     context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
@@ -97,51 +103,58 @@ def _load_countries(by_key: dict) -> pd.DataFrame:
     return frame.assign(source_file=record.file, source_sha256=record.sha256)
 
 
-def _load_indicator(connection: duckdb.DuckDBPyConnection, indicator: worldbank.Indicator, by_key: dict, folder: Path) -> dict:
-    if indicator.code not in by_key:
-        raise worldbank.WorldBankParseError(
-            f"{folder}: indicator {indicator.code} is configured in {WORLDBANK_CONFIG.name} but has no snapshot; "
-            "add its bulk CSV or run a live refresh"
-        )
-    path, record = by_key[indicator.code]
-    if path.suffix == ".json":
-        frame, vintage = worldbank.read_indicator_json(path)
-        connection.register("live_frame", frame)
-        connection.execute("create or replace temp table live_incoming as select * from live_frame")
-        relation, vintage_kind = connection.table("live_incoming"), "API lastupdated"
-    else:
-        relation, vintage = worldbank.read_indicator_csv(connection, path)
-        vintage_kind = "Last Updated Date"
-    if not vintage:
-        vintage, vintage_kind = record.vintage, "provenance record"
-    _append_observations(connection, relation, vintage, record)
-    names = connection.execute("select distinct indicator_name from observations_incoming where indicator_code = ?", [indicator.code]).fetchall()
-    return {
-        "indicator_code": indicator.code,
-        "indicator_name": names[0][0] if names else None,
-        "unit": indicator.unit,
-        "weighting": indicator.weighting,
-        "vintage": vintage,
-        "vintage_kind": vintage_kind,
-        "source_file": record.file,
-        "source_sha256": record.sha256,
-    }
+_OBSERVATIONS = """
+    create or replace temp table observations_incoming (
+        country_code varchar, country_name varchar, indicator_code varchar, indicator_name varchar,
+        year integer, value double, source_line integer, vintage varchar, source_file varchar, source_sha256 varchar)
+"""
 
 
-def _append_observations(connection: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, vintage: str, record: SnapshotFile) -> None:
+_SOURCE_COLUMNS = ["indicator_code", "path", "source_file", "source_sha256", "vintage", "vintage_kind"]
+
+
+def _load_observations(connection: duckdb.DuckDBPyConnection, snapshots: dict[str, tuple[Path, SnapshotFile]]) -> pd.DataFrame:
+    """Every indicator's values into observations_incoming: all bulk CSV files in one DuckDB pass,
+    live JSON fetches one by one. Returns, per indicator, its file and vintage."""
+    connection.execute(_OBSERVATIONS)
+    bulk = {code: (path, record) for code, (path, record) in snapshots.items() if path.suffix != ".json"}
+    vintages = worldbank.read_indicator_csvs(connection, [path for path, _ in bulk.values()]) if bulk else {}
+    sources = [
+        (code, str(path), record.file, record.sha256, vintages[path] or record.vintage,
+         "Last Updated Date" if vintages[path] else "provenance record")
+        for code, (path, record) in bulk.items()
+    ]
+    connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
     connection.execute(
-        """
-        create temp table if not exists observations_incoming (
-            country_code varchar, country_name varchar, indicator_code varchar, indicator_name varchar,
-            year integer, value double, source_line integer, vintage varchar, source_file varchar, source_sha256 varchar)
-        """
+        "insert into observations_incoming select w.country_code, w.country_name, w.indicator_code, w.indicator_name, w.year, "
+        "cast(w.raw_value as double), w.source_line, s.vintage, s.source_file, s.source_sha256 "
+        "from wdi_incoming as w join bulk_sources as s on w.source_file = s.path"
     )
-    relation.create_view("one_indicator", replace=True)
-    connection.execute(
-        "insert into observations_incoming select country_code, country_name, indicator_code, indicator_name, year, value, "
-        "source_line, ?, ?, ? from one_indicator",
-        [vintage, record.file, record.sha256],
-    )
+    for code, (path, record) in snapshots.items():
+        if code not in bulk:
+            frame, vintage = worldbank.read_indicator_json(path)
+            connection.register("live_frame", frame)
+            connection.execute(
+                "insert into observations_incoming select country_code, country_name, indicator_code, indicator_name, year, "
+                "value, source_line, ?, ?, ? from live_frame",
+                [vintage or record.vintage, record.file, record.sha256],
+            )
+            sources.append((code, str(path), record.file, record.sha256, vintage or record.vintage,
+                            "API lastupdated" if vintage else "provenance record"))
+    return pd.DataFrame(sources, columns=_SOURCE_COLUMNS).set_index("indicator_code")
+
+
+def _indicator_rows(connection: duckdb.DuckDBPyConnection, indicators: list[worldbank.Indicator], sources: pd.DataFrame) -> pd.DataFrame:
+    names = dict(connection.execute("select indicator_code, min(indicator_name) from observations_incoming group by 1").fetchall())
+    return pd.DataFrame([
+        {
+            "indicator_code": indicator.code, "indicator_name": names.get(indicator.code), "unit": indicator.unit,
+            "weighting": indicator.weighting, "vintage": sources.at[indicator.code, "vintage"],
+            "vintage_kind": sources.at[indicator.code, "vintage_kind"], "source_file": sources.at[indicator.code, "source_file"],
+            "source_sha256": sources.at[indicator.code, "source_sha256"],
+        }
+        for indicator in indicators
+    ])
 
 
 def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:

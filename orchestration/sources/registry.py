@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from orchestration.settings import WORLDBANK_CONFIG
+from orchestration.settings import Settings
 from orchestration.sources import countries, datareportal, un_egov, worldbank
 
 
@@ -30,7 +30,7 @@ def _check_un(path: Path) -> None:
 
 def _check_worldbank(path: Path) -> None:
     key = worldbank.snapshot_key(path)
-    configured = {indicator.code for indicator in worldbank.load_config(WORLDBANK_CONFIG)[0]}
+    configured = {indicator.code for indicator in worldbank.load_config(Settings.from_env().worldbank_config)[0]}
     if key == "country":
         worldbank.read_country_metadata_csv(path)
     elif key in configured:

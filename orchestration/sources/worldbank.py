@@ -19,6 +19,7 @@ import io
 import json
 import re
 import tomllib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,13 +83,13 @@ def indicator_code_of(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class _Layout:
-    skip: int
-    header: list[str]
+    skip: int  # lines before the first row of values: the preamble, if any, and the header
+    columns: tuple[str, ...]  # as DuckDB is to name them, "empty_last" for the trailing comma
     last_updated: str | None
 
 
 def _layout(path: Path, text: str) -> _Layout:
-    lines = text.splitlines()
+    lines = [line.rstrip("\r") for line in text.split("\n", 6)[:6]]
     last_updated = None
     skip = 0
     if lines[0].lstrip('"').startswith("Data Source"):
@@ -97,74 +98,117 @@ def _layout(path: Path, text: str) -> _Layout:
         if len(preamble[2]) < 2 or preamble[2][0] != "Last Updated Date":
             raise WorldBankParseError(f"{path}: line 3: expected \"Last Updated Date\" in the preamble")
         last_updated, skip = preamble[2][1], 4
-    if len(lines) <= skip:
+    if len(lines) <= skip or not lines[skip]:
         raise WorldBankParseError(f"{path}: no header line")
     header = next(csv.reader([lines[skip]]))
-    if header and header[-1] == "":
-        header = header[:-1]  # the original layout's trailing comma
+    trailing_comma = bool(header) and header[-1] == ""
+    if trailing_comma:
+        header = header[:-1]
     years = header[4:]
     if header[:4] != _FIXED or not years or not all(_YEAR.match(year) for year in years):
         raise WorldBankParseError(
             f"{path}: line {skip + 1}: unrecognised header; expected {_FIXED} then years, got {header[:6]}..."
         )
-    return _Layout(skip=skip, header=header, last_updated=last_updated)
+    return _Layout(skip=skip + 1, columns=(*header, *(["empty_last"] if trailing_comma else [])), last_updated=last_updated)
+
+
+def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, str | None]:
+    """Bulk CSV files into the temp table ``wdi_incoming``, one row per economy-year with a value
+    (``raw_value`` as text), and each file's vintage.
+
+    Files of one layout are read by a single DuckDB scan, with the columns given rather than
+    sniffed, and unpivoted in the same statement: at full-WDI scale (1,500 files, 25 million
+    cells) that is within a few tenths of DuckDB's bare read_csv of the same files.
+    """
+    layouts = {path: _layout(path, read_utf8(path)) for path in paths}
+    connection.execute(
+        "create or replace temp table wdi_incoming (source_file varchar, source_line integer, country_code varchar, "
+        "country_name varchar, indicator_code varchar, indicator_name varchar, year integer, raw_value varchar)"
+    )
+    groups = defaultdict(list)
+    for path, layout in layouts.items():
+        groups[(layout.skip, layout.columns)].append(path)
+    for (skip, columns), group in groups.items():
+        try:
+            _scan(connection, group, skip, columns)
+        except duckdb.Error as error:
+            _raise_for_the_file(connection, group, skip, columns, error)
+    _check_values(connection)
+    return {path: layout.last_updated for path, layout in layouts.items()}
 
 
 def read_indicator_csv(connection: duckdb.DuckDBPyConnection, path: Path) -> tuple[duckdb.DuckDBPyRelation, str | None]:
-    """A bulk CSV as a long relation (one row per economy-year with a value) and its vintage."""
-    layout = _layout(path, read_utf8(path))
-    years = layout.header[4:]
-    source = (
-        f"read_csv('{path}', skip={layout.skip}, header=true, all_varchar=true, strict_mode=true, "
-        f"null_padding=false, quote='\"', delim=',')"
-    )
-    year_columns = ", ".join(f'"{year}"' for year in years)
-    try:
-        connection.execute(
-            f"""
-            create or replace temp table wdi_incoming as
-            with numbered as (
-                select *, {layout.skip + 1} + row_number() over () as source_line from {source}
-            )
-            select
-                "Country Code" as country_code,
-                "Country Name" as country_name,
-                "Indicator Code" as indicator_code,
-                "Indicator Name" as indicator_name,
-                cast(year as integer) as year,
-                trim(raw_value) as raw_value,
-                source_line
-            from (unpivot (select "Country Code", "Country Name", "Indicator Code", "Indicator Name",
-                                  source_line, {year_columns} from numbered)
-                  on {year_columns} into name year value raw_value)
-            where trim(raw_value) <> ''
-            """
-        )
-    except duckdb.Error as error:
-        raise WorldBankParseError(f"{path}: DuckDB could not read it as CSV: {error}") from None
-    _check_values(connection, path)
+    """One bulk CSV as a long relation with numeric values, and its vintage."""
+    vintage = read_indicator_csvs(connection, [path])[path]
     relation = connection.sql(
         "select country_code, country_name, indicator_code, indicator_name, year, "
         "cast(raw_value as double) as value, source_line from wdi_incoming"
     )
-    return relation, layout.last_updated
+    return relation, vintage
 
 
-def _check_values(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _read_csv(paths: list[Path], skip: int, columns: tuple[str, ...]) -> str:
+    """DuckDB's reader with the layout given, not sniffed: sniffing costs ~90 ms a file."""
+    types = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in columns) + "}"
+    files = "[" + ", ".join(f"'{path}'" for path in paths) + "]"
+    return (f"read_csv({files}, skip={skip}, header=false, auto_detect=false, columns={types}, filename=true, "
+            "strict_mode=true, null_padding=false, quote='\"', delim=',')")
+
+
+def _scan(connection: duckdb.DuckDBPyConnection, paths: list[Path], skip: int, columns: tuple[str, ...]) -> None:
+    years = ", ".join(f'"{name}"' for name in columns[4:] if name != "empty_last")
+    # DuckDB reads files in the order given and keeps rows in order, so a running row number less
+    # the file's first gives the line; its CSV reader has no file_row_number of its own.
+    connection.execute(
+        f"""
+        insert into wdi_incoming
+        with numbered as (
+            select *, row_number() over () as row_index
+            from {_read_csv(paths, skip, columns)}
+        ),
+        lines as (
+            select *, {skip} + 1 + row_index - min(row_index) over (partition by filename) as source_line from numbered
+        )
+        select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name",
+               cast(year as integer), trim(raw_value)
+        from (unpivot (select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name", {years}
+                       from lines)
+              on {years} into name year value raw_value)
+        where trim(raw_value) <> ''
+        """
+    )
+
+
+def _raise_for_the_file(connection, paths: list[Path], skip: int, columns: tuple[str, ...], error: duckdb.Error) -> None:
+    """A scan of many files failed: find the file, and say which, with DuckDB's reason."""
+    for path in paths:
+        try:
+            connection.execute(f"select count(*) from {_read_csv([path], skip, columns)}").fetchall()
+        except duckdb.Error as one:
+            raise WorldBankParseError(f"{path}: DuckDB could not read it as CSV: {one}") from None
+    raise WorldBankParseError(f"{paths[0].parent}: DuckDB could not read these CSV files: {error}") from None
+
+
+def _check_values(connection: duckdb.DuckDBPyConnection) -> None:
     bad = connection.execute(
-        "select source_line, country_code, year, raw_value from wdi_incoming "
-        "where try_cast(raw_value as double) is null order by source_line limit 5"
+        "select source_file, source_line, country_code, year, raw_value from wdi_incoming "
+        "where try_cast(raw_value as double) is null order by source_file, source_line limit 5"
     ).fetchall()
     if bad:
-        where = "; ".join(f"line {line} ({code}, {year}): {value!r}" for line, code, year, value in bad)
-        raise WorldBankParseError(f"{path}: values that are not numbers: {where}")
-    codes = [row[0] for row in connection.execute("select distinct indicator_code from wdi_incoming").fetchall()]
-    expected = indicator_code_of(path)
-    if expected and codes and codes != [expected]:
-        raise WorldBankParseError(f"{path}: the file is named for {expected} but holds {codes}")
-    blank = connection.execute("select min(source_line) from wdi_incoming where coalesce(trim(country_code), '') = ''").fetchall()[0][0]
+        where = "; ".join(f"line {line} ({code}, {year}): {value!r}" for _, line, code, year, value in bad)
+        raise WorldBankParseError(f"{bad[0][0]}: values that are not numbers: {where}")
+    for file, codes in connection.execute(
+        "select source_file, list(distinct indicator_code order by indicator_code) from wdi_incoming group by 1"
+    ).fetchall():
+        expected = indicator_code_of(Path(file))
+        if expected and codes != [expected]:
+            raise WorldBankParseError(f"{file}: the file is named for {expected} but holds {codes}")
+    blank = connection.execute(
+        "select source_file, min(source_line) from wdi_incoming where coalesce(trim(country_code), '') = '' "
+        "group by 1 order by 1 limit 1"
+    ).fetchall()
     if blank:
-        raise WorldBankParseError(f"{path}: line {blank}: blank Country Code")
+        raise WorldBankParseError(f"{blank[0][0]}: line {blank[0][1]}: blank Country Code")
 
 
 def read_country_metadata_csv(path: Path) -> pd.DataFrame:

@@ -35,20 +35,37 @@ reported as (
     left join population as p on o.iso3 = p.iso3 and o.year = p.year
 ),
 
+-- The median from positions in a sorted group, not percentile_cont: at full-WDI scale (~75 million
+-- member-values) DuckDB's holistic aggregate keeps every group in memory and fails at 1 GB,
+-- while a window sort spills to disk. Same value: the middle one, or the mean of the middle two.
+positioned as (
+    select
+        *,
+        row_number() over (partition by indicator_code, year, grouping, group_name order by value) as position,
+        count(*) over (partition by indicator_code, year, grouping, group_name) as n_in_group
+    from reported
+),
+
+medians as (
+    select indicator_code, year, grouping, group_name, avg(value) as median_value
+    from positioned
+    where position in (floor((n_in_group + 1) / 2.0), ceil((n_in_group + 1) / 2.0))
+    group by indicator_code, year, grouping, group_name
+),
+
 stats as (
     select
-        indicator_code,
-        year,
-        grouping,
-        group_name,
-        max(weighting) as weighting,
+        r.indicator_code,
+        r.year,
+        r.grouping,
+        r.group_name,
+        max(r.weighting) as weighting,
         count(*) as n_reporting,
-        avg(value) as mean_value,
-        percentile_cont(0.5) within group (order by value) as median_value,
-        sum(value * population) as weighted_sum,
-        sum(case when value * population is not null then population end) as weight_total
-    from reported
-    group by indicator_code, year, grouping, group_name
+        avg(r.value) as mean_value,
+        sum(r.value * r.population) as weighted_sum,
+        sum(case when r.value * r.population is not null then r.population end) as weight_total
+    from reported as r
+    group by r.indicator_code, r.year, r.grouping, r.group_name
 ),
 
 indicator_years as (
@@ -72,7 +89,7 @@ measured as (
         1.0 * coalesce(s.n_reporting, 0) / g.n_members as coverage,
         s.weighting,
         s.mean_value,
-        s.median_value,
+        md.median_value,
         s.weighted_sum,
         s.weight_total
     from grid as g
@@ -81,6 +98,11 @@ measured as (
         and g.year = s.year
         and g.grouping = s.grouping
         and g.group_name = s.group_name
+    left join medians as md
+        on g.indicator_code = md.indicator_code
+        and g.year = md.year
+        and g.grouping = md.grouping
+        and g.group_name = md.group_name
 )
 
 select

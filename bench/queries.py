@@ -1,0 +1,42 @@
+"""Analysts' typical queries on the published warehouse: latency per query over many runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+QUERIES = {
+    "a country's history": "select * from marts.country_year_digital where iso3 = 'KAZ' order by year",
+    "regional summary, one year": (
+        "select grouping, group_name, n_reporting, coverage, mean_value, weighted_mean_value, median_value "
+        "from marts.wdi_region_summary where year = 2022 and indicator_code = 'IT.NET.USER.ZS' order by grouping, group_name"
+    ),
+    "top 20 by an indicator": (
+        "select o.iso3, c.country_name, o.value from marts.wdi_observations as o join marts.dim_country as c using (iso3) "
+        "where o.indicator_code = 'IT.NET.USER.ZS' and o.year = 2022 order by o.value desc limit 20"
+    ),
+    "EGDI joined with internet users": (
+        "select e.iso3, e.egdi, w.value as internet_users_pct from marts.egov_scores as e "
+        "join marts.wdi_observations as w on w.iso3 = e.iso3 and w.year = e.survey_year and w.indicator_code = 'IT.NET.USER.ZS' "
+        "where e.survey_year = 2022 order by e.egdi desc"
+    ),
+    "one country's dynamics": "select * from marts.egov_dynamics where iso3 = 'UZB' order by indicator, base_year, target_year",
+}
+
+
+def latencies(published: Path, runs: int) -> dict[str, list[float]]:
+    """Milliseconds per run of each query, on one read-only connection as an analyst holds it,
+    after one warm-up run; results are fetched in full."""
+    timings = {}
+    with duckdb.connect(str(published), read_only=True) as connection:
+        for name, sql in QUERIES.items():
+            if not connection.execute(sql).fetchall():
+                raise RuntimeError(f"benchmark query {name!r} returned no rows: {sql}")
+            timings[name] = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                connection.execute(sql).fetchall()
+                timings[name].append((time.perf_counter() - started) * 1000)
+    return timings

@@ -1,0 +1,87 @@
+"""A refresh as a data engineer runs it (`warehouse refresh`), split into its phases from the
+Dagster run's own event log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from bench.measure import WAREHOUSE, Measured, run
+
+PHASES = ("startup", "ingestion", "gates", "dbt build", "publish", "report")
+
+
+@dataclass(frozen=True)
+class Refresh:
+    measured: Measured
+    phases: dict[str, float]  # seconds
+    steps: dict[str, float]  # seconds per Dagster step
+
+
+def environment(home: Path, **extra: str) -> dict[str, str]:
+    """A warehouse and Dagster instance of their own, so runs start from an empty build area."""
+    return {"WAREHOUSE_HOME": str(home / "warehouse"), "DAGSTER_HOME": str(home / "dagster"), **extra}
+
+
+def refresh(env: dict[str, str], *args: str) -> Refresh:
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    measured = run([WAREHOUSE, "refresh", *args], env)
+    return Refresh(measured, *_phases(Path(env["DAGSTER_HOME"]), measured))
+
+
+def _phases(dagster_home: Path, measured: Measured) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per phase: start-up is process start to run start; the rest are step durations."""
+    old = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            records = instance.get_run_records(limit=1)
+            if not records or records[0].start_time is None or records[0].start_time < measured.started_at:
+                return {"startup": measured.wall_s}, {}  # nothing changed: no run was launched
+            latest = records[0]
+            steps = {
+                entry.step_key: entry.dagster_event.event_specific_data.duration_ms / 1000
+                for entry in instance.all_logs(latest.dagster_run.run_id)
+                if entry.dagster_event and entry.dagster_event.is_step_success
+            }
+            startup = latest.start_time - measured.started_at
+    finally:
+        if old is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = old
+    phases = dict.fromkeys(PHASES, 0.0) | {"startup": startup}
+    for step, seconds in steps.items():
+        phases[_phase_of(step)] += seconds
+    return phases, steps
+
+
+def _phase_of(step: str) -> str:
+    if step.endswith("great_expectations"):
+        return "gates"
+    if step == "warehouse_dbt_models":
+        return "dbt build"
+    if step == "published_warehouse":
+        return "publish"
+    if step == "report":
+        return "report"
+    return "ingestion"
+
+
+def full_and_no_change(repeats: int) -> tuple[list[Refresh], list[Refresh], Path]:
+    """``repeats`` full refreshes from an empty warehouse home, each followed by a no-change
+    refresh. The home's path stays the same, as a data engineer's does, so only the first run
+    parses the dbt project for it. Returns the published warehouse for the query benchmark."""
+    home = Path(tempfile.mkdtemp(prefix="bench-refresh-"))
+    env = environment(home)
+    full, unchanged = [], []
+    for _ in range(repeats):
+        shutil.rmtree(home / "warehouse", ignore_errors=True)
+        full.append(refresh(env))
+        unchanged.append(refresh(env))
+    return full, unchanged, home / "warehouse" / "warehouse.duckdb"
