@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test ui clean browser bench
+.PHONY: install run test test-spark ui clean browser bench
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,14 @@ run: install
 
 test: install browser
 	$(BIN)/pytest
+
+# The same dbt models on Apache Spark (PySpark, local mode), compared with the DuckDB build.
+test-spark: $(VENV)/.installed-spark
+	$(BIN)/pytest -m spark
+
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $@
 
 # Headless Chromium for the report's browser test (Debian packages; the test skips, saying so,
 # where it cannot be installed).

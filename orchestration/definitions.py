@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets import datareportal, dbt, publish, raw, report, worldbank
+from orchestration.assets import datareportal, dbt, parquet, publish, raw, report, worldbank
 from orchestration.checks import GX_CHECKS
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
@@ -25,6 +25,7 @@ ASSETS = [
     datareportal.datareportal_snapshots,
     datareportal.datareportal_figures,
     dbt.warehouse_dbt_models,
+    parquet.raw_parquet,
     publish.published_warehouse,
     report.report,
 ]

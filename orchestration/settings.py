@@ -61,6 +61,16 @@ class Settings:
         return self.build_dir / "build.duckdb"
 
     @property
+    def parquet_dir(self) -> Path:
+        """The raw layer as Parquet, one folder per table: the dbt sources of the Spark target."""
+        return self.build_dir / "parquet"
+
+    @property
+    def spark_dir(self) -> Path:
+        """Where a Spark build keeps its tables and metastore."""
+        return self.build_dir / "spark"
+
+    @property
     def inbox_dir(self) -> Path:
         """Where a data engineer drops a hand-downloaded upstream file: inbox/<source>/."""
         return self.home / "inbox"
@@ -86,7 +96,12 @@ class Settings:
 
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
-        return {"WAREHOUSE_BUILD_DB": str(self.build_db), "WAREHOUSE_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT}
+        return {
+            "WAREHOUSE_BUILD_DB": str(self.build_db),
+            "WAREHOUSE_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT,
+            "WAREHOUSE_PARQUET_DIR": str(self.parquet_dir),
+            "WAREHOUSE_SPARK_DIR": str(self.spark_dir),
+        }
 
 
 def dagster_home() -> Path:

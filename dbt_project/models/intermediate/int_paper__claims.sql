@@ -22,9 +22,9 @@ select 'kaz_tii_2022' as claim, tii as recomputed_value, 'UN TII of Kazakhstan, 
 union all
 select 'central_asia_average_egdi', mean_value,
     {{ dbt.concat(["'simple mean EGDI of the five in 2022; it was '",
-                   "cast(round((select mean_value from central_asia where survey_year = 2012), 4) as varchar)",
+                   "cast(round((select mean_value from central_asia where survey_year = 2012), 4) as " ~ dbt.type_string() ~ ")",
                    "' in 2012 and '",
-                   "cast(round((select min(mean_value) from central_asia), 4) as varchar)",
+                   "cast(round((select min(mean_value) from central_asia), 4) as " ~ dbt.type_string() ~ ")",
                    "' at its lowest (2003): no survey year puts it near 0.4'"]) }}
 from central_asia where survey_year = 2022
 union all

@@ -6,26 +6,26 @@
 {%- set table_3 = ['place_2022', 'epi_2022', 'epi_2012', 'dynamics_10y_pct', 'rank_change_since_2012'] %}
 with printed as (
     {%- for measure in table_1 %}
-    select 'table_1' as item, country, '{{ measure }}' as measure, {{ measure }} as printed_text, cast(null as varchar) as qualifier
+    select 'table_1' as item, country, '{{ measure }}' as measure, {{ measure }} as printed_text, cast(null as {{ dbt.type_string() }}) as qualifier
     from {{ ref('table1_egdi_central_asia') }}
     union all
     {%- endfor %}
     {%- for measure in table_3 %}
-    select 'table_3', country, '{{ measure }}', {{ measure }}, cast(null as varchar)
+    select 'table_3', country, '{{ measure }}', {{ measure }}, cast(null as {{ dbt.type_string() }})
     from {{ ref('table3_e_participation') }}
     union all
     {%- endfor %}
     select 'internet_penetration', country, 'internet_penetration_pct', internet_penetration_pct, qualifier
     from {{ ref('internet_penetration_2022') }}
     union all
-    select claim_id, cast(null as varchar), 'value', value, cast(null as varchar)
+    select claim_id, cast(null as {{ dbt.type_string() }}), 'value', value, cast(null as {{ dbt.type_string() }})
     from {{ ref('other_claims') }}
 ),
 
 recomputed as (
     {%- for measure in table_1 %}
     select 'table_1' as item, country, '{{ measure }}' as measure, cast({{ measure }} as double) as recomputed_value,
-        cast(null as varchar) as note
+        cast(null as {{ dbt.type_string() }}) as note
     from {{ ref('table_1') }}
     union all
     {%- endfor %}
@@ -34,7 +34,7 @@ recomputed as (
         {% if measure == 'place_2022' -%}
         case when count(*) over (partition by epi_2022) > 1
             then 'tied on EPI with another state: SQL RANK() gives both the same place, the study numbers ties one after another' end
-        {%- else %}cast(null as varchar){% endif %}
+        {%- else %}cast(null as {{ dbt.type_string() }}){% endif %}
     from {{ ref('table_3') }}
     union all
     {%- endfor %}
@@ -46,7 +46,7 @@ recomputed as (
                 then 'a lower bound: checked against the World Bank value for 2022'
             when independent.value is null
                 then {{ dbt.concat(["'no source other than the study quotes this DataReportal figure; World Bank 2022: '",
-                                    "coalesce(cast(round(p.wb_internet_users_pct, 1) as varchar), 'no value')"]) }}
+                                    "coalesce(cast(round(p.wb_internet_users_pct, 1) as " ~ dbt.type_string() ~ "), 'no value')"]) }}
             else 'the same DataReportal figure quoted independently'
         end
     from {{ ref('internet_penetration') }} as p
@@ -58,7 +58,7 @@ recomputed as (
         group by iso3
     ) as independent on c.iso3 = independent.iso3
     union all
-    select claim, cast(null as varchar), 'value', recomputed_value, note
+    select claim, cast(null as {{ dbt.type_string() }}), 'value', recomputed_value, note
     from {{ ref('int_paper__claims') }}
 ),
 
