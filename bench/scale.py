@@ -23,6 +23,7 @@ files = sorted(glob.glob(sys.argv[1] + "/API_*.csv"))
 columns = {name: "VARCHAR" for name in ["Country Name", "Country Code", "Indicator Name", "Indicator Code",
            *[str(year) for year in range(1960, 2024)], "empty_last"]}
 connection = duckdb.connect(sys.argv[2])
+connection.execute("set enable_progress_bar = false")
 started = time.perf_counter()
 connection.execute(f"create table wide as select * from read_csv({files!r}, skip=5, header=false, auto_detect=false, "
                    f"columns={columns!r}, quote='\\"', delim=',')")
@@ -42,6 +43,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/API_*.csv")):
     frames.append(long)
 observations = pd.concat(frames, ignore_index=True)
 connection = duckdb.connect(sys.argv[2])
+connection.execute("set enable_progress_bar = false")
 connection.execute("create table observations as select * from observations")
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(observations)}))
 """
@@ -78,4 +80,4 @@ def measure(indicators: int, repeats: int) -> Size:
 def _timed_script(script: str, files: str, database: Path) -> tuple[Measured, float]:
     measured = python(script, files, str(database))
     database.unlink()
-    return measured, json.loads(measured.stdout)["seconds"]
+    return measured, json.loads(measured.stdout.strip().splitlines()[-1])["seconds"]
