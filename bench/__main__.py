@@ -111,6 +111,9 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size in sizes:
+        if not size.warehouse:
+            lines.append(f"| {size.indicators} | {size.rows:,} | refresh failed: {size.failure} |||||||||")
+            continue
         ingest = Spread.of([r.steps["worldbank_raw"] for r in size.warehouse])
         floor = Spread.of([seconds for _, seconds in size.floor])
         naive = Spread.of([seconds for _, seconds in size.pandas])
@@ -123,7 +126,12 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
             f"{Spread.of([r.measured.peak_rss_mb for r in size.warehouse]).median:.0f} / "
             f"{Spread.of([m.peak_rss_mb for m, _ in size.floor]).median:.0f} / {Spread.of([m.peak_rss_mb for m, _ in size.pandas]).median:.0f} |"
         )
-    largest = sizes[-1]
+    failed = [size for size in sizes if size.failure]
+    lines += [""] + [f"**At {size.indicators} indicators a refresh failed**: {size.failure}" for size in failed]
+    measured = [size for size in sizes if size.warehouse]
+    if not measured:
+        return lines
+    largest = measured[-1]
     ratio = Spread.of([r.steps["worldbank_raw"] for r in largest.warehouse]).median / Spread.of([s for _, s in largest.floor]).median
     rss = max(r.measured.peak_rss_mb for r in largest.warehouse)
     lines += [

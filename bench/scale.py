@@ -54,6 +54,7 @@ class Size:
     indicators: int
     rows: int  # observations loaded into raw.wdi_observations
     warehouse: list[Refresh]
+    failure: str | None  # why a refresh at this size failed, if one did
     floor: list[tuple[Measured, float]]  # the process, and the seconds of the read itself
     pandas: list[tuple[Measured, float]]
 
@@ -66,15 +67,29 @@ def measure(indicators: int, repeats: int) -> Size:
         floor = [_timed_script(FLOOR, files, root / f"floor{n}.duckdb") for n in range(repeats)]
         naive = [_timed_script(PANDAS, files, root / f"pandas{n}.duckdb") for n in range(repeats)]
         env = environment(root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config))
-        runs = []
+        runs, failure = [], None
         for _ in range(repeats):
             shutil.rmtree(root / "run" / "warehouse", ignore_errors=True)
-            runs.append(refresh(env))
+            try:
+                runs.append(refresh(env))
+            except RuntimeError as error:  # reported, not raised: the other sizes still get measured
+                failure = _failed_step(str(error))
+                break
         with duckdb.connect(str(root / "run" / "warehouse" / "build" / "build.duckdb"), read_only=True) as build:
             rows = build.execute("select count(*) from raw.wdi_observations where indicator_code like 'SYN.%'").fetchall()[0][0]
-        return Size(indicators, rows, runs, floor, naive)
+        return Size(indicators, rows, runs, failure, floor, naive)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _failed_step(output: str) -> str:
+    """The refresh's own FAILED line and the first error line after it, from its output."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    failed = next((i for i, line in enumerate(lines) if line.startswith("FAILED")), None)
+    if failed is None:
+        return lines[-1] if lines else "failed"
+    reason = next((line for line in lines[failed:] if "Error:" in line and "dagster_dbt" not in line), "")
+    return f"{lines[failed][:120]} {reason[:200]}".strip()
 
 
 def _timed_script(script: str, files: str, database: Path) -> tuple[Measured, float]:
