@@ -124,12 +124,13 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, snapshots: dict[st
          "Last Updated Date" if vintages[path] else "provenance record")
         for code, (path, record) in bulk.items()
     ]
-    connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
-    connection.execute(
-        "insert into observations_incoming select w.country_code, w.country_name, w.indicator_code, w.indicator_name, w.year, "
-        "cast(w.raw_value as double), w.source_line, s.vintage, s.source_file, s.source_sha256 "
-        "from wdi_incoming as w join bulk_sources as s on w.source_file = s.path"
-    )
+    if bulk:
+        connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
+        connection.execute(
+            "insert into observations_incoming select w.country_code, w.country_name, w.indicator_code, w.indicator_name, "
+            "w.year, cast(w.raw_value as double), w.source_line, s.vintage, s.source_file, s.source_sha256 "
+            "from wdi_incoming as w join bulk_sources as s on w.source_file = s.path"
+        )
     for code, (path, record) in snapshots.items():
         if code not in bulk:
             frame, vintage = worldbank.read_indicator_json(path)
