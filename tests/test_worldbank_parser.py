@@ -62,6 +62,21 @@ def test_known_values_and_their_lines():
     assert ORIGINAL.read_text(encoding="utf-8-sig").splitlines()[line - 1].startswith('"Kazakhstan","KAZ"')
 
 
+def test_files_read_in_one_scan_keep_their_own_lines():
+    """Three of the embedded files share a layout and so one DuckDB scan: every value must still
+    carry its own file and the line it is on there."""
+    connection = duckdb.connect()
+    paths = sorted(WB.glob("API_*.csv"))
+    worldbank.read_indicator_csvs(connection, paths)
+    rows = connection.execute("select source_file, source_line, country_code, year, value from wdi_incoming").fetchall()
+    text = {str(path): path.read_text(encoding="utf-8-sig").splitlines() for path in paths}
+    for file, line, code, year, value in rows:
+        assert next(csv.reader([text[file][line - 1]]))[1] == code, (file, line)
+    found = {(file, code, year, value) for file, _, code, year, value in rows}
+    expected = {(str(path), *cell) for path in paths for cell in non_empty_cells(path, 4 if text[str(path)][0].startswith('"Data Source"') else 0)}
+    assert len(rows) == len(found) and found == expected
+
+
 def test_country_metadata_with_notes_spanning_lines():
     frame = worldbank.read_country_metadata_csv(METADATA).set_index("country_code")
     assert len(frame) == 265 and frame.is_aggregate.sum() == 48

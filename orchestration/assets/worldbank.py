@@ -70,7 +70,7 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         connection.register("countries_frame", countries)
         connection.execute("create or replace temp table countries_incoming as select * from countries_frame")
         sources = _load_observations(connection, {indicator.code: by_key[indicator.code] for indicator in indicators})
-        connection.register("indicators_frame", _indicator_rows(connection, indicators, sources))
+        connection.register("indicators_frame", _indicator_rows(indicators, sources))
         counts = _publish_raw(connection)
     warehouse.record_loaded(WORLDBANK, provenance.fingerprint())
     context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
@@ -103,20 +103,26 @@ def _load_countries(by_key: dict) -> pd.DataFrame:
     return frame.assign(source_file=record.file, source_sha256=record.sha256)
 
 
-_OBSERVATIONS = """
-    create or replace temp table observations_incoming (
+# Live JSON fetches land here; bulk CSV values stay in the wdi_incoming view until published.
+_LIVE_OBSERVATIONS = """
+    create or replace temp table live_incoming (
         country_code varchar, country_name varchar, indicator_code varchar, indicator_name varchar,
         year integer, value double, source_line integer, vintage varchar, source_file varchar, source_sha256 varchar)
 """
 
+_BULK_OBSERVATIONS = """
+    select w.country_code, w.country_name, w.indicator_code, w.indicator_name, w.year, w.value, w.source_line,
+           s.vintage, s.source_file, s.source_sha256
+    from wdi_incoming as w join bulk_sources as s on w.source_file = s.path
+"""
 
 _SOURCE_COLUMNS = ["indicator_code", "path", "source_file", "source_sha256", "vintage", "vintage_kind"]
 
 
 def _load_observations(connection: duckdb.DuckDBPyConnection, snapshots: dict[str, tuple[Path, SnapshotFile]]) -> pd.DataFrame:
-    """Every indicator's values into observations_incoming: all bulk CSV files in one DuckDB pass,
-    live JSON fetches one by one. Returns, per indicator, its file and vintage."""
-    connection.execute(_OBSERVATIONS)
+    """Every indicator's values as the temp view observations_incoming: all bulk CSV files read in
+    one DuckDB pass, live JSON fetches one by one. Returns, per indicator, its file and vintage."""
+    connection.execute(_LIVE_OBSERVATIONS)
     bulk = {code: (path, record) for code, (path, record) in snapshots.items() if path.suffix != ".json"}
     vintages = worldbank.read_indicator_csvs(connection, [path for path, _ in bulk.values()]) if bulk else {}
     sources = [
@@ -124,32 +130,28 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, snapshots: dict[st
          "Last Updated Date" if vintages[path] else "provenance record")
         for code, (path, record) in bulk.items()
     ]
-    if bulk:
-        connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
-        connection.execute(
-            "insert into observations_incoming select w.country_code, w.country_name, w.indicator_code, w.indicator_name, "
-            "w.year, cast(w.raw_value as double), w.source_line, s.vintage, s.source_file, s.source_sha256 "
-            "from wdi_incoming as w join bulk_sources as s on w.source_file = s.path"
-        )
+    connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
     for code, (path, record) in snapshots.items():
         if code not in bulk:
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
             connection.execute(
-                "insert into observations_incoming select country_code, country_name, indicator_code, indicator_name, year, "
+                "insert into live_incoming select country_code, country_name, indicator_code, indicator_name, year, "
                 "value, source_line, ?, ?, ? from live_frame",
                 [vintage or record.vintage, record.file, record.sha256],
             )
             sources.append((code, str(path), record.file, record.sha256, vintage or record.vintage,
                             "API lastupdated" if vintage else "provenance record"))
+    parts = ([_BULK_OBSERVATIONS] if bulk else []) + ["select * from live_incoming"]
+    connection.execute("create or replace temp view observations_incoming as " + " union all ".join(parts))
     return pd.DataFrame(sources, columns=_SOURCE_COLUMNS).set_index("indicator_code")
 
 
-def _indicator_rows(connection: duckdb.DuckDBPyConnection, indicators: list[worldbank.Indicator], sources: pd.DataFrame) -> pd.DataFrame:
-    names = dict(connection.execute("select indicator_code, min(indicator_name) from observations_incoming group by 1").fetchall())
+def _indicator_rows(indicators: list[worldbank.Indicator], sources: pd.DataFrame) -> pd.DataFrame:
+    """One row per configured indicator; its name is filled from the observations on publishing."""
     return pd.DataFrame([
         {
-            "indicator_code": indicator.code, "indicator_name": names.get(indicator.code), "unit": indicator.unit,
+            "indicator_code": indicator.code, "unit": indicator.unit,
             "weighting": indicator.weighting, "vintage": sources.at[indicator.code, "vintage"],
             "vintage_kind": sources.at[indicator.code, "vintage_kind"], "source_file": sources.at[indicator.code, "source_file"],
             "source_sha256": sources.at[indicator.code, "source_sha256"],
@@ -164,13 +166,23 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     connection.execute("create schema if not exists raw")
     connection.execute("begin transaction")
     connection.execute("create or replace table raw.wdi_countries as select * from countries_incoming")
-    connection.execute("create or replace table raw.wdi_indicators as select *, ?::timestamp as loaded_at from indicators_frame", [loaded_at])
     connection.execute(
         """
         create or replace table raw.wdi_observations as
         select o.*, coalesce(c.is_aggregate, true) as is_aggregate, ?::timestamp as loaded_at
         from observations_incoming as o
         left join countries_incoming as c on o.country_code = c.country_code
+        """,
+        [loaded_at],
+    )
+    connection.execute(
+        """
+        create or replace table raw.wdi_indicators as
+        select i.indicator_code, n.indicator_name, i.unit, i.weighting, i.vintage, i.vintage_kind, i.source_file,
+               i.source_sha256, ?::timestamp as loaded_at
+        from indicators_frame as i
+        left join (select indicator_code, min(indicator_name) as indicator_name from raw.wdi_observations group by 1) as n
+            on i.indicator_code = n.indicator_code
         """,
         [loaded_at],
     )

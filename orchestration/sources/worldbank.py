@@ -113,27 +113,28 @@ def _layout(path: Path, text: str) -> _Layout:
 
 
 def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, str | None]:
-    """Bulk CSV files into the temp table ``wdi_incoming``, one row per economy-year with a value
-    (``raw_value`` as text), and each file's vintage.
+    """Bulk CSV files as the temp view ``wdi_incoming``, one row per economy-year with a value
+    (``value`` as a number, ``raw_value`` as written), and each file's vintage.
 
     Files of one layout are read by a single DuckDB scan, with the columns given rather than
-    sniffed, and unpivoted in the same statement: at full-WDI scale (1,500 files, 25 million
-    cells) that is within a few tenths of DuckDB's bare read_csv of the same files.
+    sniffed, into a wide temp table: the same work as DuckDB's bare read_csv of those files. The
+    view unpivots them lazily, so at full-WDI scale the 25 million long rows are written once, by
+    whatever selects from it, and the checks below stream over it.
     """
     layouts = {path: _layout(path, read_utf8(path)) for path in paths}
-    connection.execute(
-        "create or replace temp table wdi_incoming (source_file varchar, source_line integer, country_code varchar, "
-        "country_name varchar, indicator_code varchar, indicator_name varchar, year integer, raw_value varchar)"
-    )
     groups = defaultdict(list)
     for path, layout in layouts.items():
         groups[(layout.skip, layout.columns)].append(path)
-    for (skip, columns), group in groups.items():
+    unpivoted = []
+    for number, ((skip, columns), group) in enumerate(groups.items()):
+        table = f"wdi_wide_{number}"
         try:
-            _scan(connection, group, skip, columns)
+            connection.execute(f"create or replace temp table {table} as select * from {_read_csv(group, skip, columns)}")
         except duckdb.Error as error:
             _raise_for_the_file(connection, group, skip, columns, error)
-    _check_values(connection)
+        unpivoted.append(_lines_and_unpivot(connection, table, skip, columns))
+    connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(unpivoted))
+    _check_values(connection, [f"wdi_wide_{number}_lines" for number in range(len(groups))])
     return {path: layout.last_updated for path, layout in layouts.items()}
 
 
@@ -141,8 +142,7 @@ def read_indicator_csv(connection: duckdb.DuckDBPyConnection, path: Path) -> tup
     """One bulk CSV as a long relation with numeric values, and its vintage."""
     vintage = read_indicator_csvs(connection, [path])[path]
     relation = connection.sql(
-        "select country_code, country_name, indicator_code, indicator_name, year, "
-        "cast(raw_value as double) as value, source_line from wdi_incoming"
+        "select country_code, country_name, indicator_code, indicator_name, year, value, source_line from wdi_incoming"
     )
     return relation, vintage
 
@@ -155,28 +155,30 @@ def _read_csv(paths: list[Path], skip: int, columns: tuple[str, ...]) -> str:
             "strict_mode=true, null_padding=false, quote='\"', delim=',')")
 
 
-def _scan(connection: duckdb.DuckDBPyConnection, paths: list[Path], skip: int, columns: tuple[str, ...]) -> None:
-    years = ", ".join(f'"{name}"' for name in columns[4:] if name != "empty_last")
-    # DuckDB reads files in the order given and keeps rows in order, so a running row number less
-    # the file's first gives the line; its CSV reader has no file_row_number of its own.
+def _lines_and_unpivot(connection: duckdb.DuckDBPyConnection, table: str, skip: int, columns: tuple[str, ...]) -> str:
+    """Creates the view ``<table>_lines`` (each wide row with its line in the file) and returns
+    the SELECT that unpivots it into the long shape of ``wdi_incoming``."""
+    # DuckDB's CSV reader has no file_row_number, but it reads the files in the order given and
+    # the table keeps that order, so a row's line is its rowid less its file's first, past the
+    # lines skipped.
     connection.execute(
         f"""
-        insert into wdi_incoming
-        with numbered as (
-            select *, row_number() over () as row_index
-            from {_read_csv(paths, skip, columns)}
-        ),
-        lines as (
-            select *, {skip} + 1 + row_index - min(row_index) over (partition by filename) as source_line from numbered
-        )
-        select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name",
-               cast(year as integer), trim(raw_value)
-        from (unpivot (select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name", {years}
-                       from lines)
-              on {years} into name year value raw_value)
-        where trim(raw_value) <> ''
+        create or replace temp view {table}_lines as
+        select w.*, cast({skip} + 1 + w.rowid - f.first_row as integer) as source_line
+        from {table} as w
+        join (select filename, min(rowid) as first_row from {table} group by filename) as f on w.filename = f.filename
         """
     )
+    years = ", ".join(f'"{name}"' for name in columns[4:] if name != "empty_last")
+    return f"""
+        select filename as source_file, source_line, "Country Code" as country_code, "Country Name" as country_name,
+               "Indicator Code" as indicator_code, "Indicator Name" as indicator_name, cast(year as integer) as year,
+               try_cast(trim(raw_value) as double) as value, trim(raw_value) as raw_value
+        from (unpivot (select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name", {years}
+                       from {table}_lines)
+              on {years} into name year value raw_value)
+        where trim(raw_value) <> ''
+    """
 
 
 def _raise_for_the_file(connection, paths: list[Path], skip: int, columns: tuple[str, ...], error: duckdb.Error) -> None:
@@ -189,23 +191,25 @@ def _raise_for_the_file(connection, paths: list[Path], skip: int, columns: tuple
     raise WorldBankParseError(f"{paths[0].parent}: DuckDB could not read these CSV files: {error}") from None
 
 
-def _check_values(connection: duckdb.DuckDBPyConnection) -> None:
+def _check_values(connection: duckdb.DuckDBPyConnection, wide: list[str]) -> None:
+    """Every value a number, every file holding its own indicator, every row an economy code; the
+    last two on the wide rows, which are 64 times fewer than the values."""
     bad = connection.execute(
         "select source_file, source_line, country_code, year, raw_value from wdi_incoming "
-        "where try_cast(raw_value as double) is null order by source_file, source_line limit 5"
+        "where value is null order by source_file, source_line limit 5"
     ).fetchall()
     if bad:
         where = "; ".join(f"line {line} ({code}, {year}): {value!r}" for _, line, code, year, value in bad)
         raise WorldBankParseError(f"{bad[0][0]}: values that are not numbers: {where}")
+    rows = " union all ".join(f'select filename, source_line, "Indicator Code" as code, "Country Code" as country from {table}' for table in wide)
     for file, codes in connection.execute(
-        "select source_file, list(distinct indicator_code order by indicator_code) from wdi_incoming group by 1"
+        f"select filename, list(distinct code order by code) from ({rows}) group by 1"
     ).fetchall():
         expected = indicator_code_of(Path(file))
         if expected and codes != [expected]:
             raise WorldBankParseError(f"{file}: the file is named for {expected} but holds {codes}")
     blank = connection.execute(
-        "select source_file, min(source_line) from wdi_incoming where coalesce(trim(country_code), '') = '' "
-        "group by 1 order by 1 limit 1"
+        f"select filename, min(source_line) from ({rows}) where coalesce(trim(country), '') = '' group by 1 order by 1 limit 1"
     ).fetchall()
     if blank:
         raise WorldBankParseError(f"{blank[0][0]}: line {blank[0][1]}: blank Country Code")

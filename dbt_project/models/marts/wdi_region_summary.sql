@@ -35,22 +35,31 @@ reported as (
     left join population as p on o.iso3 = p.iso3 and o.year = p.year
 ),
 
--- The median from positions in a sorted group, not percentile_cont: at full-WDI scale (~75 million
--- member-values) DuckDB's holistic aggregate keeps every group in memory and fails at 1 GB,
--- while a window sort spills to disk. Same value: the middle one, or the mean of the middle two.
-positioned as (
-    select
-        *,
-        row_number() over (partition by indicator_code, year, grouping, group_name order by value) as position,
-        count(*) over (partition by indicator_code, year, grouping, group_name) as n_in_group
-    from reported
-),
-
+-- The median from positions in a sorted group, not percentile_cont: at full-WDI scale (~80 million
+-- member-values) DuckDB's holistic aggregate keeps every group in memory and fails at 1 GB, while
+-- a window sort spills to disk. Same value: the middle one, or the mean of the middle two. One
+-- grouping per branch, because one window over all six groupings also ran out of memory at 1 GB;
+-- each economy is in at most one group of a grouping, so a branch sorts at most the observations.
 medians as (
+    {% for grouping in var('country_groupings') %}
     select indicator_code, year, grouping, group_name, avg(value) as median_value
-    from positioned
+    from (
+        select
+            o.indicator_code,
+            o.year,
+            m.grouping,
+            m.group_name,
+            o.value,
+            row_number() over (partition by o.indicator_code, o.year, m.group_name order by o.value) as position,
+            count(*) over (partition by o.indicator_code, o.year, m.group_name) as n_in_group
+        from {{ ref('int_worldbank__observations') }} as o
+        inner join members as m on o.iso3 = m.iso3
+        where m.grouping = '{{ grouping }}'
+    ) as positioned
     where position in (floor((n_in_group + 1) / 2.0), ceil((n_in_group + 1) / 2.0))
     group by indicator_code, year, grouping, group_name
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 stats as (
