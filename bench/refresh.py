@@ -3,7 +3,6 @@ Dagster run's own event log."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -36,25 +35,17 @@ def refresh(env: dict[str, str], *args: str) -> Refresh:
 
 def _phases(dagster_home: Path, measured: Measured) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds per phase: start-up is process start to run start; the rest are step durations."""
-    old = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    try:
-        with dg.DagsterInstance.get() as instance:
-            records = instance.get_run_records(limit=1)
-            if not records or records[0].start_time is None or records[0].start_time < measured.started_at:
-                return {"startup": measured.wall_s}, {}  # nothing changed: no run was launched
-            latest = records[0]
-            steps = {
-                entry.step_key: entry.dagster_event.event_specific_data.duration_ms / 1000
-                for entry in instance.all_logs(latest.dagster_run.run_id)
-                if entry.dagster_event and entry.dagster_event.is_step_success
-            }
-            startup = latest.start_time - measured.started_at
-    finally:
-        if old is None:
-            os.environ.pop("DAGSTER_HOME")
-        else:
-            os.environ["DAGSTER_HOME"] = old
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records(limit=1)
+        if not records or records[0].start_time is None or records[0].start_time < measured.started_at:
+            return {"startup": measured.wall_s}, {}  # nothing changed: no run was launched
+        latest = records[0]
+        steps = {
+            entry.step_key: entry.dagster_event.event_specific_data.duration_ms / 1000
+            for entry in instance.all_logs(latest.dagster_run.run_id)
+            if entry.dagster_event and entry.dagster_event.is_step_success
+        }
+        startup = latest.start_time - measured.started_at
     phases = dict.fromkeys(PHASES, 0.0) | {"startup": startup}
     for step, seconds in steps.items():
         phases[_phase_of(step)] += seconds

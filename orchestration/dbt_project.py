@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+import dbt.version
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 
@@ -14,6 +18,20 @@ DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 _NOT_SOURCES = ("target", "logs", "dbt_packages")
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs of every `dbt build` that this project
+    does not need (~6 s of a ~45 s refresh): it runs `dbt --version` in a subprocess to learn the
+    version of the dbt-core installed beside it, and loads a dbt adapter in this process for its
+    row-count and column-metadata helpers, which the assets here do not call."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(dbt.version.__version__)
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
 
 
 def prepare(settings: Settings) -> None:

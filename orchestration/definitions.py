@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets import datareportal, dbt, parquet, publish, raw, report, worldbank
 from orchestration.checks import GX_CHECKS
-from orchestration.dbt_project import DBT_PROJECT
+from orchestration.dbt_project import DBT_PROJECT, WarehouseDbtCliResource
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import build_failure_sensor, build_inbox_sensor
 from orchestration.settings import Settings
@@ -34,7 +33,7 @@ ASSETS = [
 def resources(settings: Settings) -> dict:
     return {
         "warehouse": WarehouseResource.from_settings(settings),
-        "dbt": DbtCliResource(project_dir=DBT_PROJECT),
+        "dbt": WarehouseDbtCliResource(project_dir=DBT_PROJECT),
     }
 
 
