@@ -76,6 +76,23 @@ def test_central_asia_coverage_2022_without_turkmenistan(db, internet):
                         pytest.approx((reporting * population).sum() / population.sum()))]
 
 
+def test_every_world_bank_group_has_its_own_median(db, internet):
+    """The medians are taken one grouping at a time (to stay in memory at full-WDI scale): each
+    region's and income group's must still be the median of its own economies' values."""
+    metadata = pd.read_csv(WB / "Metadata_Country_API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig")
+    metadata = metadata[metadata.Region.notna()].set_index("Country Code")
+    checked = 0
+    for grouping, column in (("wb_region", "Region"), ("wb_income_group", "IncomeGroup")):
+        for group, members in metadata.groupby(column).groups.items():
+            reporting = internet.loc[internet.index.intersection(members), "2022"].dropna()
+            covered = len(reporting) >= 0.8 * len(members)
+            assert rows(db, "select n_members, n_reporting, median_value from marts.wdi_region_summary where year = 2022 "
+                            "and grouping = ? and group_name = ? and indicator_code = 'IT.NET.USER.ZS'", grouping, group) == [
+                (len(members), len(reporting), pytest.approx(reporting.median()) if covered else None)], (grouping, group)
+            checked += covered
+    assert checked >= 3  # real medians compared, not only NULLs
+
+
 def test_coverage_rule_nulls_thin_aggregates(db):
     # The rule itself, across every row: below 80% coverage nothing is averaged.
     assert rows(db, "select count(*) from marts.wdi_region_summary where coverage < 0.8 "
