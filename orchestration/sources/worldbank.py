@@ -125,16 +125,16 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
     groups = defaultdict(list)
     for path, layout in layouts.items():
         groups[(layout.skip, layout.columns)].append(path)
-    unpivoted = []
+    numbered = []
     for number, ((skip, columns), group) in enumerate(groups.items()):
         table = f"wdi_wide_{number}"
         try:
             connection.execute(f"create or replace temp table {table} as select * from {_read_csv(group, skip, columns)}")
         except duckdb.Error as error:
             _raise_for_the_file(connection, group, skip, columns, error)
-        unpivoted.append(_lines_and_unpivot(connection, table, skip, columns))
-    connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(unpivoted))
-    _check_values(connection, [f"wdi_wide_{number}_lines" for number in range(len(groups))])
+        numbered.append((_number_lines(connection, table, skip), columns))
+    connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(_unpivoted(*each) for each in numbered))
+    _check_values(connection, [lines for lines, _ in numbered])
     return {path: layout.last_updated for path, layout in layouts.items()}
 
 
@@ -155,9 +155,8 @@ def _read_csv(paths: list[Path], skip: int, columns: tuple[str, ...]) -> str:
             "strict_mode=true, null_padding=false, quote='\"', delim=',')")
 
 
-def _lines_and_unpivot(connection: duckdb.DuckDBPyConnection, table: str, skip: int, columns: tuple[str, ...]) -> str:
-    """Creates the view ``<table>_lines`` (each wide row with its line in the file) and returns
-    the SELECT that unpivots it into the long shape of ``wdi_incoming``."""
+def _number_lines(connection: duckdb.DuckDBPyConnection, table: str, skip: int) -> str:
+    """The view ``<table>_lines``: each wide row with its line in its file. Returns its name."""
     # DuckDB's CSV reader has no file_row_number, but it reads the files in the order given and
     # the table keeps that order, so a row's line is its rowid less its file's first, past the
     # lines skipped.
@@ -169,13 +168,18 @@ def _lines_and_unpivot(connection: duckdb.DuckDBPyConnection, table: str, skip: 
         join (select filename, min(rowid) as first_row from {table} group by filename) as f on w.filename = f.filename
         """
     )
+    return f"{table}_lines"
+
+
+def _unpivoted(lines: str, columns: tuple[str, ...]) -> str:
+    """The SELECT that unpivots a ``_lines`` view into the long shape of ``wdi_incoming``."""
     years = ", ".join(f'"{name}"' for name in columns[4:] if name != "empty_last")
     return f"""
         select filename as source_file, source_line, "Country Code" as country_code, "Country Name" as country_name,
                "Indicator Code" as indicator_code, "Indicator Name" as indicator_name, cast(year as integer) as year,
                try_cast(trim(raw_value) as double) as value, trim(raw_value) as raw_value
         from (unpivot (select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name", {years}
-                       from {table}_lines)
+                       from {lines})
               on {years} into name year value raw_value)
         where trim(raw_value) <> ''
     """
