@@ -1,13 +1,24 @@
-"""Change detection: what a refresh has to rebuild, from what the published warehouse was built from.
+"""What a refresh rebuilds: one mechanism, inside the run, whichever door started it (the
+`warehouse` command, a schedule, the inbox sensor, `dagster job execute`, the UI's launchpad).
 
-Each raw asset records the fingerprint of the snapshot set it loaded (raw.loaded_snapshots), and
-publishing copies that record into the published file as meta.inputs, next to a fingerprint of the
-code (models, gates, parsers, configuration) in meta.publication. A refresh compares them with
-what is on disk now: a source whose snapshots are unchanged is skipped, and if nothing changed,
-nothing runs. Changed code rebuilds everything, since any model may read any source.
+- Each raw asset compares the fingerprint of the snapshot set it would load (computed from the
+  bytes, staged files included) and of the code with what the build database holds
+  (``raw.loaded_snapshots``). Equal: its tables are current, and it loads nothing.
+- The dbt step compares what the build database then holds with what the published warehouse was
+  built from (``meta.inputs`` and ``meta.publication``). Equal: nothing changed, so the models,
+  the Parquet export, publishing and the report are skipped, and the run's log says so. Otherwise
+  every model is rebuilt and tested: the marts join the sources, and a partial build could publish
+  models built from a load that a gate later refused.
+- A full rebuild loads and builds everything: `warehouse refresh --full` (the run tag
+  ``warehouse/full``), or assets materialised by hand in the UI ("Materialize all"), which run
+  outside the refresh jobs.
+
+Every decision is logged with the prefix ``[refresh]``; `warehouse refresh` prints those lines.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import hashlib
 from dataclasses import dataclass
@@ -15,8 +26,14 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
-from orchestration.sources.snapshots import SourceProvenance
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+FULL_TAG = "warehouse/full"
+REFRESH_JOB_PREFIX = "refresh_"
+LOG_PREFIX = "[refresh] "
 
 _CODE = [
     (DBT_PROJECT_DIR, ("models/**/*", "macros/**/*", "tests/**/*", "seeds/**/*", "dbt_project.yml")),
@@ -35,45 +52,84 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def snapshot_fingerprint(settings: Settings, source: str) -> str:
-    return SourceProvenance.load(settings.snapshots_dir / source).fingerprint()
+def is_full(context: dg.OpExecutionContext) -> bool:
+    return context.run.tags.get(FULL_TAG) == "true" or not context.job_name.startswith(REFRESH_JOB_PREFIX)
+
+
+def say(context: dg.OpExecutionContext, text: str) -> None:
+    context.log.info(LOG_PREFIX + text)
 
 
 @dataclass(frozen=True)
-class Plan:
-    sources: list[str]  # to refresh; empty when everything is current
-    reasons: list[str]
+class State:
+    """What a warehouse was built from: each raw input's fingerprint, and the code's."""
+
+    inputs: dict[str, str]
+    code: str
 
 
-def plan(settings: Settings, requested: list[str], always: list[str]) -> Plan:
-    """Which of the ``requested`` sources need a refresh; those in ``always`` do regardless (live fetches)."""
-    published = _published_inputs(settings.published_db)
-    if published is None:
-        return Plan(list(requested), ["no published warehouse yet: full refresh"])
-    built_from, code = published
-    if code != code_fingerprint():
-        return Plan(list(requested), ["the code changed since the last publication: full refresh"])
-    sources, reasons = [], []
-    for source in requested:
-        current = snapshot_fingerprint(settings, source)
-        if source in always:
-            sources.append(source)
-            reasons.append(f"{source}: live fetch requested")
-        elif built_from.get(source) != current:
-            sources.append(source)
-            reasons.append(f"{source}: snapshots changed ({(built_from.get(source) or 'none')[:12]} -> {current[:12]})")
-        else:
-            reasons.append(f"{source}: unchanged since the last publication ({current[:12]}), skipped")
-    return Plan(sources, reasons)
+def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0])
 
 
-def _published_inputs(published: Path) -> tuple[dict[str, str], str] | None:
+def loaded_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Per raw input in the build database: (snapshot fingerprint, code fingerprint) of its load."""
+    if not _table_exists(connection, "raw", "loaded_snapshots"):
+        return {}
+    rows = connection.execute("select source, fingerprint, code_fingerprint from raw.loaded_snapshots").fetchall()
+    return {source: (fingerprint, code) for source, fingerprint, code in rows}
+
+
+def load_reason(connection: duckdb.DuckDBPyConnection, name: str, fingerprint: str, full: bool) -> str | None:
+    """Why raw input ``name`` must be loaded from the snapshot set ``fingerprint``; None: it is current."""
+    held = loaded_inputs(connection).get(name)
+    if full:
+        return "full rebuild requested"
+    if held is None:
+        return "not in the build database yet"
+    if held[0] != fingerprint:
+        return f"snapshots changed ({held[0][:12]} -> {fingerprint[:12]})"
+    if held[1] != code_fingerprint():
+        return "the code changed since it was loaded"
+    return None
+
+
+def published_state(published: Path) -> tuple[State, str] | None:
+    """What the published file was built from, and the run that published it."""
     if not published.exists():
         return None
     with duckdb.connect(str(published), read_only=True) as connection:
-        tables = {row[0] for row in connection.execute("select table_name from duckdb_tables() where schema_name = 'meta'").fetchall()}
-        if not {"inputs", "publication"} <= tables:
+        if not (_table_exists(connection, "meta", "inputs") and _table_exists(connection, "meta", "publication")):
             return None
         inputs = dict(connection.execute("select source, fingerprint from meta.inputs").fetchall())
-        code = connection.execute("select code_fingerprint from meta.publication").fetchall()[0][0]
-    return inputs, code
+        code, run_id = connection.execute("select code_fingerprint, dagster_run_id from meta.publication").fetchall()[0]
+    return State(inputs, code), run_id
+
+
+def published_run(published: Path) -> str | None:
+    state = published_state(published)
+    return state[1] if state else None
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    build: bool
+    reason: str
+
+
+def build_plan(connection: duckdb.DuckDBPyConnection, published: Path, full: bool) -> BuildPlan:
+    """Whether the models must be rebuilt and published, from the build database just loaded."""
+    if full:
+        return BuildPlan(True, "full rebuild requested: building every model")
+    before = published_state(published)
+    if before is None:
+        return BuildPlan(True, "no published warehouse yet: building every model")
+    (state, run_id), loaded = before, loaded_inputs(connection)
+    now = State({name: fingerprint for name, (fingerprint, _) in loaded.items()}, code_fingerprint())
+    if now == state:
+        return BuildPlan(False, f"nothing changed since the publication of run {run_id}: nothing rebuilt")
+    if now.code != state.code:
+        return BuildPlan(True, "the code changed since the last publication: building every model")
+    changed = sorted(name for name in now.inputs.keys() | state.inputs.keys() if now.inputs.get(name) != state.inputs.get(name))
+    return BuildPlan(True, f"{', '.join(changed)} changed since the last publication: building every model")

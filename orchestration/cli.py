@@ -8,30 +8,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import uuid
 from pathlib import Path
 
+from orchestration.changes import LOG_PREFIX
+from orchestration.runs import innermost_message
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, dagster_home, prepare_process_environment
+from orchestration.sources.registry import SOURCES
 
+# The Dagster instance of this checkout (runs, event logs, schedules), kept out of git. Refresh runs
+# launched by the daemon (schedules, sensors, the UI) queue one at a time; every refresh also waits
+# for the build area's lock, so one started here waits for a queued one and the other way round.
 _INSTANCE_YAML = """\
-# The Dagster instance of this checkout (runs, event logs, schedules), kept out of git.
+# Written by the `warehouse` command (orchestration/cli.py); edits are replaced.
 telemetry:
   enabled: false
+run_queue:
+  tag_concurrency_limits:
+    - key: "warehouse/refresh"
+      limit: 1
 """
-SOURCES = ("un_egov", "worldbank", "datareportal")
-LIVE_SOURCES = ("worldbank", "datareportal")
 
 _COMMANDS = {
     "refresh": ("load what changed, check it, build and test the models, publish", """\
 examples:
-  warehouse refresh                                 refresh what changed since the last publication
+  warehouse refresh                                 take the inboxes, load what changed, publish
   warehouse refresh --full                          rebuild everything, changed or not
-  warehouse refresh --source worldbank              one source and what depends on it
-  warehouse refresh --source worldbank --live       fetch the World Bank API first, save it as snapshots
-  warehouse refresh --source datareportal --live    fetch the DataReportal report pages first
+  warehouse refresh --source worldbank              take only the World Bank inbox
+  warehouse refresh --source worldbank --live       also ask the World Bank API for new releases
+  warehouse refresh --live                          ask every live upstream, as the schedules do
 """),
     "status": ("per source: snapshots, last load, freshness, gates; and the published file", """\
 examples:
@@ -68,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                                   epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
         for name, (summary, examples) in _COMMANDS.items()
     }
-    sub["refresh"].add_argument("--source", action="append", choices=SOURCES, help="refresh only this source (repeatable)")
-    sub["refresh"].add_argument("--live", action="store_true", help=f"fetch from the live upstream first ({', '.join(LIVE_SOURCES)})")
+    sub["refresh"].add_argument("--source", action="append", choices=list(SOURCES), help="take in only this source (repeatable)")
+    sub["refresh"].add_argument("--live", action="store_true", help="ask the live upstream of each source taken in for what is new")
     sub["refresh"].add_argument("--full", action="store_true", help="rebuild even what has not changed")
     sub["refresh"].set_defaults(handler=_refresh)
     sub["status"].set_defaults(handler=_status)
@@ -93,51 +100,39 @@ def _prepare_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
+    if not instance_yaml.exists() or instance_yaml.read_text() != _INSTANCE_YAML:
         instance_yaml.write_text(_INSTANCE_YAML)
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    """Launch the refresh job as a Dagster run; what it rebuilds is decided inside the run, as
+    for a schedule or the UI (changes.py)."""
     import dagster as dg
 
-    from orchestration import changes
+    from orchestration.changes import FULL_TAG
     from orchestration.dbt_project import prepare
+    from orchestration.jobs import REFRESH_JOB, snapshot_config, source_job_name
 
     settings = Settings.from_env()
-    requested = args.source or list(SOURCES)
-    live = [source for source in LIVE_SOURCES if args.live and source in requested]
-    if args.live and not live:
-        print(f"--live needs a source with a live upstream: {', '.join(LIVE_SOURCES)}", file=sys.stderr)
-        return 2
-    plan = changes.Plan(requested, ["--full: rebuilding everything requested"]) if args.full else changes.plan(settings, requested, live)
-    for reason in plan.reasons:
-        print(f"  {reason}")
-    if not plan.sources:
-        print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
-        return 0
+    requested = set(args.source or SOURCES)
     prepare(settings)
-    from orchestration.definitions import REFRESH_JOB, defs
+    from orchestration.definitions import defs
 
-    job = defs.resolve_job_def(REFRESH_JOB)
-    everything = set(plan.sources) == set(SOURCES)
-    selection = dg.AssetSelection.all() if everything else dg.AssetSelection.groups(*plan.sources).downstream()
+    job = defs.resolve_job_def(source_job_name(*requested) if len(requested) == 1 else REFRESH_JOB)
+    run_config = {
+        **snapshot_config(inbox=requested, live=requested if args.live else set()),
+        # Progress is printed step by step below; the console logger would repeat it all.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+    _say_if_waiting(settings)
     run_id = str(uuid.uuid4())
-    print(f"\nrun {run_id}:")
+    print(f"run {run_id} ({job.name}):")
     with dg.DagsterInstance.get() as instance:
         progress = _Progress(instance, run_id)
         progress.start()
         try:
-            result = job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
-                asset_selection=list(selection.resolve(defs.resolve_asset_graph())),
-                run_config={
-                    "ops": {f"snapshots__{source}": {"config": {"live": True}} for source in live},
-                    # Progress is printed step by step below; the console logger would repeat it all.
-                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                },
-            )
+            result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, run_config=run_config,
+                                            tags={FULL_TAG: "true"} if args.full else {})
         finally:
             progress.finish()
     if not result.success and not any(event.is_step_failure for event in result.all_events):
@@ -145,6 +140,9 @@ def _refresh(args: argparse.Namespace) -> int:
     if not result.success:
         print(f"\nrefresh FAILED (run {result.run_id}); {settings.published_db} was left as it was.", file=sys.stderr)
         return 1
+    if not any(event.is_step_success and event.step_key == "published_warehouse" for event in result.all_events):
+        print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
+        return 0
     gates = sum(1 for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed)
     _print_summary(settings.published_db)
     print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
@@ -152,8 +150,22 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_if_waiting(settings: Settings) -> None:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(settings.build_dir / "refresh.lock")
+    try:
+        lock.acquire(timeout=0)
+        lock.release()
+    except Timeout:
+        holder = settings.build_dir / "refresh.holder"
+        who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "unknown"
+        print(f"another refresh holds {settings.build_dir} ({who}); waiting for it to finish "
+              f"(up to {settings.lock_timeout_seconds:.0f} s, WAREHOUSE_LOCK_TIMEOUT)", flush=True)
+
+
 class _Progress(threading.Thread):
-    """Prints each step and failed gate of a run as it finishes, from the run's event log."""
+    """Prints each step, decision and failed gate of a run as it happens, from the run's event log."""
 
     def __init__(self, instance, run_id: str):
         super().__init__(daemon=True)
@@ -171,10 +183,13 @@ class _Progress(threading.Thread):
         self._print_new()
 
     def _print_new(self) -> None:
-        events = [entry.dagster_event for entry in self.instance.all_logs(self.run_id) if entry.dagster_event]
-        for event in events[self.seen :]:
-            _print_event(event)
-        self.seen = len(events)
+        entries = self.instance.all_logs(self.run_id)
+        for entry in entries[self.seen :]:
+            if entry.dagster_event:
+                _print_event(entry.dagster_event)
+            elif entry.user_message.startswith(LOG_PREFIX):
+                print(f"  {entry.user_message[len(LOG_PREFIX):]}", flush=True)
+        self.seen = len(entries)
 
 
 def _print_event(event) -> None:
@@ -185,21 +200,17 @@ def _print_event(event) -> None:
         seconds = event.event_specific_data.duration_ms / 1000
         print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)
     elif event.is_step_failure:
-        error = event.event_specific_data.error
-        message = (error.cause.message if error.cause else error.message).strip()
-        print(f"  FAILED  {event.step_key}: {message}", file=sys.stderr, flush=True)
+        print(f"  FAILED  {event.step_key}: {innermost_message(event.event_specific_data.error)}", file=sys.stderr, flush=True)
     elif event.is_step_skipped:
         print(f"  skipped {event.step_key}", flush=True)
 
 
 def _print_run_failure(result) -> None:
-    """A run can fail before any step, e.g. when another refresh holds the build area."""
+    """A run can fail before any step."""
     for event in result.all_events:
         if event.is_run_failure:
             error = event.event_specific_data.error if event.event_specific_data else None
-            while error is not None and error.cause is not None:
-                error = error.cause
-            print(f"  FAILED  {error.message.strip() if error else event.message}", file=sys.stderr)
+            print(f"  FAILED  {innermost_message(error) if error else event.message}", file=sys.stderr)
 
 
 def _print_summary(published_db: Path) -> None:
@@ -266,6 +277,8 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
+    """Become `dagster dev`: a signal to this process reaches dagster dev itself, which stops the
+    webserver and the daemon it started."""
     os.environ.update(Settings.from_env().dbt_env())
     command = [
         str(Path(sys.executable).with_name("dagster")),
@@ -277,8 +290,9 @@ def _ui(args: argparse.Namespace) -> int:
         "--port",
         str(args.port),
     ]
-    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop); dbt project {DBT_PROJECT_DIR}")
-    return subprocess.call(command, cwd=PROJECT_ROOT)
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop); dbt project {DBT_PROJECT_DIR}", flush=True)
+    os.chdir(PROJECT_ROOT)
+    os.execv(command[0], command)
 
 
 if __name__ == "__main__":

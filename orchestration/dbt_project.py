@@ -9,12 +9,10 @@ from functools import cached_property
 from pathlib import Path
 
 import dbt.version
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 from packaging import version
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings
-
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
 _NOT_SOURCES = ("target", "logs", "dbt_packages")
@@ -34,12 +32,25 @@ class WarehouseDbtCliResource(DbtCliResource):
         return None
 
 
+class WarehouseDbtPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer runs `dbt parse` with the `dbt` found on PATH, which is not this
+    environment's when .venv/bin/dagster or .venv/bin/warehouse is run without activating it."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=project.target_path).wait()
+
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+_PREPARER = WarehouseDbtPreparer()
+
+
 def prepare(settings: Settings) -> None:
     """Write target/manifest.json with `dbt parse` when a fresh clone has none or a file of the
     dbt project changed since; a parse costs ~15 s of every refresh's start-up otherwise."""
     os.environ.update(settings.dbt_env())
     if not manifest_is_current(DBT_PROJECT, settings.dbt_env()):
-        DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+        _PREPARER.prepare(DBT_PROJECT)
         _parsed_for(DBT_PROJECT).write_text(json.dumps(settings.dbt_env(), sort_keys=True), encoding="utf-8")
 
 
@@ -65,7 +76,11 @@ def manifest_is_current(project: DbtProject, env: dict[str, str]) -> bool:
     return True
 
 
-def prepare_if_dev() -> None:
-    """Under `dagster dev` (make ui) re-parse at load, so model edits show at once."""
-    os.environ.update(Settings.from_env().dbt_env())
-    DBT_PROJECT.prepare_if_dev()
+def prepare_at_load() -> None:
+    """What loading the code location needs: under `dagster dev` (make ui) a parse when the
+    project changed, so model edits show at once; anywhere else (`dagster definitions validate`,
+    `dagster job execute`, a fresh clone) a parse only when there is no manifest at all."""
+    settings = Settings.from_env()
+    os.environ.update(settings.dbt_env())
+    if _PREPARER.using_dagster_dev() or not DBT_PROJECT.manifest_path.exists():
+        prepare(settings)

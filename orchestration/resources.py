@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -13,12 +12,40 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from filelock import FileLock, Timeout
 
+from orchestration.changes import code_fingerprint, published_run
+from orchestration.runs import failure_reason
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
+from orchestration.sources import staging
+from orchestration.sources.registry import SOURCES
 
 
 class RefreshLockedError(RuntimeError):
-    """Another refresh holds the build area."""
+    """Another refresh held the build area for longer than a refresh waits."""
+
+
+def verify_snapshots(settings: Settings) -> dict[str, staging.SnapshotSet]:
+    """Every source's snapshot set, checked byte for byte against its records: a file that differs
+    stops the refresh before anything runs, naming the file."""
+    hashes = staging.hash_cache(settings)
+    sets = {name: staging.candidate(settings, name, spec.slot, hashes) for name, spec in SOURCES.items()}
+    hashes.save()
+    return sets
+
+
+def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance) -> None:
+    """What an earlier run staged and left behind: promoted if that run published (it died right
+    after), otherwise kept as rejected with the reason from its log."""
+    published = published_run(settings.published_db)
+    for name, spec in SOURCES.items():
+        staged_by = staging.staged_run(settings, name)
+        if staged_by is None or staged_by == run_id:
+            continue
+        if staged_by == published:
+            staging.promote(settings, name, spec.slot)
+        else:
+            staging.reject(settings, name, failure_reason(instance, staged_by))
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -26,7 +53,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     A run that uses it holds an exclusive lock on the build area from its first step to its last,
     so two refreshes (from the command line, the UI or a schedule) never write the build database
-    at once: the second is refused at start with a message saying who holds the lock.
+    at once: the second waits for the first (up to WAREHOUSE_LOCK_TIMEOUT), saying whom it waits for.
     """
 
     home: str
@@ -34,45 +61,56 @@ class WarehouseResource(dg.ConfigurableResource):
     worldbank_api_url: str
     datareportal_base_url: str
     worldbank_config: str
+    datareportal_config: str
+    un_egov_url_template: str
+    lock_timeout_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        return cls(**{name: str(value) for name, value in asdict(settings).items()})
+        return cls(**{name: value if isinstance(value, (str, float)) else str(value) for name, value in asdict(settings).items()})
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home),
-            snapshots_dir=Path(self.snapshots_dir),
-            worldbank_api_url=self.worldbank_api_url,
-            datareportal_base_url=self.datareportal_base_url,
-            worldbank_config=Path(self.worldbank_config),
-        )
+        paths = {"home", "snapshots_dir", "worldbank_config", "datareportal_config"}
+        values = {field.name: getattr(self, field.name) for field in fields(Settings)}
+        return Settings(**{name: Path(value) if name in paths else value for name, value in values.items()})
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Generator[WarehouseResource, None, None]:
         settings = self.settings
         settings.build_dir.mkdir(parents=True, exist_ok=True)
-        lock_path = settings.build_dir / "refresh.lock"
-        with lock_path.open("a+") as lock:
+        run_id = context.run_id if context and context.run_id else "no run"
+        with self._exclusive(settings, run_id, context.log if context else None):
+            if context and context.instance:
+                settle_leftovers(settings, run_id, context.instance)
+            verify_snapshots(settings)
+            yield self
+
+    @staticmethod
+    @contextmanager
+    def _exclusive(settings: Settings, run_id: str, log) -> Iterator[None]:
+        """Hold the build area for the whole run; a second refresh waits its turn, boundedly."""
+        lock = FileLock(settings.build_dir / "refresh.lock")
+        holder = settings.build_dir / "refresh.holder"
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "unknown"
+            if log:
+                log.info(f"waiting for the refresh that holds {settings.build_dir} ({who}), up to {settings.lock_timeout_seconds:.0f} s")
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.seek(0)
-                holder = lock.read().strip() or "unknown"
+                lock.acquire(timeout=settings.lock_timeout_seconds)
+            except Timeout:
                 raise RefreshLockedError(
-                    f"another refresh is running on {settings.build_dir} ({holder}); "
-                    "this one did not start. Wait for it to finish, then run again."
+                    f"another refresh has held {settings.build_dir} for over {settings.lock_timeout_seconds:.0f} s ({who}); "
+                    "this one gave up without touching anything (WAREHOUSE_LOCK_TIMEOUT sets the wait)"
                 ) from None
-            lock.seek(0)
-            lock.truncate()
-            run = context.run_id if context and context.run_id else "no run"
-            lock.write(f"pid {os.getpid()}, run {run}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
-            lock.flush()
-            try:
-                yield self
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        try:
+            holder.write_text(f"pid {os.getpid()}, run {run_id}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC", encoding="utf-8")
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
 
     @contextmanager
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -86,14 +124,15 @@ class WarehouseResource(dg.ConfigurableResource):
             connection.close()
 
     def record_loaded(self, source: str, fingerprint: str) -> None:
-        """Note which snapshot set of a source the build database now holds (see changes.py)."""
+        """Note which snapshot set of a source, read by which code, the build database now holds (see changes.py)."""
         with self.build_connection() as connection:
             connection.execute("create schema if not exists raw")
             connection.execute(
-                "create table if not exists raw.loaded_snapshots (source varchar primary key, fingerprint varchar, loaded_at timestamp)"
+                "create table if not exists raw.loaded_snapshots "
+                "(source varchar primary key, fingerprint varchar, code_fingerprint varchar, loaded_at timestamp)"
             )
             connection.execute(
-                "insert or replace into raw.loaded_snapshots values (?, ?, now()::timestamp)", [source, fingerprint]
+                "insert or replace into raw.loaded_snapshots values (?, ?, ?, now()::timestamp)", [source, fingerprint, code_fingerprint()]
             )
 
     def replace_table(self, schema: str, table: str, frame: pd.DataFrame) -> int:

@@ -29,6 +29,9 @@ DUCKDB_MEMORY_LIMIT = os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "1GB")
 DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"
 DEFAULT_DATAREPORTAL_BASE_URL = "https://datareportal.com"
 
+# dbt runs as a subprocess: the one installed beside this Python, whatever PATH says.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -38,6 +41,12 @@ class Settings:
     datareportal_base_url: str = DEFAULT_DATAREPORTAL_BASE_URL
     # Which indicators to load; the scale benchmark points it at a synthetic list.
     worldbank_config: Path = WORLDBANK_CONFIG
+    datareportal_config: Path = DATAREPORTAL_CONFIG
+    # Where a UN survey CSV can be downloaded, with {year}; UN DESA documents no stable URL, so a
+    # live UN check happens only when an operator sets one.
+    un_egov_url_template: str = ""
+    # How long a refresh waits for another one to leave the build area before it gives up.
+    lock_timeout_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,6 +58,9 @@ class Settings:
             worldbank_api_url=os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL),
             datareportal_base_url=os.environ.get("DATAREPORTAL_BASE_URL", DEFAULT_DATAREPORTAL_BASE_URL),
             worldbank_config=Path(os.environ.get("WAREHOUSE_WORLDBANK_CONFIG", WORLDBANK_CONFIG)).resolve(),
+            datareportal_config=Path(os.environ.get("WAREHOUSE_DATAREPORTAL_CONFIG", DATAREPORTAL_CONFIG)).resolve(),
+            un_egov_url_template=os.environ.get("UN_EGOV_URL_TEMPLATE", ""),
+            lock_timeout_seconds=float(os.environ.get("WAREHOUSE_LOCK_TIMEOUT", "3600")),
         )
 
     @property
@@ -113,8 +125,3 @@ def prepare_process_environment() -> None:
     """What every entry point (the CLI, the UI, the tests) sets before it runs anything."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    # dbt runs as a subprocess found on PATH; make it this environment's own, even when the
-    # command was started as .venv/bin/warehouse without activating the virtual environment.
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")

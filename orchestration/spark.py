@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.dbt_project import DBT_PROJECT
-from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.settings import DBT_EXECUTABLE, PUBLISHED_SCHEMAS, Settings
 
 RELATIVE_TOLERANCE = 1e-9
 # Two floats that should be zero may differ by rounding noise; "relative" means nothing there.
@@ -49,7 +49,7 @@ def build(settings: Settings) -> Path:
     shutil.rmtree(settings.spark_dir, ignore_errors=True)
     settings.spark_dir.mkdir(parents=True)
     done = subprocess.run(
-        ["dbt", "build", "--target", "spark", "--target-path", str(settings.spark_dir / "target"),
+        [DBT_EXECUTABLE, "build", "--target", "spark", "--target-path", str(settings.spark_dir / "target"),
          "--log-path", str(settings.spark_dir / "logs"), "--project-dir", str(DBT_PROJECT.project_dir),
          "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
         cwd=settings.spark_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,

@@ -7,16 +7,13 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
+from orchestration.checks import SUITES
 from orchestration.settings import Settings
+from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import SourceProvenance
+from orchestration.sources.snapshots import SnapshotError
 
-# The gates of each source: its raw tables' Great Expectations checks.
-GATES = {
-    "un_egov": ["raw/un_egov_surveys"],
-    "worldbank": ["raw/wdi_observations", "raw/wdi_countries"],
-    "datareportal": ["raw/datareportal_figures"],
-}
+_GATED = {"raw/" + suite.TABLE.split(".")[1] for suite in SUITES}
 
 
 def _age(then: datetime, now: datetime) -> str:
@@ -27,12 +24,17 @@ def _age(then: datetime, now: datetime) -> str:
 def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(timezone.utc)
     loaded = _loaded(settings)
+    hashes = staging.hash_cache(settings)
     lines = []
     for source in SOURCES.values():
-        provenance = SourceProvenance.load(settings.snapshots_dir / source.name)
-        vintages = sorted({f.vintage for f in provenance.files if f.vintage})
         lines.append(f"{source.name} ({source.title})")
-        lines.append(f"  snapshots   {len(provenance.files)} files; vintage {vintages[0] if len(vintages) == 1 else f'{vintages[0]} .. {vintages[-1]}' if vintages else 'unknown'}")
+        lines.append(f"  snapshots   {_snapshots(settings, source, hashes)}")
+        waiting = staging.inbox_files(settings, source.name)
+        if waiting:
+            lines.append(f"  inbox       {len(waiting)} file(s) waiting for the next refresh: {', '.join(p.name for p in waiting)}")
+        rejected = sorted(staging.rejected_dir(settings, source.name).glob("*"))
+        if rejected:
+            lines.append(f"  rejected    {len(rejected)} set(s); the latest in {rejected[-1]} (see its {staging.REASON_FILE})")
         when = loaded.get(source.name)
         if when is None:
             lines.append("  last load   never published")
@@ -41,8 +43,20 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
             lines.append(f"  last load   {when:%Y-%m-%d %H:%M} UTC ({_age(when, now)} ago)")
             lines.append(f"  freshness   {'OVERDUE' if overdue else 'fresh'} (expected {source.cadence}; overdue after {source.fresh_for.days} days)")
         lines.append(f"  gates       {_gates(instance, source.name)}")
+    hashes.save()
     lines.append(_published_line(settings, now))
     return lines
+
+
+def _snapshots(settings: Settings, source, hashes) -> str:
+    """What the next refresh would load, checked byte for byte as a refresh checks it."""
+    try:
+        snapshot_set = staging.candidate(settings, source.name, source.slot, hashes)
+    except SnapshotError as error:
+        return f"INTEGRITY FAILED, every refresh stops until it is resolved: {error}"
+    vintages = sorted({record.vintage for _, record in snapshot_set.files if record.vintage})
+    vintage = vintages[0] if len(vintages) == 1 else f"{vintages[0]} .. {vintages[-1]}" if vintages else "unknown"
+    return f"{len(snapshot_set.files)} files, verified against their records; vintage {vintage}"
 
 
 def _loaded(settings: Settings) -> dict[str, datetime]:
@@ -56,7 +70,7 @@ def _loaded(settings: Settings) -> dict[str, datetime]:
 
 
 def _gates(instance: dg.DagsterInstance, source: str) -> str:
-    keys = [dg.AssetCheckKey(dg.AssetKey(asset.split("/")), "great_expectations") for asset in GATES[source]]
+    keys = [dg.AssetCheckKey(dg.AssetKey(table.split("/")), "great_expectations") for table in SOURCES[source].raw_tables if table in _GATED]
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     if not latest:
         return "not run yet in this Dagster instance"

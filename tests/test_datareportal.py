@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from orchestration.settings import DATAREPORTAL_CONFIG, Settings
-from orchestration.sources import countries, datareportal
+from orchestration.sources import countries
+from orchestration.sources.datareportal import parser as datareportal
 from orchestration.sources.snapshots import sha256_of
 from tests.conftest import SNAPSHOTS, materialize
 from tests.loopback import serve

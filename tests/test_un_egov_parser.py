@@ -6,7 +6,7 @@ import pytest
 
 from orchestration.sources.countries import CountryMappingError
 from orchestration.sources.text_files import InputFileError
-from orchestration.sources.un_egov import parse_file, parse_files
+from orchestration.sources.un_egov.parser import parse_file, parse_files
 from tests.conftest import SNAPSHOTS
 
 UN = SNAPSHOTS / "un_egov"

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from orchestration.sources import worldbank
+from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.http import UpstreamError
 from orchestration.sources.snapshots import sha256_of, verified_files
 from orchestration.sources.worldbank_api import WorldBankApiError, WorldBankClient, save_live_snapshots

@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.sources import worldbank
+from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.text_files import InputFileError
 from tests.conftest import SNAPSHOTS
 

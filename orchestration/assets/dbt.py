@@ -8,12 +8,13 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt_project import DBT_PROJECT, prepare_if_dev
+from orchestration.changes import build_plan, is_full, say
+from orchestration.dbt_project import DBT_PROJECT, prepare_at_load
 from orchestration.resources import WarehouseResource
 from orchestration.settings import PUBLISHED_SCHEMAS
 
-# Outside `dagster dev`, the `warehouse` command and the tests prepare the manifest before import.
-prepare_if_dev()
+# The dbt assets are defined from the manifest: a fresh clone parses once, `dagster dev` on change.
+prepare_at_load()
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -30,7 +31,14 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=WarehouseDbtTranslator())
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` in the build database: every model, with its tests as blocking checks."""
+    """`dbt build` in the build database: every model, with its tests as blocking checks; or,
+    when the build database holds what the published warehouse was built from, nothing, so
+    that publishing and the report are skipped too (changes.py)."""
+    with warehouse.build_connection() as connection:
+        plan = build_plan(connection, warehouse.settings.published_db, is_full(context))
+    say(context, plan.reason)
+    if not plan.build:
+        return
     os.environ.update(warehouse.settings.dbt_env())
     yield from dbt.cli(["build"], context=context).stream()
 

@@ -6,6 +6,7 @@ import shutil
 
 import dagster as dg
 
+from orchestration.changes import build_plan, is_full
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
 
@@ -22,11 +23,14 @@ def raw_sources() -> list[tuple[str, str]]:
     group_name="spark",
     kinds={"parquet"},
     description="build/parquet/<schema>/<table>/: each gated raw table as Parquet, the dbt sources of the Spark target.",
+    output_required=False,
 )
-def raw_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def raw_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     root = warehouse.settings.parquet_dir
     counts = {}
     with warehouse.build_connection() as connection:
+        if not build_plan(connection, warehouse.settings.published_db, is_full(context)).build and root.exists():
+            return
         for schema, table in raw_sources():
             folder = root / schema / table
             incoming = folder.with_name(f".{table}.incoming")
@@ -37,7 +41,7 @@ def raw_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             incoming.rename(folder)
             counts[f"{schema}.{table}"] = connection.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
     context.log.info(f"exported {len(counts)} raw tables to {root}")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(root)),
         "tables": dg.MetadataValue.md("\n".join(f"- `{name}`: {rows:,} rows" for name, rows in counts.items())),
     })

@@ -4,10 +4,12 @@
 import dagster as dg
 
 from orchestration.assets.dbt import published_keys
-from orchestration.changes import code_fingerprint
+from orchestration.changes import code_fingerprint, say
 from orchestration.publishing import publish
 from orchestration.resources import WarehouseResource
 from orchestration.settings import PUBLISHED_SCHEMAS
+from orchestration.sources import staging
+from orchestration.sources.registry import SOURCES
 
 
 @dg.asset(
@@ -15,12 +17,16 @@ from orchestration.settings import PUBLISHED_SCHEMAS
     deps=published_keys(),
     group_name="publish",
     kinds={"duckdb"},
-    description="warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before passed.",
+    description="warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before passed; then what the run staged becomes snapshots.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
     counts = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint())
     context.log.info(f"published {len(counts)} tables to {settings.published_db}")
+    # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
+    for name, spec in SOURCES.items():
+        if staging.staged_run(settings, name) == context.run_id:
+            say(context, f"{name}: promoted {', '.join(staging.promote(settings, name, spec.slot))} into the snapshots")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(settings.published_db)),

@@ -11,7 +11,7 @@ from orchestration.assets.publish import published_warehouse
 from orchestration.report import write_report
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
-from orchestration.settings import Settings
+from orchestration.settings import DBT_EXECUTABLE, Settings
 
 
 @dg.asset(
@@ -42,7 +42,7 @@ def _dbt_docs(settings: Settings) -> Path:
     for state in (DBT_PROJECT.manifest_path, DBT_PROJECT.manifest_path.parent / "partial_parse.msgpack"):
         shutil.copyfile(state, target / state.name)
     done = subprocess.run(
-        ["dbt", "docs", "generate", "--static", "--no-compile", "--target-path", str(target),
+        [DBT_EXECUTABLE, "docs", "generate", "--static", "--no-compile", "--target-path", str(target),
          "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
         cwd=DBT_PROJECT.project_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,
     )

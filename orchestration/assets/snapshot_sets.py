@@ -1,25 +1,69 @@
-"""What every source's snapshots asset shares: its run config, and how it reports the set it verified."""
+"""Each source's snapshots asset, made from its SPEC: what the refresh will load for that source.
 
-from pathlib import Path
+It takes the files waiting in the source's inbox and, when asked, what is new upstream; both are
+staged in the build area and checked by the source's parser there (orchestration/sources/staging.py).
+Its data version is the fingerprint of the resulting snapshot set, computed from the bytes.
+"""
 
 import dagster as dg
 
-from orchestration.sources.snapshots import verified_files
+from orchestration.changes import is_full, load_reason, say
+from orchestration.resources import WarehouseResource
+from orchestration.sources import staging
+from orchestration.sources.spec import SourceSpec
 
 
-class LiveConfig(dg.Config):
+class SnapshotConfig(dg.Config):
+    inbox: bool = True
+    """Take the files waiting in warehouse/inbox/<source>/."""
     live: bool = False
-    """Fetch from the live upstream first, and save what came as new snapshots (with provenance)."""
+    """Ask the live upstream what is new, and stage it."""
 
 
-def verified_set(folder: Path, live: bool) -> dg.MaterializeResult:
-    """Verify every snapshot file against its record; report the set's fingerprint as the data version."""
-    provenance, files = verified_files(folder, "*")
-    return dg.MaterializeResult(
-        metadata={
-            "mode": "live" if live else "snapshot",
-            "files": dg.MetadataValue.md("\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in files)),
-            "snapshot_fingerprint": provenance.fingerprint(),
-        },
-        data_version=dg.DataVersion(provenance.fingerprint()),
-    )
+def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    @dg.asset(key=["snapshots", spec.name], group_name=spec.name, kinds=set(spec.kinds), description=spec.description)
+    def _snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        settings = warehouse.settings
+        staged = staging.take_inbox(settings, spec.name, context.run_id) if config.inbox else []
+        if staged:
+            say(context, f"{spec.name}: took {', '.join(r.file for r in staged)} from the inbox")
+        if config.live:
+            say(context, f"{spec.name}: checking the live upstream: {spec.upstream}")
+            current = staging.candidate(settings, spec.name, spec.slot)
+            staged += staging.stage(settings, spec.name, context.run_id, spec.fetch(settings, current, lambda text: say(context, text)))
+        for record in staged:
+            spec.check_file(staging.staging_dir(settings, spec.name) / record.file, settings)
+        snapshot_set = staging.candidate(settings, spec.name, spec.slot, staging.hash_cache(settings))
+        say(context, f"{spec.name}: {len(staged)} new file(s) staged" if staged else f"{spec.name}: nothing new to take in")
+        return dg.MaterializeResult(
+            metadata={
+                "inbox": config.inbox,
+                "live": config.live,
+                "staged": dg.MetadataValue.md("\n".join(f"- `{r.file}` from {r.obtained_from}" for r in staged) or "none"),
+                "files": dg.MetadataValue.md("\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in snapshot_set.files)),
+                "snapshot_fingerprint": snapshot_set.fingerprint,
+            },
+            data_version=dg.DataVersion(snapshot_set.fingerprint),
+        )
+
+    return _snapshots
+
+
+def current_set(warehouse: WarehouseResource, spec: SourceSpec) -> staging.SnapshotSet:
+    """The snapshot set this run loads for ``spec``: as its snapshots asset left it."""
+    settings = warehouse.settings
+    return staging.candidate(settings, spec.name, spec.slot, staging.hash_cache(settings))
+
+
+def needs_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, name: str, fingerprint: str) -> bool:
+    """Whether raw input ``name`` must be (re)loaded; logs the decision either way (changes.py)."""
+    with warehouse.build_connection() as connection:
+        reason = load_reason(connection, name, fingerprint, is_full(context))
+    say(context, f"{name}: loading ({reason})" if reason else f"{name}: unchanged ({fingerprint[:12]}), nothing loaded")
+    return reason is not None
+
+
+def unchanged(fingerprint: str, asset_key: list[str] | None = None) -> dg.MaterializeResult:
+    """The result of a raw asset whose tables are already current: same data version, nothing loaded."""
+    return dg.MaterializeResult(asset_key=asset_key, metadata={"loaded": False, "snapshot_fingerprint": fingerprint},
+                                data_version=dg.DataVersion(fingerprint))

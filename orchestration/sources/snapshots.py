@@ -30,6 +30,10 @@ class SnapshotError(RuntimeError):
     """A snapshot file is missing, unrecorded, or differs from its provenance record."""
 
 
+def sha256_bytes(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -90,17 +94,56 @@ class SourceProvenance:
         return entry
 
     def fingerprint(self) -> str:
-        """One hash for the whole snapshot set: it changes when any file does."""
-        joined = "\n".join(f"{f.file}:{f.sha256}" for f in sorted(self.files, key=lambda f: f.file))
-        return hashlib.sha256(joined.encode()).hexdigest()
+        return fingerprint_of(self.files)
 
 
-def verified_files(folder: Path, pattern: str) -> tuple[SourceProvenance, list[tuple[Path, SnapshotFile]]]:
+def fingerprint_of(records: list[SnapshotFile]) -> str:
+    """One hash for a whole snapshot set: it changes when any file does."""
+    joined = "\n".join(f"{f.file}:{f.sha256}" for f in sorted(records, key=lambda f: f.file))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+class HashCache:
+    """sha256 of files, remembered by (size, mtime): every refresh and `warehouse status` hash the
+    snapshot bytes, and a full-WDI zip takes seconds to hash. Kept as JSON in the build area."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.entries: dict[str, list] = {}
+        if path is not None and path.is_file():
+            try:
+                self.entries = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # a cache cut off by a crash is only a cache: start again
+                self.entries = {}
+
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key, seen = str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+        cached = self.entries.get(key)
+        if cached and cached[:2] == seen:
+            return cached[2]
+        digest = sha256_of(path)
+        self.entries[key] = [*seen, digest]
+        return digest
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        staged.write_text(json.dumps(self.entries), encoding="utf-8")
+        os.replace(staged, self.path)
+
+
+def verified_files(
+    folder: Path, pattern: str, hashes: HashCache | None = None
+) -> tuple[SourceProvenance, list[tuple[Path, SnapshotFile]]]:
     """The snapshot files of a source matching ``pattern``, each checked against its record.
 
     A file on disk without a record, a record without a file, and a checksum that differs
     are all errors naming the file, so nothing unverified is ever parsed.
     """
+    hashes = hashes or HashCache()
     provenance = SourceProvenance.load(folder)
     recorded = {f.file: f for f in provenance.files if fnmatch(f.file, pattern)}
     on_disk = {p.name: p for p in sorted(folder.glob(pattern)) if _is_snapshot(p)}
@@ -112,7 +155,7 @@ def verified_files(folder: Path, pattern: str) -> tuple[SourceProvenance, list[t
         raise SnapshotError(f"{folder}: recorded in {MANIFEST_NAME} but missing: {', '.join(missing)}")
     checked = []
     for name, path in on_disk.items():
-        actual = sha256_of(path)
+        actual = hashes.sha256(path)
         if actual != recorded[name].sha256:
             raise SnapshotError(
                 f"{path}: sha256 {actual} does not match the provenance record "

@@ -7,7 +7,7 @@ under load; and HTML or XML where JSON was asked for. Every request has a timeou
 errors, timeouts and 5xx are retried with exponential backoff a bounded number of times, and any
 other surprise fails with a message naming what was fetched and the URL.
 
-A fetch is kept whole in memory and written only when every page of every request arrived, so a
+A fetch is kept whole in memory and staged only when every page of every request arrived, so a
 failed live refresh never leaves a partial snapshot that looks complete.
 """
 
@@ -17,13 +17,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
 
+from orchestration.settings import Settings
 from orchestration.sources import http
-from orchestration.sources.snapshots import IncomingFile, save_incoming
+from orchestration.sources.snapshots import IncomingFile
+from orchestration.sources.staging import SnapshotSet
+from orchestration.sources.worldbank.parser import load_config, snapshot_key
 
 WDI_SOURCE_ID = 2
 
@@ -67,6 +69,11 @@ class WorldBankClient:
         for chunk in self._country_chunks(countries):
             self._collect(fetch, f"country/{chunk}/indicator/{code}", {"source": WDI_SOURCE_ID}, f"indicator {code}")
         return fetch
+
+    def lastupdated(self, code: str) -> str | None:
+        """The release date of one indicator, from the page metadata of a one-row request."""
+        url = f"{self.base_url}/country/all/indicator/{code}?" + urlencode({"format": "json", "per_page": 1, "page": 1, "source": WDI_SOURCE_ID})
+        return self._get(url, f"indicator {code} (release check)")[1].get("lastupdated")
 
     def countries(self) -> LiveFetch:
         """The country and aggregate list with regions and income groups."""
@@ -131,12 +138,11 @@ def live_file_name(fetch: LiveFetch) -> str:
     return "country_live.json" if fetch.name == "country" else f"API_{fetch.name}_live.json"
 
 
-def save_live_snapshots(folder: Path, fetches: list[LiveFetch], supersedes: Callable[[Path, LiveFetch], bool]) -> list[Path]:
-    """Write every complete fetch as the active snapshot of its indicator (see save_incoming)."""
-    by_name = {live_file_name(fetch): fetch for fetch in fetches}
-    incoming = [
+def live_files(fetches: list[LiveFetch]) -> list[IncomingFile]:
+    """Every complete fetch as a file to stage: the page bodies as received, with their origin."""
+    return [
         IncomingFile(
-            name=name,
+            name=live_file_name(fetch),
             content=json.dumps({"name": fetch.name, "urls": fetch.urls, "fetched_at": fetch.fetched_at,
                                 "lastupdated": fetch.lastupdated, "pages": fetch.pages}, ensure_ascii=False).encode(),
             obtained_from=fetch.urls[0],
@@ -144,6 +150,32 @@ def save_live_snapshots(folder: Path, fetches: list[LiveFetch], supersedes: Call
             vintage=fetch.lastupdated or "",
             notes=f"live fetch, {len(fetch.pages)} page(s)",
         )
-        for name, fetch in by_name.items()
+        for fetch in fetches
     ]
-    return save_incoming(folder, incoming, lambda path, item: supersedes(path, by_name[item.name]))
+
+
+def client_for(settings: Settings) -> WorldBankClient:
+    _, live = load_config(settings.worldbank_config)
+    return WorldBankClient(settings.worldbank_api_url, per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
+                           backoff=live.backoff_seconds, countries_per_request=live.countries_per_request)
+
+
+def fetch_changed(settings: Settings, current: SnapshotSet, log: Callable[[str], None]) -> list[IncomingFile]:
+    """Ask the API for each configured indicator's ``lastupdated`` (one row per request); fetch
+    whole only the indicators whose release differs from the snapshot held, and then the country
+    list with them. An unchanged release costs one small request per indicator."""
+    indicators, _ = load_config(settings.worldbank_config)
+    client = client_for(settings)
+    held = {snapshot_key(path): record.vintage for path, record in current.files}
+    changed = []
+    for indicator in indicators:
+        release = client.lastupdated(indicator.code)
+        vintage = held.get(indicator.code)
+        if vintage is not None and release is not None and vintage.split(" ")[0] == release:
+            log(f"worldbank: {indicator.code} unchanged (release {release})")
+            continue
+        log(f"worldbank: {indicator.code}: release {release} upstream, {vintage or 'nothing'} held: fetching")
+        changed.append(indicator.code)
+    if not changed:
+        return []
+    return live_files([client.countries()] + [client.indicator(code) for code in changed])

@@ -219,3 +219,8 @@ def page_url(base_url: str, year: int, country: Country) -> str:
 
 def page_file_name(year: int, country: Country) -> str:
     return f"digital-{year}-{country.slug}.html"
+
+
+def configured_pages(config: DataReportalConfig) -> dict[str, tuple[int, Country]]:
+    """The report page file of every configured country and year."""
+    return {page_file_name(year, country): (year, country) for country in config.countries for year in config.years}

@@ -1,4 +1,4 @@
-"""World Bank WDI: the snapshot set (fetched live on request) and its raw tables."""
+"""World Bank WDI: its three raw tables, loaded together from one snapshot set."""
 
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -8,48 +8,21 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.assets.snapshot_sets import LiveConfig, verified_set
+from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
 from orchestration.resources import WarehouseResource
-from orchestration.sources import worldbank
-from orchestration.sources.snapshots import SnapshotFile, verified_files
-from orchestration.sources.worldbank_api import WorldBankClient, save_live_snapshots
+from orchestration.sources.snapshots import SnapshotFile
+from orchestration.sources.worldbank import SPEC, parser as worldbank
 
-WORLDBANK = "worldbank"
-
-
-@dg.asset(
-    key=["snapshots", WORLDBANK],
-    group_name=WORLDBANK,
-    kinds={"csv", "json"},
-    description=(
-        "The WDI snapshot set under warehouse/snapshots/worldbank/: bulk CSV files or saved live API "
-        "fetches, one per configured indicator, plus the country metadata, each with provenance."
-    ),
-)
-def worldbank_snapshots(
-    context: dg.AssetExecutionContext, config: LiveConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    folder = warehouse.settings.snapshots_dir / WORLDBANK
-    indicators, live = worldbank.load_config(warehouse.settings.worldbank_config)
-    if config.live:
-        client = WorldBankClient(
-            warehouse.settings.worldbank_api_url, per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
-            backoff=live.backoff_seconds, countries_per_request=live.countries_per_request,
-        )
-        fetches = [client.countries()] + [client.indicator(indicator.code) for indicator in indicators]
-        saved = save_live_snapshots(folder, fetches, lambda path, fetch: worldbank.snapshot_key(path) == fetch.name)
-        context.log.info(f"saved {len(saved)} live snapshots from {client.base_url}")
-    return verified_set(folder, config.live)
-
-
+WORLDBANK = SPEC.name
 RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
+_SNAPSHOTS = dg.AssetKey(["snapshots", WORLDBANK])
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", "wdi_countries"], deps=[worldbank_snapshots], description="Region and income group per World Bank code; aggregates flagged."),
-        dg.AssetSpec(["raw", "wdi_indicators"], deps=[worldbank_snapshots], description="One row per configured indicator: name, unit, weighting and vintage."),
-        dg.AssetSpec(["raw", "wdi_observations"], deps=[worldbank_snapshots], description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
+        dg.AssetSpec(["raw", "wdi_countries"], deps=[_SNAPSHOTS], description="Region and income group per World Bank code; aggregates flagged."),
+        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], description="One row per configured indicator: name, unit, weighting and vintage."),
+        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
     ],
     group_name=WORLDBANK,
 )
@@ -57,8 +30,12 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     folder = warehouse.settings.snapshots_dir / WORLDBANK
     config = warehouse.settings.worldbank_config
     indicators, _ = worldbank.load_config(config)
-    provenance, files = verified_files(folder, "*")
-    by_key = _one_file_per_key(folder, files)
+    snapshot_set = current_set(warehouse, SPEC)
+    if not needs_load(context, warehouse, WORLDBANK, snapshot_set.fingerprint):
+        for table in RAW_TABLES:
+            yield unchanged(snapshot_set.fingerprint, ["raw", table])
+        return
+    by_key = _one_file_per_key(folder, snapshot_set.files)
     missing = [indicator.code for indicator in indicators if indicator.code not in by_key]
     if missing:
         raise worldbank.WorldBankParseError(
@@ -72,13 +49,13 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         sources = _load_observations(connection, {indicator.code: by_key[indicator.code] for indicator in indicators})
         connection.register("indicators_frame", _indicator_rows(indicators, sources))
         counts = _publish_raw(connection)
-    warehouse.record_loaded(WORLDBANK, provenance.fingerprint())
+    warehouse.record_loaded(WORLDBANK, snapshot_set.fingerprint)
     context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=["raw", table],
-            metadata={"rows": counts[table], "snapshot_fingerprint": provenance.fingerprint()},
-            data_version=dg.DataVersion(provenance.fingerprint()),
+            metadata={"loaded": True, "rows": counts[table], "snapshot_fingerprint": snapshot_set.fingerprint},
+            data_version=dg.DataVersion(snapshot_set.fingerprint),
         )
 
 
@@ -188,3 +165,6 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     connection.execute("commit")
     return {table: connection.execute(f"select count(*) from raw.{table}").fetchall()[0][0] for table in RAW_TABLES}
+
+
+ASSETS = [worldbank_raw]

@@ -1,0 +1,33 @@
+"""DataReportal's live check: every configured report page, downloaded and compared with the copy held."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import requests
+
+from orchestration.settings import Settings
+from orchestration.sources import http
+from orchestration.sources.datareportal import parser
+from orchestration.sources.snapshots import IncomingFile, sha256_bytes
+from orchestration.sources.staging import SnapshotSet, now
+
+
+def fetch_changed_pages(settings: Settings, current: SnapshotSet, log: Callable[[str], None]) -> list[IncomingFile]:
+    config = parser.load_config(settings.datareportal_config)
+    policy = http.RetryPolicy(timeout=config.timeout_seconds, retries=config.retries, backoff=config.backoff_seconds)
+    held = {record.file: record.sha256 for _, record in current.files}
+    session = requests.Session()
+    incoming = []
+    for name, (year, country) in parser.configured_pages(config).items():
+        url = parser.page_url(settings.datareportal_base_url, year, country)
+        response = http.get(session, url, policy, f"DataReportal {country.iso3} {year}", missing_ok=True)
+        if response is None:
+            log(f"datareportal: no report at {url} (404)")
+            continue
+        if held.get(name) == sha256_bytes(response.content):
+            continue
+        log(f"datareportal: {'changed' if name in held else 'new'} report page {url}")
+        incoming.append(IncomingFile(name, response.content, url, now(), vintage=f"Digital {year}",
+                                     notes="report page saved by a live check"))
+    return incoming

@@ -1,0 +1,40 @@
+"""What the warehouse knows of one upstream source, as the one record its package exports (SPEC).
+
+Jobs, schedules, sensors, the `warehouse` command's choices and `warehouse status` are all derived
+from these records (orchestration/sources/registry.py), so adding a source means one package with
+its SPEC, parser, live client and raw assets, plus its staging models in dbt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestration.settings import Settings
+from orchestration.sources.snapshots import IncomingFile
+
+if TYPE_CHECKING:
+    from orchestration.sources.staging import SnapshotSet
+
+# What a live check is given: the settings, the snapshot set it would change, and a logger.
+Fetch = Callable[[Settings, "SnapshotSet", Callable[[str], None]], list[IncomingFile]]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str
+    description: str  # of its snapshots asset
+    kinds: frozenset[str]
+    cron: str  # when its scheduled refresh runs (UTC)
+    cadence: str  # the same, in words
+    fresh_for: timedelta  # older than this since the last successful load: overdue
+    raw_tables: tuple[str, ...]  # "raw/<table>": its raw assets, each gated by expectations/<table>.py
+    upstream: str  # what its live check looks at, in words
+    slot: Callable[[Path], str | None]  # which snapshot a file fills; the same slot replaces it (None: not a file of this source)
+    check_file: Callable[[Path, Settings], None]  # the parser's verdict on an incoming file; raises saying why
+    fetch: Fetch  # what is new upstream, as files to stage; [] when nothing is
+

@@ -1,0 +1,41 @@
+"""UN E-Government Survey: EGDI and its components, and E-Participation, one CSV per survey year."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from orchestration.settings import Settings
+from orchestration.sources.spec import SourceSpec
+
+NAME = "un_egov"
+
+
+def _check_file(path: Path, settings: Settings) -> None:
+    from orchestration.sources.un_egov.parser import parse_file
+
+    parse_file(path)
+
+
+def _fetch(settings, current, log):
+    from orchestration.sources.un_egov.live import fetch_new_surveys
+
+    return fetch_new_surveys(settings, current, log)
+
+
+SPEC = SourceSpec(
+    name=NAME,
+    title="UN E-Government Survey",
+    description=(
+        "The UN E-Government Survey Data Center exports, EGOV_DATA_<year>.csv, under "
+        "warehouse/snapshots/un_egov/ with their provenance.json; a new survey year arrives "
+        "through the inbox or, with UN_EGOV_URL_TEMPLATE set, from that URL."
+    ),
+    kinds=frozenset({"csv"}),
+    cron="0 6 1 3 *",
+    cadence="yearly, 1 March (surveys come every two years)",
+    fresh_for=timedelta(days=2 * 366 + 30),
+    raw_tables=("raw/un_egov_surveys",),
+    upstream="the next survey year's CSV at UN_EGOV_URL_TEMPLATE (a 404: not published yet); without it, the inbox only",
+    slot=lambda path: path.name,
+    check_file=_check_file,
+    fetch=_fetch,
+)

@@ -1,0 +1,44 @@
+"""The UN survey's live check: UN DESA documents no stable download URL for the Data Center's
+CSV exports, so an operator who knows one sets UN_EGOV_URL_TEMPLATE (with ``{year}``), and each
+check asks it for the survey years after the latest one held. A 404 means "not published yet"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import requests
+
+from orchestration.settings import Settings
+from orchestration.sources import http
+from orchestration.sources.snapshots import IncomingFile
+from orchestration.sources.staging import SnapshotSet, now
+
+# Surveys appear every two years; the check asks for the next one, and again while it finds one.
+SURVEY_EVERY_YEARS = 2
+POLICY = http.RetryPolicy(timeout=60, retries=3, backoff=2.0)
+_YEAR = re.compile(r"EGOV_DATA_(\d{4})\.csv$")
+
+
+def fetch_new_surveys(settings: Settings, current: SnapshotSet, log: Callable[[str], None],
+                      policy: http.RetryPolicy = POLICY) -> list[IncomingFile]:
+    template = settings.un_egov_url_template
+    if not template:
+        log("un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at")
+        return []
+    if "{year}" not in template:
+        raise http.UpstreamError(f"UN_EGOV_URL_TEMPLATE has no {{year}}: {template}")
+    held = [int(match.group(1)) for _, record in current.files if (match := _YEAR.match(record.file))]
+    year = max(held) + SURVEY_EVERY_YEARS
+    session = requests.Session()
+    incoming = []
+    while True:
+        url = template.format(year=year)
+        response = http.get(session, url, policy, f"UN E-Government Survey {year}", missing_ok=True)
+        if response is None:
+            log(f"un_egov: no {year} survey at {url} yet (404)")
+            return incoming
+        log(f"un_egov: the {year} survey is published at {url}")
+        incoming.append(IncomingFile(f"EGOV_DATA_{year}.csv", response.content, obtained_from=url, date_accessed=now(),
+                                     vintage=f"E-Government Survey {year}", notes="downloaded by a live check"))
+        year += SURVEY_EVERY_YEARS

@@ -1,0 +1,60 @@
+"""World Bank World Development Indicators: bulk CSV files per indicator, or the API v2."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from orchestration.settings import Settings
+from orchestration.sources.spec import SourceSpec
+
+NAME = "worldbank"
+
+
+def _slot(path: Path) -> str | None:
+    from orchestration.sources.worldbank.parser import snapshot_key
+
+    return snapshot_key(path)
+
+
+def _check_file(path: Path, settings: Settings) -> None:
+    import duckdb
+
+    from orchestration.sources.worldbank import parser
+
+    key = parser.snapshot_key(path)
+    configured = {indicator.code for indicator in parser.load_config(settings.worldbank_config)[0]}
+    if key == "country":
+        (parser.read_country_metadata_json if path.suffix == ".json" else parser.read_country_metadata_csv)(path)
+    elif key in configured and path.suffix == ".json":
+        parser.read_indicator_json(path)
+    elif key in configured:
+        with duckdb.connect() as connection:
+            parser.read_indicator_csv(connection, path)
+    else:
+        raise parser.WorldBankParseError(
+            f"{path.name}: not a bulk file of a configured indicator ({', '.join(sorted(configured))}) nor Metadata_Country_*.csv"
+        )
+
+
+def _fetch(settings, current, log):
+    from orchestration.sources.worldbank.api import fetch_changed
+
+    return fetch_changed(settings, current, log)
+
+
+SPEC = SourceSpec(
+    name=NAME,
+    title="World Bank WDI",
+    description=(
+        "The WDI snapshot set under warehouse/snapshots/worldbank/: bulk CSV files or saved API "
+        "fetches, one per configured indicator, plus the country metadata, each with provenance."
+    ),
+    kinds=frozenset({"csv", "json"}),
+    cron="0 6 5 * *",
+    cadence="monthly, on the 5th",
+    fresh_for=timedelta(days=45),
+    raw_tables=("raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"),
+    upstream="API v2 `lastupdated` of each configured indicator; only the indicators with a new release are fetched",
+    slot=_slot,
+    check_file=_check_file,
+    fetch=_fetch,
+)
