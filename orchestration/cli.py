@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import threading
 import uuid
@@ -18,18 +19,9 @@ from orchestration.runs import innermost_message
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, dagster_home, prepare_process_environment
 from orchestration.sources.registry import SOURCES
 
-# The Dagster instance of this checkout (runs, event logs, schedules), kept out of git. Refresh runs
-# launched by the daemon (schedules, sensors, the UI) queue one at a time; every refresh also waits
-# for the build area's lock, so one started here waits for a queued one and the other way round.
-_INSTANCE_YAML = """\
-# Written by the `warehouse` command (orchestration/cli.py); edits are replaced.
-telemetry:
-  enabled: false
-run_queue:
-  tag_concurrency_limits:
-    - key: "warehouse/refresh"
-      limit: 1
-"""
+# The instance settings of this checkout (telemetry off, refreshes queued one at a time), committed;
+# copied into any other DAGSTER_HOME the command is given.
+_INSTANCE_YAML = PROJECT_ROOT / ".dagster_home" / "dagster.yaml"
 
 _COMMANDS = {
     "refresh": ("load what changed, check it, build and test the models, publish", """\
@@ -100,8 +92,8 @@ def _prepare_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists() or instance_yaml.read_text() != _INSTANCE_YAML:
-        instance_yaml.write_text(_INSTANCE_YAML)
+    if not instance_yaml.exists() or instance_yaml.read_bytes() != _INSTANCE_YAML.read_bytes():
+        shutil.copyfile(_INSTANCE_YAML, instance_yaml)
 
 
 def _refresh(args: argparse.Namespace) -> int:

@@ -28,18 +28,19 @@ def pytest_configure(config):
 def materialize(
     settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None
 ) -> dg.ExecuteInProcessResult:
-    """The asset graph as a refresh runs it: all of it, the assets in ``selection`` ("a/b" keys),
-    or one ``source`` and what depends on it; fetching the sources in ``live`` first."""
+    """The asset graph as a refresh runs it, offline unless a source is named in ``live``: all of
+    it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job."""
     from orchestration.definitions import build_definitions
 
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def("refresh_warehouse")
+    job = definitions.resolve_job_def(f"refresh_{source}" if source else "refresh_warehouse")
     keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
     if source:
         # The report is drawn and tested once, on `built`; gate tests need not redraw it each time.
-        selection = dg.AssetSelection.groups(source).downstream() - dg.AssetSelection.groups("report")
-        keys = list(selection.resolve(definitions.resolve_asset_graph()))
-    run_config = {"ops": {f"snapshots__{source}": {"config": {"live": True}} for source in live}}
+        keys = list((dg.AssetSelection.all() - dg.AssetSelection.groups("report")).resolve(definitions.resolve_asset_graph()))
+    selected = keys or definitions.resolve_asset_graph().get_all_asset_keys()
+    snapshot_sets = [key.path[1] for key in selected if key.path[0] == "snapshots"]
+    run_config = {"ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": name in live}} for name in snapshot_sets}}
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
     )

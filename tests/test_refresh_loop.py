@@ -1,0 +1,231 @@
+"""The refresh loop, whatever starts it: staging and promotion of what comes in, integrity from
+the bytes, the same decision from every door, schedules that ask their upstream, queued runs, and
+every door working from a fresh clone. Live upstreams are stand-ins on 127.0.0.1."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.changes import LOG_PREFIX
+from orchestration.definitions import build_definitions
+from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.sources.snapshots import SourceProvenance, sha256_of
+from orchestration.status import report
+from tests.conftest import SNAPSHOTS
+from tests.fake_worldbank_api import FakeWorldBankApi
+from tests.loopback import serve
+from tests.test_cli import environment, run
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+# No virtual environment on PATH: every door must find its own dbt.
+BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@pytest.fixture
+def home(built, tmp_path) -> Path:
+    target = tmp_path / "home"
+    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
+    return target
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): sha256_of(path) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def decisions(lines: list[str]) -> list[str]:
+    """The run's `[refresh]` decisions, without what differs between two homes (ids, hashes, paths)."""
+    text = "\n".join(lines)
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<run>", text)
+    text = re.sub(r"\b[0-9a-f]{12}\b", "<hash>", text)
+    return sorted(text.splitlines())
+
+
+def run_decisions(dagster_home: Path, run_id: str | None = None) -> list[str]:
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run_id = run_id or instance.get_runs(limit=1)[0].run_id
+        return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)]
+
+
+def dagster_job_execute(job: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    # Not from the project root, whose .env would point DAGSTER_HOME at the project's own instance.
+    return subprocess.run([DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job],
+                          env={**env, "PATH": BARE_PATH}, cwd=env["DAGSTER_HOME"], capture_output=True, text=True, timeout=600)
+
+
+def crlf_copy(name: str) -> bytes:
+    """A survey file with the same numbers in new bytes: a changed snapshot that passes every gate."""
+    return (SNAPSHOTS / "un_egov" / name).read_bytes().replace(b"\n", b"\r\n")
+
+
+# 1. An edited snapshot goes unnoticed.
+def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_path, snapshot_copy):
+    edited = snapshot_copy / "un_egov" / "EGOV_DATA_2020.csv"
+    edited.write_bytes(edited.read_bytes().replace(b"0.8", b"0.9", 1))
+    published = home / "warehouse.duckdb"
+    before = sha256_of(published)
+    result = run(["refresh", "--source", "worldbank"], environment(tmp_path, snapshot_copy))
+    assert result.returncode == 1
+    assert "EGOV_DATA_2020.csv: sha256" in result.stderr and "does not match the provenance record" in result.stderr
+    assert sha256_of(published) == before
+    status = "\n".join(report(Settings(home=home, snapshots_dir=snapshot_copy), dg.DagsterInstance.ephemeral()))
+    assert "INTEGRITY FAILED" in status and "EGOV_DATA_2020.csv" in status
+
+
+# 2. A live fetch that the gates reject replaces the good snapshots.
+def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identical(home, tmp_path, snapshot_copy):
+    fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
+    kaz_2020 = next(r for r in fake.rows["IT.NET.USER.ZS"] if r["country"]["id"] == "KAZ" and r["date"] == "2020")
+    kaz_2020["value"] = 150.0  # internet users: 150 % of the population
+    env = {**environment(tmp_path, snapshot_copy), "WORLDBANK_API_URL": fake.start()}
+    snapshots_before = tree_digest(snapshot_copy)
+    published_before = sha256_of(home / "warehouse.duckdb")
+    try:
+        live = run(["refresh", "--source", "worldbank", "--live"], env)
+    finally:
+        fake.stop()
+    assert live.returncode == 1 and "GATE    raw/wdi_observations" in live.stderr
+    assert tree_digest(snapshot_copy) == snapshots_before
+    assert sha256_of(home / "warehouse.duckdb") == published_before
+    [rejected] = (home / "build" / "rejected" / "worldbank").iterdir()
+    assert (rejected / "API_IT.NET.USER.ZS_live.json").is_file() and (rejected / "staged.json").is_file()
+    reason = (rejected / "reason.txt").read_text()
+    assert "IT.NET.USER.ZS" in reason and "KAZ" in reason and "gate raw/wdi_observations" in reason
+
+    # The next plain refresh works: it reloads the good snapshots and finds the published file current.
+    again = run(["refresh"], env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "worldbank: loading (snapshots changed" in again.stdout and "nothing changed" in again.stdout
+    assert sha256_of(home / "warehouse.duckdb") == published_before
+
+
+# 3 and 5. The doors decide differently; `dagster job execute` cannot find dbt.
+def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path):
+    doors = {}
+    for door in ("dagster", "cli"):
+        home, snapshots = tmp_path / door / "home", tmp_path / door / "snapshots"
+        shutil.copytree(built.home, home, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
+        shutil.copytree(SNAPSHOTS, snapshots)
+        env = {**environment(tmp_path / door, snapshots), "WAREHOUSE_HOME": str(home)}
+        doors[door] = (home, snapshots, env)
+
+    def refresh(door: str) -> list[str]:
+        home, _, env = doors[door]
+        if door == "cli":
+            result = run(["refresh", "--source", "un_egov", "--live"], {**env, "PATH": BARE_PATH})
+            assert result.returncode == 0, result.stderr[-3000:]
+            return [line.strip() for line in result.stdout.splitlines() if line.startswith("  ") and not line.startswith(("  ok ", "  skipped ", "  marts.", "  paper.", "  meta.", "  Ka", "  Uz", "  Ky", "  Ta", "  Tu"))]
+        result = dagster_job_execute("refresh_un_egov", env)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        return run_decisions(Path(env["DAGSTER_HOME"]))
+
+    unchanged = {door: decisions(refresh(door)) for door in doors}
+    assert unchanged["dagster"] == unchanged["cli"]
+    assert any("nothing changed since the publication" in line for line in unchanged["cli"])
+
+    for home, _, _ in doors.values():
+        (home / "inbox" / "un_egov").mkdir(parents=True)
+        (home / "inbox" / "un_egov" / "EGOV_DATA_2022.csv").write_bytes(crlf_copy("EGOV_DATA_2022.csv"))
+    changed = {door: decisions(refresh(door)) for door in doors}
+    assert changed["dagster"] == changed["cli"]
+    assert "un_egov: took EGOV_DATA_2022.csv from the inbox" in changed["cli"]
+    assert any(line.startswith("un_egov: loading (snapshots changed") for line in changed["cli"])
+    assert "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"]
+    for home, snapshots, _ in doors.values():
+        assert (snapshots / "un_egov" / "EGOV_DATA_2022.csv").read_bytes() == crlf_copy("EGOV_DATA_2022.csv")
+        assert list((snapshots / "un_egov" / "superseded").rglob("EGOV_DATA_2022.csv"))
+        assert not (home / "build" / "staging" / "un_egov").exists()
+
+
+# 4. Schedules fetch nothing: the UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey.
+def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot_copy):
+    settings = Settings(home=home, snapshots_dir=snapshot_copy)
+    # A stand-in for the 2026 survey: the 2024 file with its year column moved on (test data only).
+    new_survey = (SNAPSHOTS / "un_egov" / "EGOV_DATA_2024.csv").read_bytes().replace(b"\n2024,", b"\n2026,")
+    requests: list[str] = []
+    with serve({}, requests) as base:
+        template = base + "/surveys/EGOV_DATA_{year}.csv"
+        first, logged = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
+    assert first.success and requests == ["/surveys/EGOV_DATA_2026.csv"]
+    assert any(line.startswith("un_egov: no 2026 survey at ") for line in logged) and not published_in(first)
+
+    with serve({"/surveys/EGOV_DATA_2026.csv": new_survey}, requests) as base:
+        template = base + "/surveys/EGOV_DATA_{year}.csv"
+        second, _ = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
+    assert second.success and published_in(second)
+    record = next(f for f in SourceProvenance.load(snapshot_copy / "un_egov").files if f.file == "EGOV_DATA_2026.csv")
+    assert record.obtained_from == base + "/surveys/EGOV_DATA_2026.csv"
+    assert (snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv").read_bytes() == new_survey
+    assert record.sha256 == sha256_of(snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv")
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*) from marts.egov_scores where survey_year = 2026 and egdi is not null").fetchall() == [(193,)]
+
+
+# 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few small requests.
+def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged(home, snapshot_copy):
+    fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
+    settings = Settings(home=home, snapshots_dir=snapshot_copy, worldbank_api_url=fake.start())
+    try:
+        fetched, _ = schedule_tick(settings, "worldbank_schedule")
+        assert fetched.success and published_in(fetched)
+        assert {f.vintage for f in SourceProvenance.load(snapshot_copy / "worldbank").files} == {"2026-07-13"}
+        fake.requests.clear()
+        unchanged, logged = schedule_tick(settings, "worldbank_schedule")
+    finally:
+        fake.stop()
+    assert unchanged.success and not published_in(unchanged)
+    assert len(fake.requests) == 5 and all("per_page=1&" in path for path in fake.requests)
+    assert "worldbank: IT.NET.USER.ZS unchanged (release 2026-07-13)" in logged
+
+
+def schedule_tick(settings: Settings, name: str) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+    """What the daemon does at a tick: evaluate the schedule, then run what it asked for."""
+    definitions = build_definitions(settings)
+    schedule = definitions.resolve_schedule_def(name)
+    [request] = schedule.evaluate_tick(dg.build_schedule_context()).run_requests
+    instance = dg.DagsterInstance.ephemeral()
+    result = definitions.resolve_job_def(request.job_name or schedule.job_name).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=request.run_config or None, tags=request.tags)
+    logged = [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(result.run_id) if e.user_message.startswith(LOG_PREFIX)]
+    return result, logged
+
+
+def published_in(result: dg.ExecuteInProcessResult) -> bool:
+    return any(e.is_step_success and e.step_key == "published_warehouse" for e in result.all_events)
+
+
+# 7. Nothing but the CLI can load the code location on a fresh clone.
+def test_the_code_location_loads_on_a_fresh_clone(tmp_path):
+    clone = tmp_path / "clone"
+    for part in ("orchestration", "expectations", "config", "warehouse/snapshots"):
+        shutil.copytree(PROJECT_ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_ROOT / "dbt_project", clone / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
+    env = {**os.environ, "PATH": BARE_PATH, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "WAREHOUSE_HOME": str(tmp_path / "home")}
+    (tmp_path / "dagster_home").mkdir()
+    result = subprocess.run([DAGSTER, "definitions", "validate", "-m", "orchestration.definitions"], cwd=clone, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert (clone / "dbt_project" / "target" / "manifest.json").is_file()
+
+
+# 8. `warehouse refresh --source un_egov` on an empty build area fails in dbt.
+def test_one_source_refreshes_on_an_empty_build_area(tmp_path):
+    result = run(["refresh", "--source", "un_egov"], environment(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*) from marts.wdi_observations").fetchall() == [(44998,)]
+
+
+def test_the_run_queue_holds_refreshes_to_one_at_a_time(tmp_path):
+    assert run(["status"], environment(tmp_path)).returncode == 0  # writes the instance's dagster.yaml
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": "warehouse/refresh", "limit": 1} in [dict(limit) for limit in limits]
