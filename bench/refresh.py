@@ -38,7 +38,7 @@ def _phases(dagster_home: Path, measured: Measured) -> tuple[dict[str, float], d
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.get_run_records(limit=1)
         if not records or records[0].start_time is None or records[0].start_time < measured.started_at:
-            return {"startup": measured.wall_s}, {}  # nothing changed: no run was launched
+            return {"startup": measured.wall_s}, {}  # the command ended before it launched a run
         latest = records[0]
         steps = {
             entry.step_key: entry.dagster_event.event_specific_data.duration_ms / 1000

@@ -283,7 +283,9 @@ def _ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop); dbt project {DBT_PROJECT_DIR}", flush=True)
-    os.chdir(PROJECT_ROOT)
+    # Started from the instance's folder, not the project root, whose .env would replace the
+    # DAGSTER_HOME this command was given (the code location is an installed module either way).
+    os.chdir(dagster_home())
     os.execv(command[0], command)
 
 

@@ -79,7 +79,7 @@ def graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
-def test_ui_serves_the_asset_graph_on_loopback(tmp_path):
+def test_ui_serves_the_asset_graph_on_loopback_and_stops_everything_on_sigterm(tmp_path):
     port = free_port()
     process = subprocess.Popen([WAREHOUSE, "ui", "--port", str(port)], env=environment(tmp_path), cwd=PROJECT_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -96,12 +96,27 @@ def test_ui_serves_the_asset_graph_on_loopback(tmp_path):
         assert keys, "the UI did not answer on 127.0.0.1 within 180 s"
         assert {"snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
                 "marts/egov_scores", "published_warehouse"} <= keys
+        # A service manager stops `warehouse ui` by its pid alone: the webserver and daemon go too.
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _group_alive(process.pid), "dagster dev, the webserver or the daemon outlived `warehouse ui`"
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # our own closed requests linger in TIME_WAIT
+            probe.bind(("127.0.0.1", port))  # nothing listens on the port any more
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if _group_alive(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(built, tmp_path, snapshot_copy):

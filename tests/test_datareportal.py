@@ -135,7 +135,7 @@ def test_a_page_for_another_year_or_country_does_not_match(pages):
         datareportal.parse_report_page("<html><body>Page not found</body></html>", COUNTRY["TKM"], 2022, "u")
 
 
-def test_live_refresh_saves_pages_and_merges_citations(tmp_path):
+def test_a_live_check_stages_new_pages_and_their_figures_join_the_citations(tmp_path):
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
     page = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
@@ -145,8 +145,9 @@ def test_live_refresh_saves_pages_and_merges_citations(tmp_path):
         result = materialize(settings, ["snapshots/datareportal", "raw/datareportal_figures"], live=("datareportal",))
     assert result.success
     assert len(requested) == len(CONFIG.countries) * len(CONFIG.years)  # every configured page asked for; 404s skipped
-    saved = snapshots / "datareportal" / "digital-2022-turkmenistan.html"
-    assert saved.read_bytes() == page
+    # Staged, loaded and gated, but no snapshot until a refresh publishes (tests/test_refresh_loop.py).
+    assert (settings.build_dir / "staging" / "datareportal" / "digital-2022-turkmenistan.html").read_bytes() == page
+    assert not (snapshots / "datareportal" / "digital-2022-turkmenistan.html").exists()
     with duckdb.connect(str(settings.build_db), read_only=True) as connection:
         cited = connection.execute(
             "select source_kind, report_url from raw.datareportal_figures where iso3 = 'TKM' and report_year = 2022 "
@@ -155,7 +156,7 @@ def test_live_refresh_saves_pages_and_merges_citations(tmp_path):
     assert cited[-1][1] == f"{base_url}/reports/digital-2022-turkmenistan"
 
 
-def test_a_changed_template_in_a_live_refresh_saves_nothing_and_keeps_the_page(tmp_path):
+def test_a_changed_template_in_a_live_check_saves_nothing_and_keeps_the_page_with_its_reason(tmp_path):
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
     before = {p.name: sha256_of(p) for p in (snapshots / "datareportal").iterdir()}
@@ -166,6 +167,8 @@ def test_a_changed_template_in_a_live_refresh_saves_nothing_and_keeps_the_page(t
         result = materialize(settings, ["snapshots/datareportal"], live=("datareportal",))
     assert not result.success
     error = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
-    assert "digital-2024-tajikistan: internet_users: the wording no longer matches" in (error.cause or error).message
+    assert "digital-2024-tajikistan.html: internet_users: the wording no longer matches" in (error.cause or error).message
     assert {p.name: sha256_of(p) for p in (snapshots / "datareportal").iterdir()} == before
-    assert (settings.build_dir / "rejected" / "datareportal" / "digital-2024-tajikistan.html").read_bytes() == changed
+    [rejected] = (settings.build_dir / "rejected" / "datareportal").iterdir()
+    assert (rejected / "digital-2024-tajikistan.html").read_bytes() == changed
+    assert "the wording no longer matches" in (rejected / "reason.txt").read_text()

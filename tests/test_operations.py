@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor, build_inbox_sensor
+from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import SNAPSHOTS
@@ -86,17 +86,20 @@ def test_status_reports_every_source(home, tmp_path):
     assert "overdue after 45 days" in result.stdout and "published   " in result.stdout
 
 
-def test_a_refresh_with_nothing_changed_rebuilds_nothing(home, tmp_path):
+def test_a_refresh_with_nothing_changed_rebuilds_nothing_and_says_so_in_the_run(home, tmp_path):
     before = sha256_of(home / "warehouse.duckdb")
     result = run(["refresh"], environment(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "nothing changed" in result.stdout and result.stdout.count("unchanged since the last publication") == 3
-    assert sha256_of(home / "warehouse.duckdb") == before
+    assert "nothing changed since the publication of run" in result.stdout and result.stdout.count(", nothing loaded") == 5
+    assert "nothing changed: " in result.stdout and sha256_of(home / "warehouse.duckdb") == before
     with dg.DagsterInstance.from_config(environment(tmp_path)["DAGSTER_HOME"]) as instance:
-        assert instance.get_runs() == []
+        [recorded] = instance.get_runs()
+        steps = {stat.step_key: stat.status for stat in instance.get_run_step_stats(recorded.run_id)}
+    assert recorded.status == dg.DagsterRunStatus.SUCCESS
+    assert steps["published_warehouse"] == steps["report"] == dg.StepEventStatus.SKIPPED
 
 
-def test_one_changed_file_rebuilds_only_what_depends_on_it(home, tmp_path, snapshot_copy):
+def test_one_changed_file_reloads_only_its_source(home, tmp_path, snapshot_copy):
     changed = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
     changed.write_bytes(changed.read_bytes().replace(b"\n", b"\r\n"))  # same numbers, a new file
     provenance = SourceProvenance.load(changed.parent)
@@ -104,31 +107,34 @@ def test_one_changed_file_rebuilds_only_what_depends_on_it(home, tmp_path, snaps
     provenance.save(changed.parent)
     result = run(["refresh"], environment(tmp_path, snapshot_copy))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "un_egov: snapshots changed" in result.stdout
+    assert "un_egov: loading (snapshots changed" in result.stdout
     assert "worldbank: unchanged" in result.stdout and "datareportal: unchanged" in result.stdout
-    steps = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("  ok ")}
-    assert {"raw__un_egov_surveys", "warehouse_dbt_models", "published_warehouse"} <= steps
-    assert not {"worldbank_raw", "raw__datareportal_figures", "snapshots__worldbank"} & steps
+    assert "snapshot_files, un_egov changed since the last publication: building every model" in result.stdout
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
+        assert connection.execute("select obtained_from from marts.source_snapshots where file_name = 'EGOV_DATA_2022.csv'").fetchall() == [("test: re-saved with CRLF",)]
 
 
-def test_jobs_per_source_end_in_publishing_and_schedules_start_stopped(tmp_path):
+def test_every_refresh_job_spans_the_graph_and_asks_only_its_own_upstream(tmp_path):
     definitions = build_definitions(Settings(home=tmp_path, snapshots_dir=SNAPSHOTS))
     graph = definitions.resolve_asset_graph()
-    raw_tables = {"un_egov": "raw/un_egov_surveys", "worldbank": "raw/wdi_observations", "datareportal": "raw/datareportal_figures"}
-    for source, raw_table in raw_tables.items():
+    everything = graph.get_all_asset_keys()
+    for source in ("un_egov", "worldbank", "datareportal"):
         job = definitions.resolve_job_def(f"refresh_{source}")
-        keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-        assert {raw_table, "published_warehouse"} <= keys
-        assert not set(raw_tables.values()) - {raw_table} & keys, "a source's job loads no other source"
+        assert set(job.asset_layer.selected_asset_keys) == everything
+        asks = {op: config["config"] for op, config in job.run_config["ops"].items()}
+        assert asks == {f"snapshots__{name}": {"inbox": name == source, "live": name == source} for name in ("un_egov", "worldbank", "datareportal")}
+    for raw_table in ("raw/un_egov_surveys", "raw/wdi_observations", "raw/datareportal_figures"):
         assert graph.get(dg.AssetKey(raw_table.split("/"))).freshness_policy is not None
     schedules = {s.name: s for s in definitions.schedules}
-    assert set(schedules) == {"un_egov_schedule", "worldbank_schedule", "datareportal_schedule"}
+    assert {name: s.job_name for name, s in schedules.items()} == {
+        "un_egov_schedule": "refresh_un_egov", "worldbank_schedule": "refresh_worldbank", "datareportal_schedule": "refresh_datareportal"}
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
     assert schedules["worldbank_schedule"].cron_schedule == "0 6 5 * *"
 
 
-def test_inbox_files_a_good_file_and_rejects_bad_ones(tmp_path, snapshot_copy):
-    settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
+def test_the_inbox_sensor_starts_a_refresh_that_files_good_files_and_rejects_bad_ones(home, snapshot_copy):
+    settings = Settings(home=home, snapshots_dir=snapshot_copy)
     un_inbox, wb_inbox = settings.inbox_dir / "un_egov", settings.inbox_dir / "worldbank"
     un_inbox.mkdir(parents=True)
     wb_inbox.mkdir(parents=True)
@@ -136,25 +142,30 @@ def test_inbox_files_a_good_file_and_rejects_bad_ones(tmp_path, snapshot_copy):
     (un_inbox / "EGOV_DATA_2022.csv").write_bytes(good)
     truncated = (SNAPSHOTS / "worldbank" / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").read_bytes()[:3000]
     (wb_inbox / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").write_bytes(truncated)
-    (wb_inbox / "notes.txt").write_text("not data")
+    snapshots_before = {p.name: sha256_of(p) for p in (snapshot_copy / "worldbank").iterdir() if p.is_file()}
 
     definitions = build_definitions(settings)
-    sensor = build_inbox_sensor(settings, [definitions.resolve_job_def(f"refresh_{s}") for s in ("un_egov", "worldbank", "datareportal")])
+    sensor = definitions.resolve_sensor_def("inbox")
     requests = list(sensor(dg.build_sensor_context()))
+    assert sorted(r.job_name for r in requests) == ["refresh_un_egov", "refresh_worldbank"]
+    assert list(sensor(dg.build_sensor_context())) != []  # files stay until a run takes them; run keys dedupe the ticks
+    results = {r.job_name: definitions.resolve_job_def(r.job_name).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=r.run_config) for r in requests}
 
-    assert [r.job_name for r in requests] == ["refresh_un_egov"]
+    assert results["refresh_un_egov"].success
     filed = snapshot_copy / "un_egov" / "EGOV_DATA_2022.csv"
-    assert filed.read_bytes() == good and not (un_inbox / "EGOV_DATA_2022.csv").exists()
+    assert filed.read_bytes() == good and not list(un_inbox.iterdir())
     record = next(f for f in SourceProvenance.load(filed.parent).files if f.file == "EGOV_DATA_2022.csv")
     assert record.sha256 == sha256_of(filed) and record.obtained_from.startswith("inbox: dropped by hand")
     superseded = list((snapshot_copy / "un_egov" / "superseded").rglob("EGOV_DATA_2022.csv"))
     assert len(superseded) == 1 and superseded[0].read_bytes() == (SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes()
-    rejected = settings.inbox_dir / "rejected" / "worldbank"
-    reasons = {p.name.split("-", 3)[-1]: p.read_text() for p in rejected.glob("*.reason.txt")}
-    assert "the file ends mid-row (truncated)" in reasons["API_SP.POP.TOTL_DS2_en_csv_v2_85.csv.reason.txt"]
-    assert "not a bulk file of a configured indicator" in reasons["notes.txt.reason.txt"]
-    assert sorted(p.read_bytes() for p in rejected.glob("*") if not p.name.endswith(".txt") or p.name.endswith("notes.txt")) == sorted([truncated, b"not data"])
-    assert list(sensor(dg.build_sensor_context())) == []  # nothing left to file
+
+    assert not results["refresh_worldbank"].success and not list(wb_inbox.iterdir())
+    assert {p.name: sha256_of(p) for p in (snapshot_copy / "worldbank").iterdir() if p.is_file()} == snapshots_before
+    [rejected] = (settings.build_dir / "rejected" / "worldbank").iterdir()
+    assert (rejected / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").read_bytes() == truncated
+    assert "the file ends mid-row (truncated)" in (rejected / "reason.txt").read_text()
+    assert isinstance(sensor(dg.build_sensor_context()), dg.SkipReason)  # nothing left waiting
 
 
 class _Webhook(BaseHTTPRequestHandler):
@@ -191,7 +202,7 @@ def test_a_failed_run_writes_an_alert_and_posts_it(tmp_path, snapshot_copy, monk
         server.server_close()
 
     line = (settings.logs_dir / "alerts.log").read_text().strip()
-    assert f"REFRESH FAILED job=refresh_un_egov run={result.run_id}: step raw__un_egov_surveys:" in line
+    assert f"REFRESH FAILED job=refresh_un_egov run={result.run_id}: step " in line
     assert "EGOV_DATA_2010.csv: sha256" in line
     assert _Webhook.received[-1]["run_id"] == result.run_id and _Webhook.received[-1]["text"] == line
     assert any(line in (entry.message or "") for entry in instance.all_logs(result.run_id))

@@ -2,13 +2,14 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.http import UpstreamError
 from orchestration.sources.snapshots import sha256_of, verified_files
-from orchestration.sources.worldbank_api import WorldBankApiError, WorldBankClient, save_live_snapshots
+from orchestration.sources.worldbank.api import WorldBankApiError, WorldBankClient, live_files
 from orchestration.settings import Settings
 from tests.conftest import SNAPSHOTS, materialize
 from tests.fake_worldbank_api import FakeWorldBankApi
@@ -43,14 +44,16 @@ def served(fake: FakeWorldBankApi, code: str) -> set[tuple]:
     return {(r["country"]["id"], int(r["date"]), r["value"]) for r in fake.rows[code] if r["value"] is not None}
 
 
+def saved(tmp_path, fetch) -> Path:
+    [incoming] = live_files([fetch])
+    path = tmp_path / incoming.name
+    path.write_bytes(incoming.content)
+    return path
+
+
 def landed(tmp_path, fetch) -> set[tuple]:
-    """Save the fetch as a snapshot and read it back as the warehouse does."""
-    folder = tmp_path / "worldbank"
-    folder.mkdir(exist_ok=True)
-    (folder / "provenance.json").write_text(json.dumps({
-        "source": "worldbank", "producer": "test", "title": "test", "upstream_url": "test",
-        "licence": "test", "citation": "test", "files": []}))
-    [path] = save_live_snapshots(folder, [fetch], lambda p, f: False)
+    """Write the fetch as the file a refresh stages, and read it back as the warehouse does."""
+    path = saved(tmp_path, fetch)
     frame, vintage = worldbank.read_indicator_json(path)
     assert vintage == "2026-07-13"
     return set(zip(frame.country_code, frame.year, frame.value))
@@ -142,12 +145,7 @@ def test_country_lists_are_chunked_to_keep_urls_short(server, tmp_path):
 def test_country_metadata_flags_aggregates_and_strips_labels(server, tmp_path):
     fake, base_url = server
     fetch = client(base_url, per_page=100).countries()
-    folder = tmp_path / "wb"
-    folder.mkdir()
-    (folder / "provenance.json").write_text(json.dumps({"source": "worldbank", "producer": "t", "title": "t",
-                                                        "upstream_url": "t", "licence": "t", "citation": "t", "files": []}))
-    [path] = save_live_snapshots(folder, [fetch], lambda p, f: False)
-    frame = worldbank.read_country_metadata_json(path).set_index("country_code")
+    frame = worldbank.read_country_metadata_json(saved(tmp_path, fetch)).set_index("country_code")
     assert len(frame) == 265 and frame.is_aggregate.sum() == 48
     assert frame.loc["KAZ", "region"] == "Europe & Central Asia"
     assert frame.loc["WLD", "is_aggregate"]
@@ -165,4 +163,5 @@ def test_a_failed_fetch_saves_nothing(server, tmp_path):
     assert not result.success
     assert {p.name: sha256_of(p) for p in (snapshots / "worldbank").iterdir() if p.is_file()} == before
     assert not (snapshots / "worldbank" / "superseded").exists()
+    assert not (settings.build_dir / "staging" / "worldbank").exists()
     verified_files(snapshots / "worldbank", "*")

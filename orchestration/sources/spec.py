@@ -7,6 +7,7 @@ its SPEC, parser, live client and raw assets, plus its staging models in dbt.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,3 +39,13 @@ class SourceSpec:
     check_file: Callable[[Path, Settings], None]  # the parser's verdict on an incoming file; raises saying why
     fetch: Fetch  # what is new upstream, as files to stage; [] when nothing is
 
+
+
+def lazy(module: str, name: str) -> Callable:
+    """``module.name``, imported on first call: a spec is read by `warehouse --help` and the
+    registry, which should not pay for pandas, DuckDB and HTTP clients they do not use."""
+
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec
+from orchestration.sources.spec import SourceSpec, lazy
 
 NAME = "datareportal"
 
@@ -26,11 +26,6 @@ def _check_file(path: Path, settings: Settings) -> None:
     parser.parse_report_page(path.read_bytes().decode("utf-8"), country, year, str(path))
 
 
-def _fetch(settings, current, log):
-    from orchestration.sources.datareportal.live import fetch_changed_pages
-
-    return fetch_changed_pages(settings, current, log)
-
 
 SPEC = SourceSpec(
     name=NAME,
@@ -47,5 +42,5 @@ SPEC = SourceSpec(
     upstream="the report page of every configured country and year (a 404: no report yet); a page whose bytes changed is staged",
     slot=lambda path: path.name,
     check_file=_check_file,
-    fetch=_fetch,
+    fetch=lazy("orchestration.sources.datareportal.live", "fetch_changed_pages"),
 )

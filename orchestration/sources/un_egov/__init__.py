@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec
+from orchestration.sources.spec import SourceSpec, lazy
 
 NAME = "un_egov"
 
@@ -14,11 +14,6 @@ def _check_file(path: Path, settings: Settings) -> None:
 
     parse_file(path)
 
-
-def _fetch(settings, current, log):
-    from orchestration.sources.un_egov.live import fetch_new_surveys
-
-    return fetch_new_surveys(settings, current, log)
 
 
 SPEC = SourceSpec(
@@ -37,5 +32,5 @@ SPEC = SourceSpec(
     upstream="the next survey year's CSV at UN_EGOV_URL_TEMPLATE (a 404: not published yet); without it, the inbox only",
     slot=lambda path: path.name,
     check_file=_check_file,
-    fetch=_fetch,
+    fetch=lazy("orchestration.sources.un_egov.live", "fetch_new_surveys"),
 )

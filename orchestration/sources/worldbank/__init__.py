@@ -4,15 +4,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec
+from orchestration.sources.spec import SourceSpec, lazy
 
 NAME = "worldbank"
-
-
-def _slot(path: Path) -> str | None:
-    from orchestration.sources.worldbank.parser import snapshot_key
-
-    return snapshot_key(path)
 
 
 def _check_file(path: Path, settings: Settings) -> None:
@@ -35,11 +29,6 @@ def _check_file(path: Path, settings: Settings) -> None:
         )
 
 
-def _fetch(settings, current, log):
-    from orchestration.sources.worldbank.api import fetch_changed
-
-    return fetch_changed(settings, current, log)
-
 
 SPEC = SourceSpec(
     name=NAME,
@@ -54,7 +43,7 @@ SPEC = SourceSpec(
     fresh_for=timedelta(days=45),
     raw_tables=("raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"),
     upstream="API v2 `lastupdated` of each configured indicator; only the indicators with a new release are fetched",
-    slot=_slot,
+    slot=lazy("orchestration.sources.worldbank.parser", "snapshot_key"),
     check_file=_check_file,
-    fetch=_fetch,
+    fetch=lazy("orchestration.sources.worldbank.api", "fetch_changed"),
 )
