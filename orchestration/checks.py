@@ -75,7 +75,7 @@ def gx_check(suite: ModuleType) -> dg.AssetChecksDefinition:
         outcome = quality.validate(suite, frame, gate, settings.quality_dir / table)
         if outcome.success and loaded:
             with warehouse.build_connection() as connection:
-                _record_pass(connection, suite.TABLE, loaded, context.run_id)
+                _record_pass(connection, suite.TABLE, loaded, context.op_execution_context.run_id)
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,

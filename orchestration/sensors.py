@@ -56,6 +56,9 @@ def build_failure_sensor(settings: Settings) -> dg.RunFailureSensorDefinition:
                            description="Writes an alert line to warehouse/logs/alerts.log and the run's log; POSTs to $WAREHOUSE_ALERT_WEBHOOK if set.")
     def alert_on_failure(context: dg.RunFailureSensorContext):
         error = context.failure_event.message
+        run_error = getattr(context.failure_event.event_specific_data, "error", None)
+        if run_error is not None:  # failed before any step, e.g. a snapshot that differs from its record
+            error = innermost_message(run_error)
         for event in context.get_step_failure_events():
             if event.event_specific_data and event.event_specific_data.error:
                 error = f"step {event.step_key}: {innermost_message(event.event_specific_data.error)}"
