@@ -20,7 +20,7 @@ from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, dags
 from orchestration.sources.registry import SOURCES
 
 # The instance settings of this checkout (telemetry off, refreshes queued one at a time), committed;
-# copied into any other DAGSTER_HOME the command is given.
+# copied into any new DAGSTER_HOME the command is given.
 _INSTANCE_YAML = PROJECT_ROOT / ".dagster_home" / "dagster.yaml"
 
 _COMMANDS = {
@@ -92,7 +92,7 @@ def _prepare_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists() or instance_yaml.read_bytes() != _INSTANCE_YAML.read_bytes():
+    if not instance_yaml.exists():  # an instance configured by hand (storage, run launcher) is left as it is
         shutil.copyfile(_INSTANCE_YAML, instance_yaml)
 
 
