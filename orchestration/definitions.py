@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import dagster as dg
@@ -14,10 +15,7 @@ from orchestration.jobs import REFRESH_JOB, jobs, schedules
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import build_failure_sensor, build_inbox_sensor
 from orchestration.settings import DBT_EXECUTABLE, Settings
-from orchestration.sources.datareportal import assets as datareportal
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.un_egov import assets as un_egov
-from orchestration.sources.worldbank import assets as worldbank
 
 # When nothing changed the dbt step yields nothing on purpose, and publishing is skipped with it;
 # Dagster would warn once per dbt test that a blocking check "emitted no result".
@@ -26,9 +24,8 @@ logging.getLogger("dagster._core.execution.plan.active").addFilter(
 
 ASSETS = [
     *[snapshots_asset(spec) for spec in SOURCES.values()],
-    *un_egov.ASSETS,
-    *worldbank.ASSETS,
-    *datareportal.ASSETS,
+    # Each source package's raw assets, from its assets module.
+    *[asset for name in SOURCES for asset in importlib.import_module(f"orchestration.sources.{name}.assets").ASSETS],
     *reference.ASSETS,
     dbt.warehouse_dbt_models,
     parquet.raw_parquet,
