@@ -40,11 +40,13 @@ def test_help_lists_the_commands_with_examples():
     assert "refresh" in result.stdout and "ui" in result.stdout and "examples:" in result.stdout
 
 
-def test_refresh_publishes_prints_a_summary_and_records_the_run(tmp_path):
+def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary_and_records_the_run(tmp_path):
+    """One source's refresh on an empty build area loads the others too: the marts join them all."""
     env = environment(tmp_path)
-    result = run(["refresh"], env)
+    result = run(["refresh", "--source", "un_egov"], env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"marts\.egov_scores\s+2,316 rows", result.stdout)
+    assert re.search(r"marts\.wdi_observations\s+44,998 rows", result.stdout)
     assert "Kazakhstan     0.8628  rank  28  Very High" in result.stdout
     published = tmp_path / "home" / "warehouse.duckdb"
     with duckdb.connect(str(published), read_only=True) as connection:
@@ -53,7 +55,7 @@ def test_refresh_publishes_prints_a_summary_and_records_the_run(tmp_path):
     # The run is in the persistent instance, where the UI's run history reads it.
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         recorded = instance.get_run_by_id(run_id)
-    assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_warehouse"
+    assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
 
 
 def test_a_failed_refresh_exits_non_zero_and_names_the_file(tmp_path, snapshot_copy):

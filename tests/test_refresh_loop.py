@@ -216,12 +216,7 @@ def test_the_code_location_loads_on_a_fresh_clone(tmp_path):
     assert (clone / "dbt_project" / "target" / "manifest.json").is_file()
 
 
-# 8. `warehouse refresh --source un_egov` on an empty build area fails in dbt.
-def test_one_source_refreshes_on_an_empty_build_area(tmp_path):
-    result = run(["refresh", "--source", "un_egov"], environment(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
-    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as connection:
-        assert connection.execute("select count(*) from marts.wdi_observations").fetchall() == [(44998,)]
+# 8. `warehouse refresh --source un_egov` on an empty build area: tests/test_cli.py, the first refresh test.
 
 
 def test_the_run_queue_holds_refreshes_to_one_at_a_time(tmp_path):
