@@ -68,6 +68,7 @@ def crlf_copy(name: str) -> bytes:
 
 # 1. An edited snapshot goes unnoticed.
 def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_path, snapshot_copy):
+    """Whatever the flags (here, another source's refresh), and the published file stays as it was."""
     edited = snapshot_copy / "un_egov" / "EGOV_DATA_2020.csv"
     edited.write_bytes(edited.read_bytes().replace(b"0.8", b"0.9", 1))
     published = home / "warehouse.duckdb"
@@ -75,6 +76,7 @@ def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_pa
     result = run(["refresh", "--source", "worldbank"], environment(tmp_path, snapshot_copy))
     assert result.returncode == 1
     assert "EGOV_DATA_2020.csv: sha256" in result.stderr and "does not match the provenance record" in result.stderr
+    assert f"refresh FAILED (run " in result.stderr and f"{published} was left as it was" in result.stderr
     assert sha256_of(published) == before
     status = "\n".join(report(Settings(home=home, snapshots_dir=snapshot_copy), dg.DagsterInstance.ephemeral()))
     assert "INTEGRITY FAILED" in status and "EGOV_DATA_2020.csv" in status
@@ -127,9 +129,18 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         return run_decisions(Path(env["DAGSTER_HOME"]))
 
+    published = {door: sha256_of(home / "warehouse.duckdb") for door, (home, _, _) in doors.items()}
     unchanged = {door: decisions(refresh(door)) for door in doors}
     assert unchanged["dagster"] == unchanged["cli"]
-    assert any("nothing changed since the publication" in line for line in unchanged["cli"])
+    assert "nothing changed since the publication of run <run>: nothing rebuilt" in unchanged["cli"]
+    assert sum(line.endswith(", nothing loaded") for line in unchanged["cli"]) == 5  # three sources, two reference tables
+    for door, (home, _, env) in doors.items():
+        assert sha256_of(home / "warehouse.duckdb") == published[door]
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            [recorded] = instance.get_runs()
+            events = [entry.dagster_event for entry in instance.all_logs(recorded.run_id) if entry.dagster_event]
+        assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
+        assert {"published_warehouse", "report"} <= {event.step_key for event in events if event.is_step_skipped}
 
     for home, _, _ in doors.values():
         (home / "inbox" / "un_egov").mkdir(parents=True)
@@ -138,11 +149,16 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     assert changed["dagster"] == changed["cli"]
     assert "un_egov: took EGOV_DATA_2022.csv from the inbox" in changed["cli"]
     assert any(line.startswith("un_egov: loading (snapshots changed") for line in changed["cli"])
-    assert "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"]
+    assert "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"] and "datareportal: unchanged (<hash>), nothing loaded" in changed["cli"]
+    assert "snapshot_files, un_egov changed since the last publication: building every model" in changed["cli"]
     for home, snapshots, _ in doors.values():
         assert (snapshots / "un_egov" / "EGOV_DATA_2022.csv").read_bytes() == crlf_copy("EGOV_DATA_2022.csv")
         assert list((snapshots / "un_egov" / "superseded").rglob("EGOV_DATA_2022.csv"))
         assert not (home / "build" / "staging" / "un_egov").exists()
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+            cited = connection.execute("select sha256, obtained_from from marts.source_snapshots where file_name = 'EGOV_DATA_2022.csv'").fetchall()
+            assert connection.execute("select count(*) from marts.egov_scores where survey_year = 2022").fetchall() == [(193,)]
+        assert cited == [(sha256_of(snapshots / "un_egov" / "EGOV_DATA_2022.csv"), f"inbox: dropped by hand into {home / 'inbox' / 'un_egov'}")]
 
 
 # 4. Schedules fetch nothing: the UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey.
