@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test test-spark ui clean browser bench
+.PHONY: install run test check test-spark ui clean browser bench
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ run: install
 test: install browser
 	$(BIN)/pytest
 
+# The inner loop: every module's fast tests on one shared build (no test that runs refreshes of its own).
+check: install browser
+	$(BIN)/pytest -m "not slow and not spark"
+
 # The same dbt models on Apache Spark (PySpark, local mode), compared with the DuckDB build.
 test-spark: $(VENV)/.installed-spark
 	$(BIN)/pytest -m spark
@@ -29,10 +33,11 @@ $(VENV)/.installed-spark: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
-# Headless Chromium for the report's browser test (Debian packages; the test skips, saying so,
-# where it cannot be installed).
+# Headless Chromium for the report's browser test (Debian packages). Where it cannot be installed
+# the test skips, saying so; in CI (CI=true) both this step and the test fail instead.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium could not be installed: the browser test will be skipped"
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  { echo "chromium could not be installed: the browser test will be skipped"; [ "$$CI" != true ]; }
 
 
 # Refresh cost, full-WDI-scale ingestion and query latency, written to bench/RESULTS.md (~30 min).

@@ -15,6 +15,9 @@ from orchestration.settings import Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import SNAPSHOTS, failure_text, materialize
 
+# Every test here runs refreshes of its own: `make test`, not `make check`.
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Case:

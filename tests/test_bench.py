@@ -3,6 +3,8 @@
 import csv
 import re
 
+import pytest
+
 from bench import __main__ as bench
 from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set
 from orchestration.sources.snapshots import verified_files
@@ -31,6 +33,7 @@ def non_empty_cells(folder) -> int:
                for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines()[5:]) for cell in row[4:])
 
 
+@pytest.mark.slow
 def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     out = tmp_path / "RESULTS.md"
     assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--out", str(out)]) == 0

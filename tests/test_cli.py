@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from orchestration.sources.snapshots import sha256_of
 import duckdb
 
@@ -40,6 +41,7 @@ def test_help_lists_the_commands_with_examples():
     assert "refresh" in result.stdout and "ui" in result.stdout and "examples:" in result.stdout
 
 
+@pytest.mark.slow
 def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary_and_records_the_run(tmp_path):
     """One source's refresh on an empty build area loads the others too: the marts join them all."""
     env = environment(tmp_path)
@@ -72,6 +74,7 @@ def graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
+@pytest.mark.slow
 def test_ui_serves_the_asset_graph_on_loopback_and_stops_everything_on_sigterm(tmp_path):
     port = free_port()
     process = subprocess.Popen([WAREHOUSE, "ui", "--port", str(port)], env=environment(tmp_path), cwd=PROJECT_ROOT,
@@ -112,6 +115,7 @@ def _group_alive(group: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(built, tmp_path, snapshot_copy):
     from tests.fake_worldbank_api import FakeWorldBankApi
 

@@ -15,6 +15,9 @@ from orchestration.sources.snapshots import sha256_of
 from tests.test_cli import WAREHOUSE, environment
 from orchestration.settings import PROJECT_ROOT
 
+# Every test here runs refreshes of its own: `make test`, not `make check`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def home(built, tmp_path) -> Path:

@@ -104,6 +104,7 @@ def test_every_refresh_job_spans_the_graph_and_asks_only_its_own_upstream(tmp_pa
     assert schedules["worldbank_schedule"].cron_schedule == "0 6 5 * *"
 
 
+@pytest.mark.slow
 def test_the_inbox_sensor_starts_a_refresh_that_files_good_files_and_rejects_bad_ones(home, snapshot_copy):
     settings = Settings(home=home, snapshots_dir=snapshot_copy)
     un_inbox, wb_inbox = settings.inbox_dir / "un_egov", settings.inbox_dir / "worldbank"

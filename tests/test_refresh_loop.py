@@ -24,6 +24,9 @@ from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
 from tests.test_cli import WAREHOUSE, environment, run
 
+# Every test here runs refreshes of its own: `make test`, not `make check`.
+pytestmark = pytest.mark.slow
+
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 # No virtual environment on PATH: every door must find its own dbt.
 BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
