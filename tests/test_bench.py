@@ -38,6 +38,7 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     out = tmp_path / "RESULTS.md"
     assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
+    assert "refresh failed" not in text, text  # a failed scale refresh must fail the smoke test, wherever it stopped
     for heading in ("## 1. Full refresh", "## 2. No-change refresh", "## 3. Scale", "## 4. Analyst queries"):
         assert heading in text
     # The generator is seeded: the same 2 files again, counted with the csv module.
