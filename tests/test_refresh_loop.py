@@ -16,7 +16,9 @@ import pytest
 
 from orchestration.changes import LOG_PREFIX
 from orchestration.definitions import build_definitions
+from orchestration.jobs import snapshot_config
 from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from orchestration.status import report
 from tests.conftest import SNAPSHOTS
@@ -221,9 +223,8 @@ def refresh_in_process(settings: Settings, job: str = "refresh_warehouse", run_c
                        tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     """A refresh job run in this process (offline unless ``run_config`` says otherwise), with its `[refresh]` decisions."""
     instance = dg.DagsterInstance.ephemeral()
-    offline = {"ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": False}} for name in ("un_egov", "worldbank", "datareportal")}}
     result = build_definitions(settings).resolve_job_def(job).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config or offline, tags=tags)
+        instance=instance, raise_on_error=False, run_config=run_config or snapshot_config(inbox=set(SOURCES), live=set()), tags=tags)
     logged = [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(result.run_id) if e.user_message.startswith(LOG_PREFIX)]
     return result, logged
 
