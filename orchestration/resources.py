@@ -25,13 +25,13 @@ class RefreshLockedError(RuntimeError):
     """Another refresh held the build area for longer than a refresh waits."""
 
 
-def verify_snapshots(settings: Settings) -> dict[str, staging.SnapshotSet]:
-    """Every source's snapshot set, checked byte for byte against its records: a file that differs
+def verify_snapshots(settings: Settings) -> None:
+    """Check every source's snapshot set byte for byte against its records: a file that differs
     stops the refresh before anything runs, naming the file."""
     hashes = staging.hash_cache(settings)
-    sets = {name: staging.candidate(settings, name, spec.slot, hashes) for name, spec in SOURCES.items()}
+    for name, spec in SOURCES.items():
+        staging.candidate(settings, name, spec.slot, hashes)
     hashes.save()
-    return sets
 
 
 def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance) -> None:

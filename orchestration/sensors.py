@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
 
 import dagster as dg
 import requests
@@ -14,13 +13,10 @@ from orchestration.jobs import snapshot_config, source_job_name
 from orchestration.runs import innermost_message
 from orchestration.settings import Settings
 from orchestration.sources import staging
+from orchestration.sources.staging import now
 from orchestration.sources.registry import SOURCES
 
 ALERT_WEBHOOK_ENV = "WAREHOUSE_ALERT_WEBHOOK"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def build_inbox_sensor(settings: Settings, refresh_jobs: list) -> dg.SensorDefinition:
@@ -48,7 +44,7 @@ def build_inbox_sensor(settings: Settings, refresh_jobs: list) -> dg.SensorDefin
 
 
 def alert_line(run: dg.DagsterRun, error: str) -> str:
-    return f"{_now()} REFRESH FAILED job={run.job_name} run={run.run_id}: {error}"
+    return f"{now()} REFRESH FAILED job={run.job_name} run={run.run_id}: {error}"
 
 
 def build_failure_sensor(settings: Settings) -> dg.RunFailureSensorDefinition:

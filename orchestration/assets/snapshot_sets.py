@@ -29,11 +29,11 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             say(context, f"{spec.name}: took {', '.join(r.file for r in staged)} from the inbox")
         if config.live:
             say(context, f"{spec.name}: checking the live upstream: {spec.upstream}")
-            current = staging.candidate(settings, spec.name, spec.slot)
+            current = current_set(warehouse, spec)
             staged += staging.stage(settings, spec.name, context.run_id, spec.fetch(settings, current, lambda text: say(context, text)))
         for record in staged:
             spec.check_file(staging.staging_dir(settings, spec.name) / record.file, settings)
-        snapshot_set = staging.candidate(settings, spec.name, spec.slot, staging.hash_cache(settings))
+        snapshot_set = current_set(warehouse, spec)
         say(context, f"{spec.name}: {len(staged)} new file(s) staged" if staged else f"{spec.name}: nothing new to take in")
         return dg.MaterializeResult(
             metadata={

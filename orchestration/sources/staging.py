@@ -51,8 +51,7 @@ class SnapshotSet:
 
     source: str
     provenance: SourceProvenance  # the committed record: producer, licence, citation
-    files: list[tuple[Path, SnapshotFile]]
-    staged: list[str]  # the names among them that wait in staging
+    files: list[tuple[Path, SnapshotFile]]  # staged files in place of the committed ones they replace
 
     @property
     def fingerprint(self) -> str:
@@ -82,7 +81,7 @@ def candidate(settings: Settings, source: str, slot: Callable[[Path], str | None
     taken = {slot(path) for path, _ in staged} - {None}
     kept = [(path, record) for path, record in committed if slot(path) is None or slot(path) not in taken]
     files = sorted(kept + staged, key=lambda entry: entry[1].file)
-    return SnapshotSet(source, provenance, files, [record.file for _, record in staged])
+    return SnapshotSet(source, provenance, files)
 
 
 def _record(settings: Settings, source: str) -> dict | None:

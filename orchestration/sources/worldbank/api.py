@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import requests
@@ -24,7 +23,7 @@ import requests
 from orchestration.settings import Settings
 from orchestration.sources import http
 from orchestration.sources.snapshots import IncomingFile
-from orchestration.sources.staging import SnapshotSet
+from orchestration.sources.staging import SnapshotSet, now
 from orchestration.sources.worldbank.parser import load_config, snapshot_key
 
 WDI_SOURCE_ID = 2
@@ -65,7 +64,7 @@ class WorldBankClient:
 
     def indicator(self, code: str, countries: list[str] | None = None) -> LiveFetch:
         """All observations of one WDI indicator, for all economies or the given ISO3 codes."""
-        fetch = LiveFetch(name=code, fetched_at=_now())
+        fetch = LiveFetch(name=code, fetched_at=now())
         for chunk in self._country_chunks(countries):
             self._collect(fetch, f"country/{chunk}/indicator/{code}", {"source": WDI_SOURCE_ID}, f"indicator {code}")
         return fetch
@@ -77,7 +76,7 @@ class WorldBankClient:
 
     def countries(self) -> LiveFetch:
         """The country and aggregate list with regions and income groups."""
-        fetch = LiveFetch(name="country", fetched_at=_now())
+        fetch = LiveFetch(name="country", fetched_at=now())
         self._collect(fetch, "country", {}, "country metadata")
         return fetch
 
@@ -128,10 +127,6 @@ def _as_int(value, what: str, url: str) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         raise WorldBankApiError(f"{what}: page count {value!r} is not a number from {url}") from None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def live_file_name(fetch: LiveFetch) -> str:
