@@ -1,28 +1,53 @@
-"""Shared fixtures: a whole warehouse materialised by Dagster into a temporary folder."""
+"""Shared fixtures: one warehouse refreshed by the `warehouse` command into a temporary folder,
+shared read-only by every test of a run (and by every pytest-xdist worker)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from filelock import FileLock
 
 from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
 
 SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
 PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
+WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
 
 
 def pytest_configure(config):
     """Parse dbt's manifest before collection: test modules import the dbt assets, which are
-    defined from it, and a fresh clone has none."""
+    defined from it, and a fresh clone has none. Under pytest-xdist the controller parses once,
+    before it starts the workers, so no two `dbt parse` write the same target folder."""
+    prepare_process_environment()
+    if hasattr(config, "workerinput"):
+        return
     from orchestration.dbt_project import prepare
 
-    prepare_process_environment()
     prepare(Settings(home=Path(tempfile.mkdtemp(prefix="dbt-parse-")), snapshots_dir=SNAPSHOTS))
+
+
+def environment(folder: Path, snapshots: Path = SNAPSHOTS) -> dict[str, str]:
+    """The `warehouse` command's environment with a warehouse home and a Dagster home of its own in ``folder``."""
+    return {
+        **os.environ,
+        "WAREHOUSE_HOME": str(folder / "home"),
+        "WAREHOUSE_SNAPSHOTS": str(snapshots),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The `warehouse` command as a user runs it, from the project folder."""
+    return subprocess.run([WAREHOUSE, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
 
 
 def materialize(
@@ -46,13 +71,43 @@ def materialize(
     )
 
 
+@dataclass(frozen=True)
+class FirstRefresh:
+    """What a user's first refresh on a fresh clone left: the warehouse, what it printed, and
+    the Dagster home that recorded the run."""
+
+    settings: Settings
+    stdout: str
+    dagster_home: Path
+
+
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Settings:
-    """A warehouse refreshed from the embedded snapshots, shared read-only by the tests."""
-    settings = Settings(home=tmp_path_factory.mktemp("warehouse"), snapshots_dir=SNAPSHOTS)
-    result = materialize(settings)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return settings
+def first_refresh(tmp_path_factory, worker_id) -> FirstRefresh:
+    """`warehouse refresh --source un_egov` on an empty build area (one source's refresh loads
+    them all: the marts join them). The first worker to ask runs it; the others wait for it."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = shared / "first_refresh"
+    with FileLock(shared / "first_refresh.lock"):
+        if not (folder / "stdout.txt").exists():
+            result = run(["refresh", "--source", "un_egov"], environment(folder))
+            assert result.returncode == 0, result.stderr[-3000:]
+            (folder / "stdout.txt").write_text(result.stdout, encoding="utf-8")
+    return FirstRefresh(Settings(home=folder / "home", snapshots_dir=SNAPSHOTS),
+                        (folder / "stdout.txt").read_text(encoding="utf-8"), folder / "dagster_home")
+
+
+@pytest.fixture(scope="session")
+def built(first_refresh) -> Settings:
+    """The warehouse refreshed from the embedded snapshots, shared read-only by the tests."""
+    return first_refresh.settings
+
+
+@pytest.fixture
+def home(built, tmp_path) -> Path:
+    """A private copy of the built warehouse home, for a test that refreshes or damages it."""
+    target = tmp_path / "home"
+    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
+    return target
 
 
 @pytest.fixture(scope="module")

@@ -3,37 +3,23 @@
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import dagster as dg
-import pytest
-from orchestration.sources.snapshots import sha256_of
 import duckdb
+import pytest
 
 from orchestration.settings import PROJECT_ROOT
-from tests.conftest import SNAPSHOTS
+from orchestration.sources.snapshots import SourceProvenance, sha256_of
+from tests.conftest import WAREHOUSE, environment, run
+from tests.loopback import serve
 
-WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
-
-
-def environment(tmp_path: Path, snapshots: Path = SNAPSHOTS) -> dict[str, str]:
-    return {
-        **os.environ,
-        "WAREHOUSE_HOME": str(tmp_path / "home"),
-        "WAREHOUSE_SNAPSHOTS": str(snapshots),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([WAREHOUSE, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+FIXTURES = Path(__file__).parent / "fixtures" / "datareportal"
 
 
 def test_help_lists_the_commands_with_examples():
@@ -41,21 +27,18 @@ def test_help_lists_the_commands_with_examples():
     assert "refresh" in result.stdout and "ui" in result.stdout and "examples:" in result.stdout
 
 
-@pytest.mark.slow
-def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary_and_records_the_run(tmp_path):
-    """One source's refresh on an empty build area loads the others too: the marts join them all."""
-    env = environment(tmp_path)
-    result = run(["refresh", "--source", "un_egov"], env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert re.search(r"marts\.egov_scores\s+2,316 rows", result.stdout)
-    assert re.search(r"marts\.wdi_observations\s+44,998 rows", result.stdout)
-    assert "Kazakhstan     0.8628  rank  28  Very High" in result.stdout
-    published = tmp_path / "home" / "warehouse.duckdb"
-    with duckdb.connect(str(published), read_only=True) as connection:
+def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary_and_records_the_run(first_refresh):
+    """One source's refresh on an empty build area loads the others too: the marts join them all.
+    The shared build of the whole suite is this very run (tests/conftest.py)."""
+    printed = first_refresh.stdout
+    assert re.search(r"marts\.egov_scores\s+2,316 rows", printed)
+    assert re.search(r"marts\.wdi_observations\s+44,998 rows", printed)
+    assert "Kazakhstan     0.8628  rank  28  Very High" in printed
+    with duckdb.connect(str(first_refresh.settings.published_db), read_only=True) as connection:
         run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
-    assert run_id in result.stdout
+    assert run_id in printed
     # The run is in the persistent instance, where the UI's run history reads it.
-    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+    with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
         recorded = instance.get_run_by_id(run_id)
     assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
 
@@ -116,38 +99,22 @@ def _group_alive(group: int) -> bool:
 
 
 @pytest.mark.slow
-def test_live_worldbank_refresh_saves_snapshots_and_replays_offline(built, tmp_path, snapshot_copy):
-    from tests.fake_worldbank_api import FakeWorldBankApi
-
-    shutil.copytree(built.home, tmp_path / "home", ignore=shutil.ignore_patterns("quality", "*.lock"))
-    fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
-    env = {**environment(tmp_path, snapshot_copy), "WORLDBANK_API_URL": fake.start()}
-    try:
-        live = run(["refresh", "--source", "worldbank", "--live"], env)
-    finally:
-        fake.stop()
-    assert live.returncode == 0, live.stderr[-3000:]
-    folder = snapshot_copy / "worldbank"
-    provenance = json.loads((folder / "provenance.json").read_text())
-    records = {entry["file"]: entry for entry in provenance["files"]}
-    assert set(records) == {"country_live.json", *(f"API_{code}_live.json" for code in fake.rows)}
-    record = records["API_IT.NET.USER.ZS_live.json"]
-    assert record["obtained_from"].startswith(env["WORLDBANK_API_URL"] + "/country/all/indicator/IT.NET.USER.ZS?")
-    assert record["vintage"] == "2026-07-13" and record["date_accessed"].startswith("20")
-    assert record["sha256"] == sha256_of(folder / "API_IT.NET.USER.ZS_live.json")
-    superseded = {path.name for path in (folder / "superseded").rglob("*.csv")}
-    assert "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv" in superseded and len(superseded) == 6
-
-    published = tmp_path / "home" / "warehouse.duckdb"
-    query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations order by all"
-    with duckdb.connect(str(published), read_only=True) as connection:
-        after_live = connection.execute(query).fetchall()
-        kaz = connection.execute("select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022").fetchall()
-    assert kaz == [(92.2969,)]
-    assert {row[4] for row in after_live} == {"2026-07-13"}
-
-    # With the server gone, a full rebuild from the saved snapshots gives the same numbers.
-    offline = run(["refresh", "--full"], env)
-    assert offline.returncode == 0, offline.stderr[-3000:]
-    with duckdb.connect(str(published), read_only=True) as connection:
-        assert connection.execute(query).fetchall() == after_live
+def test_live_datareportal_refresh_saves_the_page_with_its_provenance(home, tmp_path, snapshot_copy):
+    """`--source datareportal --live` asks every configured report page; a page that parses is
+    published, then kept as a snapshot whose record names where and when it was fetched."""
+    page = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
+    requested: list[str] = []
+    with serve({"/reports/digital-2022-turkmenistan": page}, requested) as base:
+        env = {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": base}
+        result = run(["refresh", "--source", "datareportal", "--live"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "/reports/digital-2022-turkmenistan" in requested and len(requested) == 25  # 5 countries x 5 years
+    saved = snapshot_copy / "datareportal" / "digital-2022-turkmenistan.html"
+    assert saved.read_bytes() == page
+    record = next(f for f in SourceProvenance.load(saved.parent).files if f.file == saved.name)
+    assert record.obtained_from == f"{base}/reports/digital-2022-turkmenistan"
+    assert record.sha256 == sha256_of(saved) and record.date_accessed.startswith("20")
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        cited = connection.execute("select sha256, obtained_from from marts.source_snapshots "
+                                   "where source = 'datareportal' and file_name = ?", [saved.name]).fetchall()
+    assert cited == [(record.sha256, record.obtained_from)]

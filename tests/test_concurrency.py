@@ -1,8 +1,8 @@
-"""Refreshes against analysts and each other, and a refresh killed in the middle of dbt."""
+"""Refreshes against analysts and each other, and a refresh killed in the middle of dbt: one
+scenario, as it happens on a server, with the real command in three processes."""
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -11,72 +11,23 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.sources.snapshots import sha256_of
-from tests.test_cli import WAREHOUSE, environment
 from orchestration.settings import PROJECT_ROOT
+from orchestration.sources.snapshots import sha256_of
+from tests.conftest import WAREHOUSE, environment
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def home(built, tmp_path) -> Path:
-    """A copy of a good warehouse home; tests run the real command against it."""
-    target = tmp_path / "home"
-    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock"))
-    return target
-
-
-def start_refresh(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """A full refresh unless told otherwise: the copied home is current, so without --full
-    change detection would skip it all."""
-    args = args or ("--full",)
-    return subprocess.Popen([WAREHOUSE, "refresh", *args], env=environment(tmp_path), cwd=PROJECT_ROOT,
+def start_refresh(tmp_path: Path) -> subprocess.Popen:
+    """A full refresh: the copied home is current, so without --full change detection would skip it all."""
+    return subprocess.Popen([WAREHOUSE, "refresh", "--full"], env=environment(tmp_path), cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def publication(path: Path) -> str:
     with duckdb.connect(str(path), read_only=True) as connection:
         return connection.execute("select dagster_run_id from meta.publication").fetchall()[0][0]
-
-
-def test_an_analyst_reading_through_a_whole_refresh_is_never_blocked(home, tmp_path):
-    published = home / "warehouse.duckdb"
-    before = publication(published)
-    analyst = duckdb.connect(str(published), read_only=True)
-    refresh = start_refresh(tmp_path)
-    queries = 0
-    while refresh.poll() is None:
-        assert analyst.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
-        assert analyst.execute("select dagster_run_id from meta.publication").fetchall() == [(before,)]
-        queries += 1
-        time.sleep(0.2)
-    out, err = refresh.communicate()
-    assert refresh.returncode == 0, err[-2000:]
-    assert queries > 20
-    # The analyst's connection still works, on the data it opened; a new connection sees the new data.
-    assert analyst.execute("select count(*) from marts.wdi_observations").fetchall()[0][0] > 0
-    analyst.close()
-    after = publication(published)
-    assert after != before and after in out
-
-
-def test_two_refreshes_at_once_the_second_waits_its_turn(home, tmp_path):
-    first = start_refresh(tmp_path)
-    while not (home / "build" / "refresh.holder").exists():
-        assert first.poll() is None, first.communicate()[1][-2000:]
-        time.sleep(0.1)
-    second = start_refresh(tmp_path, "--source", "un_egov")  # say, a schedule's refresh
-    results = [(p.wait(timeout=600), *p.communicate()) for p in (first, second)]
-    assert [code for code, _, _ in results] == [0, 0], [err[-1500:] for _, _, err in results]
-    holder_run = re.search(r"run ([0-9a-f-]{36}) \(refresh_warehouse\)", results[0][1]).group(1)
-    assert f"another refresh holds {home / 'build'} (pid {first.pid}, run {holder_run}" in results[1][1]
-    # It ran after the first had published, so it found that publication current.
-    assert f"nothing changed since the publication of run {holder_run}" in results[1][1]
-    assert not (tmp_path / "home" / "logs" / "alerts.log").exists()
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
-        assert connection.execute("select dagster_run_id from meta.publication").fetchall() == [(holder_run,)]
-        assert connection.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
 
 
 def children_in_group(group: int) -> list[str]:
@@ -91,24 +42,48 @@ def children_in_group(group: int) -> list[str]:
     return commands
 
 
-def test_a_refresh_killed_during_dbt_leaves_the_published_file_and_the_next_one_recovers(home, tmp_path):
+def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, tmp_path):
     published = home / "warehouse.duckdb"
-    before = sha256_of(published)
-    refresh = start_refresh(tmp_path)
-    deadline = time.monotonic() + 300
-    while not any(" build" in command and "dbt" in command for command in children_in_group(refresh.pid)):
-        assert refresh.poll() is None and time.monotonic() < deadline, "dbt never started"
-        time.sleep(0.2)
-    time.sleep(2)  # well inside `dbt build`
-    os.killpg(refresh.pid, signal.SIGKILL)
-    refresh.wait(timeout=60)
-    assert refresh.returncode == -signal.SIGKILL
-    assert sha256_of(published) == before
-    assert not list(home.glob(".warehouse.duckdb.*.tmp"))
+    before, before_bytes = publication(published), sha256_of(published)
+    analyst = duckdb.connect(str(published), read_only=True)
+    queries = 0
 
-    again = start_refresh(tmp_path)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err[-3000:]
-    assert sha256_of(published) != before
+    def read_until(done, limit: float = 300) -> None:
+        """The analyst's queries, every 0.2 s until ``done()``: never blocked, always the data opened."""
+        nonlocal queries
+        deadline = time.monotonic() + limit
+        while not done():
+            assert time.monotonic() < deadline, "timed out"
+            assert analyst.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
+            assert analyst.execute("select dagster_run_id from meta.publication").fetchall() == [(before,)]
+            queries += 1
+            time.sleep(0.2)
+
+    holder = home / "build" / "refresh.holder"
+    first = start_refresh(tmp_path)
+    read_until(lambda: holder.exists() or first.poll() is not None)
+    assert first.poll() is None, first.communicate()[1][-2000:]
+    holder_run = re.search(r"run ([0-9a-f-]{36})", holder.read_text()).group(1)
+    second = start_refresh(tmp_path)  # say, a schedule's refresh
+    read_until(lambda: any(" build" in command and "dbt" in command for command in children_in_group(first.pid)))
+    inside = time.monotonic() + 2
+    read_until(lambda: time.monotonic() > inside)  # well inside `dbt build`
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    assert sha256_of(published) == before_bytes and not list(home.glob(".warehouse.duckdb.*.tmp"))
+
+    read_until(lambda: second.poll() is not None, limit=600)
+    out, err = second.communicate()
+    assert second.returncode == 0, err[-3000:]
+    # It waited for the lock, naming who held it, and took it when the holder died.
+    assert f"another refresh holds {home / 'build'} (pid {first.pid}, run {holder_run}" in out
+    assert queries > 20
+    # The analyst's connection still works, on the data it opened; a new connection sees the new data.
+    assert analyst.execute("select count(*) from marts.wdi_observations").fetchall()[0][0] > 0
+    analyst.close()
+    after = publication(published)
+    assert after not in (before, holder_run) and after in out
+    assert not (home / "logs" / "alerts.log").exists()
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]

@@ -3,10 +3,8 @@
 import csv
 import io
 import json
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,17 +14,9 @@ from orchestration.definitions import build_definitions
 from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import SNAPSHOTS
-from tests.test_cli import environment, run
+from tests.conftest import SNAPSHOTS, environment, run
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]
-
-
-@pytest.fixture
-def home(built, tmp_path) -> Path:
-    target = tmp_path / "home"
-    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock"))
-    return target
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -14,17 +14,16 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.changes import LOG_PREFIX
+from orchestration.changes import FULL_TAG, LOG_PREFIX
 from orchestration.definitions import build_definitions
 from orchestration.jobs import snapshot_config
 from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS
+from tests.conftest import SNAPSHOTS, WAREHOUSE, environment, run
 from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
-from tests.test_cli import WAREHOUSE, environment, run
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
@@ -32,13 +31,6 @@ pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 # No virtual environment on PATH: every door must find its own dbt.
 BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-@pytest.fixture
-def home(built, tmp_path) -> Path:
-    target = tmp_path / "home"
-    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
-    return target
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -194,13 +186,12 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
 
 
 # 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few small requests.
-def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged(home, snapshot_copy):
+def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged_and_replays_offline(home, snapshot_copy):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     settings = Settings(home=home, snapshots_dir=snapshot_copy, worldbank_api_url=fake.start())
     try:
         fetched, _ = schedule_tick(settings, "worldbank_schedule")
         assert fetched.success and published_in(fetched)
-        assert {f.vintage for f in SourceProvenance.load(snapshot_copy / "worldbank").files} == {"2026-07-13"}
         fake.requests.clear()
         unchanged, logged = schedule_tick(settings, "worldbank_schedule")
     finally:
@@ -208,6 +199,26 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     assert unchanged.success and not published_in(unchanged)
     assert len(fake.requests) == 5 and all("per_page=1&" in path for path in fake.requests)
     assert "worldbank: IT.NET.USER.ZS unchanged (release 2026-07-13)" in logged
+
+    folder = snapshot_copy / "worldbank"
+    records = {entry.file: entry for entry in SourceProvenance.load(folder).files}
+    assert set(records) == {"country_live.json", *(f"API_{code}_live.json" for code in fake.rows)}
+    record = records["API_IT.NET.USER.ZS_live.json"]
+    assert record.obtained_from.startswith(settings.worldbank_api_url + "/country/all/indicator/IT.NET.USER.ZS?")
+    assert record.vintage == "2026-07-13" and record.sha256 == sha256_of(folder / "API_IT.NET.USER.ZS_live.json")
+    superseded = {path.name for path in (folder / "superseded").rglob("*.csv")}
+    assert "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv" in superseded and len(superseded) == 6
+
+    query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations order by all"
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        after_live = connection.execute(query).fetchall()
+        kaz = connection.execute("select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022").fetchall()
+    assert kaz == [(92.2969,)] and {row[4] for row in after_live} == {"2026-07-13"}
+    # With the server gone, a full rebuild from the saved snapshots gives the same numbers.
+    offline, _ = refresh_in_process(settings, tags={FULL_TAG: "true"})
+    assert offline.success and published_in(offline)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        assert connection.execute(query).fetchall() == after_live
 
 
 def schedule_tick(settings: Settings, name: str) -> tuple[dg.ExecuteInProcessResult, list[str]]:
