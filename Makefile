@@ -18,12 +18,16 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/warehouse refresh
 
+# Two pytest-xdist workers (one per core here): each test has its own warehouse home, so no two
+# write one DuckDB file; the shared build is made once, by whichever worker asks first.
+PYTEST := $(BIN)/pytest -n auto --dist worksteal
+
 test: install browser
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The inner loop: every module's fast tests on one shared build (no test that runs refreshes of its own).
 check: install browser
-	$(BIN)/pytest -m "not slow and not spark"
+	$(PYTEST) -m "not slow and not spark"
 
 # The same dbt models on Apache Spark (PySpark, local mode), compared with the DuckDB build.
 test-spark: $(VENV)/.installed-spark

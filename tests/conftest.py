@@ -35,6 +35,12 @@ def pytest_configure(config):
     prepare(Settings(home=Path(tempfile.mkdtemp(prefix="dbt-parse-")), snapshots_dir=SNAPSHOTS))
 
 
+def pytest_collection_modifyitems(items):
+    """Slow tests first, those that need no shared build before those that do: a worker starts on
+    them while another makes the build, and the quick tests fill the gaps at the end."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, "built" in item.fixturenames))
+
+
 def environment(folder: Path, snapshots: Path = SNAPSHOTS) -> dict[str, str]:
     """The `warehouse` command's environment with a warehouse home and a Dagster home of its own in ``folder``."""
     return {
@@ -51,7 +57,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def materialize(
-    settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None
+    settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """The asset graph as a refresh runs it, offline unless a source is named in ``live``: all of
     it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job."""
@@ -67,7 +74,7 @@ def materialize(
     snapshot_sets = [key.path[1] for key in selected if key.path[0] == "snapshots"]
     run_config = {"ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": name in live}} for name in snapshot_sets}}
     return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
     )
 
 

@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import re
+from datetime import timedelta, timezone
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +16,9 @@ from orchestration.definitions import build_definitions
 from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import SNAPSHOTS, environment, run
+from orchestration.status import report
+from tests.conftest import SNAPSHOTS, environment, materialize, run
+from tests.test_bad_inputs import CASES, damaged_copy
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]
 
@@ -67,13 +71,26 @@ def test_tables_lists_descriptions_and_counts(home, tmp_path):
     assert "The UN E-Government Survey, one row per (iso3, survey_year)" in result.stdout
 
 
-def test_status_reports_every_source(home, tmp_path):
-    result = run(["status"], environment(tmp_path))
-    assert result.returncode == 0, result.stderr
-    for source in ("un_egov", "worldbank", "datareportal"):
-        assert f"{source} (" in result.stdout
-    assert result.stdout.count("freshness   fresh") == 3
-    assert "overdue after 45 days" in result.stdout and "published   " in result.stdout
+def test_status_shows_every_source_an_overdue_one_and_a_failed_gate(home, tmp_path):
+    """`warehouse status` (its report, in process): 46 days after the last load the World Bank is
+    overdue (the README's 45 days) while the UN survey is fresh, and a gate that failed says so."""
+    instance = dg.DagsterInstance.ephemeral()
+    bad = damaged_copy(CASES["index-value-1.7"], tmp_path)
+    failed = materialize(Settings(home=tmp_path / "elsewhere", snapshots_dir=bad.parent.parent),
+                         ["snapshots/un_egov", "raw/un_egov_surveys"], instance=instance)
+    assert not failed.success
+    settings = Settings(home=home, snapshots_dir=SNAPSHOTS)
+    with duckdb.connect(str(settings.published_db), read_only=True) as connection:
+        loaded = dict(connection.execute("select source, loaded_at from meta.inputs").fetchall())
+    now = loaded["worldbank"].replace(tzinfo=timezone.utc) + timedelta(days=46)
+    text = "\n".join(report(settings, instance, now=now))
+    by_source = dict(re.findall(r"^(un_egov|worldbank|datareportal) \(.*?\)\n((?:  .*\n?)+)", text, flags=re.M))
+    assert set(by_source) == {"un_egov", "worldbank", "datareportal"}
+    assert "freshness   OVERDUE (expected" in by_source["worldbank"] and "overdue after 45 days" in by_source["worldbank"]
+    assert "freshness   fresh" in by_source["un_egov"]
+    assert all("files, verified against their records" in block for block in by_source.values())
+    assert re.search(r"gates       raw/un_egov_surveys: failed \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, run " + failed.run_id[:8], by_source["un_egov"])
+    assert f"published   {settings.published_db}" in text
 
 
 def test_every_refresh_job_spans_the_graph_and_asks_only_its_own_upstream(tmp_path):
