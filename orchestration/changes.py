@@ -47,7 +47,7 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for root, patterns in _CODE:
         for path in sorted({p for pattern in patterns for p in root.glob(pattern) if p.is_file()}):
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            digest.update(f"{root.name}/{path.relative_to(root)}".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

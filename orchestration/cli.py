@@ -187,7 +187,9 @@ class _Progress(threading.Thread):
 def _print_event(event) -> None:
     if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
         check = event.asset_check_evaluation_data
-        print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {check.description}", file=sys.stderr, flush=True)
+        # dbt's tests carry no description: their failing rows are in the dbt output below.
+        why = check.description or "failed (dbt test)"
+        print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {why}", file=sys.stderr, flush=True)
     elif event.is_step_success:
         seconds = event.event_specific_data.duration_ms / 1000
         print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)

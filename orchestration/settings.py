@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# Another copy of the dbt project only for trying a change to the models beside the real one.
+DBT_PROJECT_DIR = Path(os.environ.get("WAREHOUSE_DBT_PROJECT", PROJECT_ROOT / "dbt_project")).resolve()
 # What a data engineer edits: which indicators to load, and how to talk to the live APIs.
 WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
 DATAREPORTAL_CONFIG = PROJECT_ROOT / "config" / "datareportal.toml"

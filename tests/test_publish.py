@@ -7,9 +7,9 @@ import duckdb
 import pytest
 
 from orchestration.publishing import publish
-from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.settings import PROJECT_ROOT, PUBLISHED_SCHEMAS, Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import materialize
+from tests.conftest import environment, materialize, run
 
 
 def record_as_upstream(path: Path) -> None:
@@ -47,6 +47,31 @@ def test_a_file_the_parser_rejects_stops_the_refresh_before_publishing(published
     assert "EGOV_DATA_2018.csv: line 194: the file ends mid-row (truncated)" in (error.cause or error).message
     assert sha256_of(published_home.published_db) == before
     assert damaged.exists(), "the rejected input stays where it was, for diagnosis"
+
+
+@pytest.mark.slow
+def test_changed_code_rebuilds_everything_and_a_failing_dbt_test_stops_it_before_publishing(home, tmp_path):
+    """A copy of the dbt project with one more test, which the data fails. The code changed, so
+    every source is loaded again and every model rebuilt; the failed test stops the run before
+    publishing, and the published file stays byte for byte as it was."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(PROJECT_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "tests" / "singular" / "kazakhstan_has_no_scores.sql").write_text(
+        "-- A rule the data breaks on purpose: Kazakhstan has scores.\n"
+        "select iso3, survey_year from {{ ref('egov_scores') }} where iso3 = 'KAZ'\n", encoding="utf-8")
+    published = home / "warehouse.duckdb"
+    before = sha256_of(published)
+
+    result = run(["refresh"], {**environment(tmp_path), "WAREHOUSE_DBT_PROJECT": str(project)})
+
+    assert result.returncode == 1, result.stdout[-3000:]
+    for source in ("un_egov", "worldbank", "datareportal"):
+        assert f"{source}: loading (the code changed since it was loaded)" in result.stdout
+    assert "the code changed since the last publication: building every model" in result.stdout
+    assert "GATE    marts/egov_scores kazakhstan_has_no_scores: failed (dbt test)" in result.stderr
+    assert "Failure in test kazakhstan_has_no_scores" in result.stderr and "Got 12 results" in result.stderr
+    assert "ok      published_warehouse" not in result.stdout
+    assert sha256_of(published) == before and f"{published} was left as it was" in result.stderr
 
 
 def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, published_home):
