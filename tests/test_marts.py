@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from orchestration.sources.snapshots import sha256_of
+from tests import raw_files
 from tests.conftest import PAPER, SNAPSHOTS
 
 C5 = ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
@@ -146,8 +147,10 @@ def test_region_means_are_simple_means_and_match_the_uns_published_averages(db):
 
 
 def test_region_summary_shape_and_coverage(db):
-    groups = one(db, "select count(distinct group_name) from marts.egov_region_summary where grouping = 'un_subregion'")[0]
-    assert one(db, "select count(*) from marts.egov_region_summary") == (12 * 5 * (1 + 5 + groups + 1),)
+    # The UN's subregions of the 193 members, as country_converter reads them.
+    members = raw_files.survey(2024)
+    subregions = set(coco.convert(list(members["name"]), to="UNregion"))
+    assert one(db, "select count(*) from marts.egov_region_summary") == (12 * 5 * (1 + 5 + len(subregions) + 1),)
     # 2003: Montenegro and South Sudan were not yet members, so the world has 191 reporting.
     assert one(db, "select n_members, n_reporting from marts.egov_region_summary where survey_year = 2003 "
                    "and grouping = 'world' and indicator = 'egdi'") == (193, 191)
@@ -156,6 +159,31 @@ def test_region_summary_shape_and_coverage(db):
     values = [0.8628, 0.7265, 0.6977, 0.5039, 0.4808]
     assert c5[0] == 5
     assert c5[1:] == pytest.approx((sum(values) / 5, 0.6977, 0.4808, 0.8628))
+
+
+def test_every_index_rank_is_the_raw_files_competition_rank(db):
+    """EGDI rank as the UN prints it; EPI, OSI, HCI and TII ranks computed among the surveyed states."""
+    for year in SURVEY_YEARS:
+        frame = raw_files.survey(year)
+        mart = db.execute("select iso3, egdi_rank, epi_rank, osi_rank, hci_rank, tii_rank from marts.egov_scores "
+                          "where survey_year = ?", [year]).df().set_index("iso3")
+        surveyed = frame[frame.surveyed]
+        assert (mart.loc[surveyed.index, "egdi_rank"] == surveyed["rank"]).all(), year
+        for index in ("epi", "osi", "hci", "tii"):
+            assert (mart.loc[surveyed.index, f"{index}_rank"] == surveyed[f"{index}_rank"]).all(), (year, index)
+        assert mart.drop(surveyed.index).isna().all().all(), year
+
+
+def test_region_spread_is_the_sample_standard_deviation(db):
+    frame = raw_files.survey(2022)
+    for region in ("Europe", "Africa"):
+        values = frame[(frame.region == region) & frame.surveyed]
+        for index in ("egdi", "tii"):
+            stddev, minimum, maximum = one(db, "select stddev_value, min_value, max_value from marts.egov_region_summary "
+                                               "where survey_year = 2022 and grouping = 'un_region' and group_name = ? and indicator = ?",
+                                           region, index)
+            assert stddev == pytest.approx(values[index].std(ddof=1), rel=1e-12)
+            assert (minimum, maximum) == (values[index].min(), values[index].max())
 
 
 def test_every_number_cites_its_file(db):

@@ -1,6 +1,10 @@
 """Write-audit-publish: the published file changes whole, or not at all."""
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -9,7 +13,7 @@ import pytest
 from orchestration.publishing import publish
 from orchestration.settings import PROJECT_ROOT, PUBLISHED_SCHEMAS, Settings
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import environment, materialize, run
+from tests.conftest import SNAPSHOTS, environment, materialize, run
 
 
 def record_as_upstream(path: Path) -> None:
@@ -108,3 +112,41 @@ def test_publishing_an_unreadable_build_leaves_the_old_file(published_home, tmp_
         publish(broken, published_home.published_db, PUBLISHED_SCHEMAS, run_id="never")
     assert sha256_of(published_home.published_db) == before
     assert not list(published_home.home.glob(".warehouse.duckdb.*.tmp"))
+
+
+def test_the_parquet_export_holds_every_gated_raw_table_row_for_row(built):
+    """build/parquet/raw/<table>/, what the Spark target reads: the same rows as the build database."""
+    exported = sorted(path.name for path in (built.parquet_dir / "raw").iterdir())
+    with duckdb.connect(str(built.build_db), read_only=True) as connection:
+        for table in exported:
+            counts = connection.execute(
+                f"select (select count(*) from raw.{table}), (select count(*) from read_parquet('{built.parquet_dir}/raw/{table}/*.parquet')), "
+                f"(select count(*) from (select * from raw.{table} except all select * from read_parquet('{built.parquet_dir}/raw/{table}/*.parquet')))"
+            ).fetchall()[0]
+            assert counts[0] == counts[1] > 0 and counts[2] == 0, (table, counts)
+    assert {"un_egov_surveys", "wdi_observations", "wdi_countries", "datareportal_figures", "country_reference"} <= set(exported)
+
+
+MEMORY_PROBE = """
+import json, os, subprocess, sys
+from pathlib import Path
+from orchestration.resources import WarehouseResource
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
+settings = Settings(home=Path(sys.argv[1]), snapshots_dir=Path(sys.argv[2]))
+with WarehouseResource.from_settings(settings).build_connection() as connection:
+    build = connection.execute("select current_setting('memory_limit')").fetchone()[0]
+shown = subprocess.run([DBT_EXECUTABLE, "show", "--inline", "select current_setting('memory_limit') as m", "--output", "json",
+                        "--log-format", "json", "--quiet"], cwd=DBT_PROJECT_DIR, env={**os.environ, **settings.dbt_env()},
+                       capture_output=True, text=True, check=True).stdout
+print(json.dumps({"build": build, "dbt": json.loads(json.loads(shown.strip().splitlines()[-1])["data"]["preview"])[0]["m"]}))
+"""
+
+
+@pytest.mark.slow
+def test_the_duckdb_memory_limit_setting_reaches_the_build_connection_and_dbt(tmp_path):
+    env = {**os.environ, "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "321MiB"}
+    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "home"), str(SNAPSHOTS)], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"build": "321.0 MiB", "dbt": "321.0 MiB"}

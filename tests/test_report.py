@@ -1,5 +1,7 @@
 """The analyst report, opened in a real headless Chromium with no network."""
 
+import csv
+import html
 import os
 import re
 import shutil
@@ -8,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import raw_files
+from tests.conftest import PAPER
+from tests.test_paper import expected_status
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -37,7 +42,29 @@ def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 def test_the_page_is_self_contained(page):
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"http", text), "no script or style from a network"
-    assert (page.parent / "docs.html").stat().st_size > 100_000, "the dbt docs are written next to the report"
+    docs = (page.parent / "docs.html").read_text(encoding="utf-8")
+    assert all(f"model.digital_warehouse.{name}" in docs for name in ("egov_scores", "wdi_observations", "audit")), \
+        "the dbt docs, with the manifest of every model, are written next to the report"
+
+
+def test_table_1_shows_the_raw_files_numbers_and_marks_the_printed_ones(page):
+    """Each of the five's row: EGDI 2022 and 2012, the 10-year change and the ranks recomputed
+    from the survey files, each beside the study's printed number and its mark."""
+    table = page.read_text(encoding="utf-8").split("Table 1:", 1)[1].split("</table>", 1)[0]
+    old, new = raw_files.survey(2012), raw_files.survey(2022)
+    printed = {row["country"]: row for row in csv.DictReader((PAPER / "table1_egdi_central_asia.csv").open(encoding="utf-8"))}
+    for iso3 in raw_files.C5:
+        name = new.loc[iso3, "name"]
+        row = table.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0]
+        e22, e12 = new.loc[iso3, "egdi"], old.loc[iso3, "egdi"]
+        shown = [f"{e22:.4f}", f"{e12:.4f}", f"{(e22 / e12 - 1) * 100:.1f}", f"{int(new.loc[iso3, 'rank'])}",
+                 f"{int(old.loc[iso3, 'rank'] - new.loc[iso3, 'rank'])}"]
+        cells = re.findall(r"<td>(-?[\d.]+) <span class='(\w+)'[^>]*>\(printed ([^ ]+) ", row)
+        assert [cell[0] for cell in cells] == shown, name
+        measures = ["egdi_2022", "egdi_2012", "dynamics_10y_pct", "rank_2022", "rank_change_since_2012"]
+        assert [float(cell[2]) for cell in cells] == [float(printed[name][m]) for m in measures], name
+        values = [e22, e12, (e22 / e12 - 1) * 100, new.loc[iso3, "rank"], old.loc[iso3, "rank"] - new.loc[iso3, "rank"]]
+        assert [cell[1] for cell in cells] == [expected_status(printed[name][m], v, exact="rank" in m) for m, v in zip(measures, values)], name
 
 
 def test_every_chart_renders_without_console_errors(page, tmp_path):
@@ -62,3 +89,15 @@ def test_a_screenshot_is_saved(page, tmp_path):
     shot.unlink(missing_ok=True)
     result = chromium(page, tmp_path, f"--screenshot={shot}", "--window-size=1300,5000")
     assert result.returncode == 0 and shot.stat().st_size > 50_000, result.stderr[-2000:]
+
+
+def test_the_sources_section_names_each_sources_vintage_licence_and_citation(page):
+    """Against each source's provenance.json, not the marts the page is drawn from."""
+    sources = html.unescape(page.read_text(encoding="utf-8").split("<h2>Sources</h2>", 1)[1])
+    items = dict(re.findall(r"<li><b>(\w+)</b>: (.*?)</li>", sources))
+    assert set(items) == {"un_egov", "worldbank", "datareportal"}
+    for source, text in items.items():
+        record = raw_files.provenance(source)
+        vintages = sorted(entry["vintage"] for entry in record["files"] if entry.get("vintage"))
+        assert f"Licence: {record['licence']}." in text and f"Cite as: {record['citation']}." in text, source
+        assert f"Vintage {vintages[0]}" in text and f"; {len(record['files'])} files." in text, source

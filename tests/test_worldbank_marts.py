@@ -4,6 +4,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests import raw_files
 from tests.conftest import SNAPSHOTS
 
 WB = SNAPSHOTS / "worldbank"
@@ -93,14 +94,25 @@ def test_every_world_bank_group_has_its_own_median(db, internet):
     assert checked >= 3  # real medians compared, not only NULLs
 
 
-def test_coverage_rule_nulls_thin_aggregates(db):
-    # The rule itself, across every row: below 80% coverage nothing is averaged.
-    assert rows(db, "select count(*) from marts.wdi_region_summary where coverage < 0.8 "
-                    "and coalesce(mean_value, weighted_mean_value, median_value) is not null") == [(0,)]
-    assert rows(db, "select count(*) from marts.wdi_region_summary where coverage >= 0.8 and mean_value is null") == [(0,)]
+def test_coverage_rule_nulls_thin_aggregates(db, internet, economies):
+    """Every World Bank region and income group, 2000-2022: coverage counted from the raw file,
+    and the mean present exactly when at least 80 % of the members report."""
+    metadata = raw_files.economies()
+    mart = {(grouping, group, year): (members, reporting, mean) for grouping, group, year, members, reporting, mean in rows(
+        db, "select grouping, group_name, year, n_members, n_reporting, mean_value from marts.wdi_region_summary "
+            "where indicator_code = 'IT.NET.USER.ZS' and grouping in ('wb_region', 'wb_income_group') and year between 2000 and 2022")}
+    nulled = 0
+    for grouping, column in (("wb_region", "Region"), ("wb_income_group", "IncomeGroup")):
+        for group, members in metadata.groupby(column).groups.items():
+            for year in range(2000, 2023):
+                values = internet.loc[internet.index.intersection(members), str(year)].dropna()
+                covered = len(values) >= 0.8 * len(members)
+                assert mart[(grouping, group, year)] == (len(members), len(values), pytest.approx(values.mean()) if covered else None), (
+                    grouping, group, year)
+                nulled += not covered
+    assert nulled >= 1  # the rule is exercised, not only the means
     # A real case: South Asia in 2022 has 6 of 8 economies reporting internet users.
-    assert rows(db, "select n_members, n_reporting, mean_value from marts.wdi_region_summary where year = 2022 "
-                    "and grouping = 'wb_region' and group_name = 'South Asia' and indicator_code = 'IT.NET.USER.ZS'") == [(8, 6, None)]
+    assert mart[("wb_region", "South Asia", 2022)] == (8, 6, None)
 
 
 def test_population_has_no_weighted_mean_and_world_counts_economies_only(db, economies):
@@ -110,13 +122,32 @@ def test_population_has_no_weighted_mean_and_world_counts_economies_only(db, eco
     assert groupings == {"world", "wb_region", "wb_income_group", "un_region", "un_subregion", "central_asia"}
 
 
-def test_dynamics_one_five_and_ten_years(db, internet):
-    kaz = internet.loc["KAZ"]
-    result = rows(db, "select value, abs_change_1y, pct_change_5y, abs_change_10y, rank, rank_change_10y from marts.wdi_dynamics "
-                      "where iso3 = 'KAZ' and indicator_code = 'IT.NET.USER.ZS' and year = 2022")[0]
-    assert result[:4] == pytest.approx((kaz["2022"], kaz["2022"] - kaz["2021"], 100 * (kaz["2022"] / kaz["2017"] - 1), kaz["2022"] - kaz["2012"]))
-    ranked = rows(db, "select iso3, rank from marts.wdi_dynamics where indicator_code = 'IT.NET.USER.ZS' and year = 2022 order by value desc limit 3")
-    assert [r[1] for r in ranked][0] == 1
+def test_dynamics_one_five_and_ten_years(db, internet, economies):
+    """Changes over 1, 5 and 10 years, and ranks among the economies reporting that year
+    (1 = highest, ties shared); a rank change is the earlier rank minus this one: positive moved up."""
+    values = internet.loc[internet.index.intersection(economies)]
+    ranks = {year: raw_files.competition_rank(values[str(year)].dropna()) for year in (2012, 2017, 2021, 2022)}
+    got = {iso3: row for iso3, *row in rows(
+        db, "select iso3, value, rank, abs_change_1y, pct_change_1y, rank_change_1y, pct_change_5y, abs_change_10y, rank_change_10y "
+            "from marts.wdi_dynamics where indicator_code = 'IT.NET.USER.ZS' and year = 2022")}
+    assert set(got) == set(ranks[2022].index)
+    for iso3 in ["KAZ", "KGZ", "TJK", "UZB", *ranks[2022].index[:20]]:
+        series = values.loc[iso3]
+        expected = [series["2022"], ranks[2022][iso3], series["2022"] - series["2021"], 100 * (series["2022"] / series["2021"] - 1),
+                    ranks[2021].get(iso3, pd.NA) - ranks[2022][iso3], 100 * (series["2022"] / series["2017"] - 1),
+                    series["2022"] - series["2012"], ranks[2012].get(iso3, pd.NA) - ranks[2022][iso3]]
+        assert got[iso3] == pytest.approx([None if pd.isna(v) else v for v in expected], nan_ok=True), iso3
+    # Kazakhstan: 2022 value and its rank among the economies that year, from the file alone.
+    assert got["KAZ"][1] == int((values["2022"] > values.loc["KAZ", "2022"]).sum()) + 1
+
+
+def test_source_snapshots_cite_every_world_bank_and_datareportal_file(db):
+    for source in ("worldbank", "datareportal"):
+        record = raw_files.provenance(source)
+        expected = {(entry["file"], entry["sha256"], entry.get("vintage"), entry["obtained_from"], record["licence"])
+                    for entry in record["files"]}
+        assert set(rows(db, "select file_name, sha256, vintage, obtained_from, licence from marts.source_snapshots "
+                            "where source = ?", source)) == expected, source
 
 
 def test_dim_country_gains_world_bank_classifications(db):
