@@ -34,6 +34,12 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
     assert re.search(r"marts\.egov_scores\s+2,316 rows", printed)
     assert re.search(r"marts\.wdi_observations\s+44,998 rows", printed)
     assert "Kazakhstan     0.8628  rank  28  Very High" in printed
+    # dbt's unit tests (fixed inputs, hand-written expectations) run inside the refresh's `dbt build`.
+    unit_tests = set(re.findall(r"\d+ of \d+ PASS (\w+::\w+)", printed)) & {
+        "int_un_egov__scores::scores_rank_ties_like_competitions_and_band_egdi_at_the_uns_edges",
+        "egov_dynamics::dynamics_pct_change_needs_a_nonzero_base_and_rank_change_is_positive_upwards",
+        "internet_penetration_comparison::comparison_flags_a_bound_only_when_the_world_bank_breaks_it"}
+    assert len(unit_tests) == 3, unit_tests
     with duckdb.connect(str(first_refresh.settings.published_db), read_only=True) as connection:
         run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
     assert run_id in printed
