@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.assets.publish import published_warehouse
+from orchestration.changes import code_fingerprint
 from orchestration.report import write_report
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.resources import WarehouseResource
@@ -24,7 +25,7 @@ from orchestration.settings import DBT_EXECUTABLE, Settings
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
     page = write_report(settings.published_db, settings.report_dir / "index.html")
-    shutil.copyfile(_dbt_docs(settings), settings.report_dir / "docs.html")
+    shutil.copyfile(_dbt_docs(settings, context), settings.report_dir / "docs.html")
     context.log.info(f"report written to {page}")
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(page)),
@@ -32,12 +33,17 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     })
 
 
-def _dbt_docs(settings: Settings) -> Path:
+def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     """`dbt docs generate --static` as a plain subprocess: DbtCliResource would first load a dbt
     adapter in this process (~5 s) that docs do not use. The project's manifest and partial-parse
     state are copied in, so dbt does not parse the whole project again, and --no-compile skips compiling
-    all 118 nodes (~3 s): the docs show each model's SQL as written."""
+    all 118 nodes (~3 s): the docs show each model's SQL as written. The docs describe the models,
+    not the data, so they are drawn again only when the code changed since they last were."""
     target = settings.build_dir / "dbt_docs"
+    page, drawn_for, code = target / "static_index.html", target / "code_fingerprint", code_fingerprint()
+    if page.exists() and drawn_for.exists() and drawn_for.read_text(encoding="utf-8") == code:
+        context.log.info(f"dbt docs: the code is unchanged since {page} was generated; kept")
+        return page
     target.mkdir(parents=True, exist_ok=True)
     for state in (DBT_PROJECT.manifest_path, DBT_PROJECT.manifest_path.parent / "partial_parse.msgpack"):
         shutil.copyfile(state, target / state.name)
@@ -48,4 +54,5 @@ def _dbt_docs(settings: Settings) -> Path:
     )
     if done.returncode != 0:
         raise RuntimeError(f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return target / "static_index.html"
+    drawn_for.write_text(code, encoding="utf-8")
+    return page
