@@ -1,6 +1,5 @@
 """raw.un_egov_surveys: one row per (survey year, UN member state) of the E-Government Survey."""
 
-import great_expectations as gx
 import pandas as pd
 
 from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, known_anomaly, why
@@ -24,6 +23,7 @@ KNOWN_ANOMALIES = [
 
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
+    import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
     frame = frame.assign(**{f"listed_{index}": known_anomaly(frame, KNOWN_ANOMALIES, ["survey_year", "iso3"], index)
                             for index in INDICES})
     rows = Batch("rows", frame, [

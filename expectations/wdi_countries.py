@@ -1,6 +1,5 @@
 """raw.wdi_countries: the World Bank's country and aggregate list with classifications."""
 
-import great_expectations as gx
 import pandas as pd
 
 from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, why
@@ -14,6 +13,7 @@ COLUMNS = {
 
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
+    import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
     economies = frame[~frame.is_aggregate]
     return [
         exact_schema(gate, COLUMNS),

@@ -11,7 +11,6 @@ its file.
 from datetime import date
 
 import duckdb
-import great_expectations as gx
 import pandas as pd
 
 from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, not_older, why
@@ -72,6 +71,7 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
+    import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
     units = gate.published["units"]
     ranges = []
     for unit, (low, high, reason) in RANGES.items():

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from expectations.common import Batch, Gate
 
@@ -54,6 +52,9 @@ class Outcome:
 
 
 def validate(suite: ModuleType, frame: pd.DataFrame, gate: Gate, docs_dir: Path) -> Outcome:
+    import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     shutil.rmtree(docs_dir, ignore_errors=True)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no progress bars in refresh output
@@ -77,6 +78,8 @@ def validate(suite: ModuleType, frame: pd.DataFrame, gate: Gate, docs_dir: Path)
 
 
 def _run(context, source, table: str, batch: Batch) -> list:
+    import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe(batch.name)
     expectation_suite = context.suites.add(gx.ExpectationSuite(name=f"{table}.{batch.name}", expectations=batch.expectations))
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=f"{table}.{batch.name}", data=definition, suite=expectation_suite))
