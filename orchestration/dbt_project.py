@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
 
 import dbt.version
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject

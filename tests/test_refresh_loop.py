@@ -66,7 +66,7 @@ def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_pa
     result = run(["refresh", "--source", "worldbank"], environment(tmp_path, snapshot_copy))
     assert result.returncode == 1
     assert "EGOV_DATA_2020.csv: sha256" in result.stderr and "does not match the provenance record" in result.stderr
-    assert f"refresh FAILED (run " in result.stderr and f"{published} was left as it was" in result.stderr
+    assert "refresh FAILED (run " in result.stderr and f"{published} was left as it was" in result.stderr
     assert sha256_of(published) == before
     status = "\n".join(report(Settings(home=home, snapshots_dir=snapshot_copy), dg.DagsterInstance.ephemeral()))
     assert "INTEGRITY FAILED" in status and "EGOV_DATA_2020.csv" in status
@@ -173,16 +173,24 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     assert first.success and requests == ["/surveys/EGOV_DATA_2026.csv"]
     assert any(line.startswith("un_egov: no 2026 survey at ") for line in logged) and not published_in(first)
 
+    # The tick's run, up to the survey's gate: the new year is fetched, staged with its origin, parsed,
+    # loaded and validated. (Publishing then promotes it, as every source's staged files are, in
+    # the World Bank schedule's test below and the DataReportal --live test.)
     with serve({"/surveys/EGOV_DATA_2026.csv": new_survey}, requests) as base:
         template = base + "/surveys/EGOV_DATA_{year}.csv"
-        second, _ = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
-    assert second.success and published_in(second)
-    record = next(f for f in SourceProvenance.load(snapshot_copy / "un_egov").files if f.file == "EGOV_DATA_2026.csv")
-    assert record.obtained_from == base + "/surveys/EGOV_DATA_2026.csv"
-    assert (snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv").read_bytes() == new_survey
-    assert record.sha256 == sha256_of(snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv")
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
-        assert connection.execute("select count(*) from marts.egov_scores where survey_year = 2026 and egdi is not null").fetchall() == [(193,)]
+        second, logged = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule",
+                                       selection=["snapshots/un_egov", "raw/un_egov_surveys"])
+    assert second.success, [e.message for e in second.all_events if e.is_failure]
+    staged = home / "build" / "staging" / "un_egov"
+    assert (staged / "EGOV_DATA_2026.csv").read_bytes() == new_survey
+    assert base + "/surveys/EGOV_DATA_2026.csv" in (staged / "staged.json").read_text()
+    assert any(line.startswith("un_egov: loading (snapshots changed") for line in logged)
+    assert not (snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv").exists(), "a snapshot only once published"
+    with duckdb.connect(str(home / "build" / "build.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*), count(distinct iso3) from raw.un_egov_surveys where survey_year = 2026 "
+                                  "and surveyed").fetchall() == [(193, 193)]
+    checks = [e.asset_check_evaluation_data for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("raw/un_egov_surveys", True)]
 
 
 # 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few small requests.
@@ -223,21 +231,26 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     assert replayed == after_live
 
 
-def schedule_tick(settings: Settings, name: str) -> tuple[dg.ExecuteInProcessResult, list[str]]:
-    """What the daemon does at a tick: evaluate the schedule, then run what it asked for."""
+def schedule_tick(settings: Settings, name: str, selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+    """What the daemon does at a tick: evaluate the schedule, then run what it asked for (or the
+    assets of it in ``selection``)."""
     definitions = build_definitions(settings)
     schedule = definitions.resolve_schedule_def(name)
     [request] = schedule.evaluate_tick(dg.build_schedule_context()).run_requests
     job = definitions.resolve_job_def(request.job_name or schedule.job_name)
-    return refresh_in_process(settings, job.name, request.run_config or job.run_config, request.tags)
+    return refresh_in_process(settings, job.name, request.run_config or job.run_config, request.tags, selection)
 
 
 def refresh_in_process(settings: Settings, job: str = "refresh_warehouse", run_config: dict | None = None,
-                       tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+                       tags: dict | None = None, selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     """A refresh job run in this process (offline unless ``run_config`` says otherwise), with its `[refresh]` decisions."""
     instance = dg.DagsterInstance.ephemeral()
+    keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
+    config = run_config or snapshot_config(inbox=set(SOURCES), live=set())
+    if keys:  # only the selected snapshot ops take config
+        config = {"ops": {op: value for op, value in config["ops"].items() if op.removeprefix("snapshots__") in {k.path[-1] for k in keys}}}
     result = build_definitions(settings).resolve_job_def(job).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config or snapshot_config(inbox=set(SOURCES), live=set()), tags=tags)
+        instance=instance, raise_on_error=False, run_config=config, tags=tags, asset_selection=keys)
     logged = [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(result.run_id) if e.user_message.startswith(LOG_PREFIX)]
     return result, logged
 
