@@ -100,6 +100,7 @@ def test_the_parquet_export_holds_every_gated_raw_table_row_for_row(built):
 
 MEMORY_PROBE = """
 import json, os, subprocess, sys
+from pathlib import Path
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 settings = Settings(home=Path(sys.argv[1]), snapshots_dir=Path(sys.argv[2]))
