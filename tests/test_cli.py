@@ -8,18 +8,13 @@ import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
 from orchestration.settings import PROJECT_ROOT
-from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import WAREHOUSE, environment, run
-from tests.loopback import serve
-
-FIXTURES = Path(__file__).parent / "fixtures" / "datareportal"
+from tests.conftest import WAREHOUSE, environment
 
 
 def test_help_lists_the_commands_with_examples():
@@ -102,25 +97,3 @@ def _group_alive(group: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-@pytest.mark.slow
-def test_live_datareportal_refresh_saves_the_page_with_its_provenance(home, tmp_path, snapshot_copy):
-    """`--source datareportal --live` asks every configured report page; a page that parses is
-    published, then kept as a snapshot whose record names where and when it was fetched."""
-    page = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
-    requested: list[str] = []
-    with serve({"/reports/digital-2022-turkmenistan": page}, requested) as base:
-        env = {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": base}
-        result = run(["refresh", "--source", "datareportal", "--live"], env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "/reports/digital-2022-turkmenistan" in requested and len(requested) == 25  # 5 countries x 5 years
-    saved = snapshot_copy / "datareportal" / "digital-2022-turkmenistan.html"
-    assert saved.read_bytes() == page
-    record = next(f for f in SourceProvenance.load(saved.parent).files if f.file == saved.name)
-    assert record.obtained_from == f"{base}/reports/digital-2022-turkmenistan"
-    assert record.sha256 == sha256_of(saved) and record.date_accessed.startswith("20")
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
-        cited = connection.execute("select sha256, obtained_from from marts.source_snapshots "
-                                   "where source = 'datareportal' and file_name = ?", [saved.name]).fetchall()
-    assert cited == [(record.sha256, record.obtained_from)]

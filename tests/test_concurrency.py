@@ -12,16 +12,19 @@ import duckdb
 import pytest
 
 from orchestration.settings import PROJECT_ROOT
-from orchestration.sources.snapshots import sha256_of
+from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import WAREHOUSE, environment
+from tests.loopback import serve
+from tests.test_datareportal import FIXTURES
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
 
+PAGE = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
 
-def start_refresh(tmp_path: Path) -> subprocess.Popen:
-    """A full refresh: the copied home is current, so without --full change detection would skip it all."""
-    return subprocess.Popen([WAREHOUSE, "refresh", "--full"], env=environment(tmp_path), cwd=PROJECT_ROOT,
+
+def start_refresh(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([WAREHOUSE, "refresh", *args], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -42,7 +45,21 @@ def children_in_group(group: int) -> list[str]:
     return commands
 
 
-def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, tmp_path):
+@pytest.fixture
+def datareportal():
+    """A stand-in for datareportal.com on 127.0.0.1 with one new report page; yields its URL and the paths asked for."""
+    requested: list[str] = []
+    with serve({"/reports/digital-2022-turkmenistan": PAGE}, requested) as base:
+        yield base, requested
+
+
+def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, tmp_path, snapshot_copy,
+                                                                                                   datareportal):
+    """The first refresh is a full one (the copied home is current, so without --full change
+    detection would skip it all); the second, `--source datareportal --live` as its schedule would
+    run it, waits for the lock, finds a new report page, and publishes once the first is killed."""
+    base, requested = datareportal
+    env = {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": base}
     published = home / "warehouse.duckdb"
     before, before_bytes = publication(published), sha256_of(published)
     analyst = duckdb.connect(str(published), read_only=True)
@@ -60,11 +77,11 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
             time.sleep(0.2)
 
     holder = home / "build" / "refresh.holder"
-    first = start_refresh(tmp_path)
+    first = start_refresh(env, "--full")
     read_until(lambda: holder.exists() or first.poll() is not None)
     assert first.poll() is None, first.communicate()[1][-2000:]
     holder_run = re.search(r"run ([0-9a-f-]{36})", holder.read_text()).group(1)
-    second = start_refresh(tmp_path)  # say, a schedule's refresh
+    second = start_refresh(env, "--source", "datareportal", "--live")
     read_until(lambda: any(" build" in command and "dbt" in command for command in children_in_group(first.pid)))
     inside = time.monotonic() + 2
     read_until(lambda: time.monotonic() > inside)  # well inside `dbt build`
@@ -85,5 +102,15 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     after = publication(published)
     assert after not in (before, holder_run) and after in out
     assert not (home / "logs" / "alerts.log").exists()
+    # The page it fetched: every configured page asked for, this one published and kept as a
+    # snapshot whose record names where and when it was fetched.
+    assert "/reports/digital-2022-turkmenistan" in requested and len(requested) == 25  # 5 countries x 5 years
+    saved = snapshot_copy / "datareportal" / "digital-2022-turkmenistan.html"
+    assert saved.read_bytes() == PAGE
+    record = next(f for f in SourceProvenance.load(saved.parent).files if f.file == saved.name)
+    assert record.obtained_from == base + "/reports/digital-2022-turkmenistan"
+    assert record.sha256 == sha256_of(saved) and record.date_accessed.startswith("20")
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
+        assert connection.execute("select sha256, obtained_from from marts.source_snapshots where file_name = ?",
+                                  [saved.name]).fetchall() == [(record.sha256, record.obtained_from)]

@@ -111,7 +111,8 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         doors[door] = (home, snapshots, env)
 
     def refresh_both() -> dict[str, list[str]]:
-        """Both doors at once (two homes, two instances): the same decisions, in half the wall time."""
+        """Both doors at once (two homes, two instances): the same decisions, in half the wall time.
+        The CLI's PATH and the dagster door's working directory hold no virtual environment."""
         (_, _, cli_env), (_, _, dagster_env) = doors["cli"], doors["dagster"]
         Path(dagster_env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         started = {
@@ -129,24 +130,24 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
             ("  ok ", "  skipped ", "  marts.", "  paper.", "  meta.", "  Ka", "  Uz", "  Ky", "  Ta", "  Tu"))]
         return {"cli": decisions(cli_lines), "dagster": decisions(run_decisions(Path(dagster_env["DAGSTER_HOME"])))}
 
-    published = {door: sha256_of(home / "warehouse.duckdb") for door, (home, _, _) in doors.items()}
-    unchanged = refresh_both()
-    assert unchanged["dagster"] == unchanged["cli"]
-    assert "nothing changed since the publication of run <run>: nothing rebuilt" in unchanged["cli"]
-    assert sum(line.endswith(", nothing loaded") for line in unchanged["cli"]) == 5  # three sources, two reference tables
-    for door, (home, _, env) in doors.items():
-        assert sha256_of(home / "warehouse.duckdb") == published[door]
-        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-            [recorded] = instance.get_runs()
-            events = [entry.dagster_event for entry in instance.all_logs(recorded.run_id) if entry.dagster_event]
-        assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
-        assert {"published_warehouse", "report"} <= {event.step_key for event in events if event.is_step_skipped}
+    # Nothing changed (one door, in process): nothing loaded, nothing built, published and report skipped.
+    home, snapshots, _ = doors["cli"]
+    published = sha256_of(home / "warehouse.duckdb")
+    unchanged, logged = refresh_in_process(Settings(home=home, snapshots_dir=snapshots), "refresh_un_egov")
+    assert unchanged.success and sha256_of(home / "warehouse.duckdb") == published
+    assert any(line.startswith("nothing changed since the publication of run ") for line in logged)
+    assert sum(line.endswith(", nothing loaded") for line in logged) == 5  # three sources, two reference tables
+    assert {"published_warehouse", "report"} <= {e.step_key for e in unchanged.all_events if e.is_step_skipped}
 
     for home, _, _ in doors.values():
         (home / "inbox" / "un_egov").mkdir(parents=True)
         (home / "inbox" / "un_egov" / "EGOV_DATA_2022.csv").write_bytes(crlf_copy("EGOV_DATA_2022.csv"))
     changed = refresh_both()
     assert changed["dagster"] == changed["cli"]
+    for _, _, env in doors.values():
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            [recorded] = instance.get_runs()
+        assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
     assert "un_egov: took EGOV_DATA_2022.csv from the inbox" in changed["cli"]
     assert any(line.startswith("un_egov: loading (snapshots changed") for line in changed["cli"])
     assert "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"] and "datareportal: unchanged (<hash>), nothing loaded" in changed["cli"]
