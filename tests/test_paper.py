@@ -7,22 +7,13 @@ import country_converter as coco
 import pandas as pd
 import pytest
 
+from tests import raw_files
 from tests.conftest import PAPER, SNAPSHOTS
-
-
-def raw_survey(year: int) -> pd.DataFrame:
-    frame = pd.read_csv(SNAPSHOTS / "un_egov" / f"EGOV_DATA_{year}.csv")
-    frame.columns = ["year", "name", "rank", "egdi", "epi", "osi", "hci", "tii", *frame.columns[8:]]
-    frame["name"] = frame["name"].str.strip()
-    frame["iso3"] = coco.convert(list(frame["name"]), to="ISO3")
-    surveyed = frame[frame["rank"].notna()].copy()
-    surveyed["epi_rank"] = surveyed["epi"].rank(ascending=False, method="min").astype(int)
-    return surveyed.set_index("iso3")
 
 
 @pytest.fixture(scope="module")
 def raw():
-    return {2012: raw_survey(2012), 2022: raw_survey(2022)}
+    return {year: raw_files.survey(year)[lambda frame: frame.surveyed] for year in (2012, 2022)}
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,11 @@
 """Internet penetration by source for the five in 2022, checked against the source files."""
 
-import csv
-
 import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import SNAPSHOTS
-
-C5 = ["KAZ", "KGZ", "TJK", "TKM", "UZB"]
+from tests import raw_files
+from tests.raw_files import C5
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +19,12 @@ def comparison(built) -> dict[str, tuple]:
 
 
 def datareportal_2022() -> dict[str, tuple[float, str]]:
-    with (SNAPSHOTS / "datareportal" / "figures.csv").open(newline="", encoding="utf-8") as handle:
-        return {r["iso3"]: (float(r["value"]), r["qualifier"]) for r in csv.DictReader(handle)
-                if r["report_year"] == "2022" and r["metric"] == "internet_penetration"}
-
-
-def worldbank_series() -> pd.DataFrame:
-    frame = pd.read_csv(SNAPSHOTS / "worldbank" / "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig")
-    return frame.set_index("Country Code")[[c for c in frame.columns if c.isdigit()]]
+    return {r["iso3"]: (float(r["value"]), r["qualifier"]) for r in raw_files.datareportal_figures()
+            if r["report_year"] == "2022" and r["metric"] == "internet_penetration"}
 
 
 def test_each_country_against_the_files(comparison):
-    dr, wb = datareportal_2022(), worldbank_series()
+    dr, wb = datareportal_2022(), raw_files.wdi("IT.NET.USER.ZS")
     assert sorted(comparison) == sorted(dr) == C5
     for iso3 in C5:
         dr_value, qualifier = dr[iso3]
