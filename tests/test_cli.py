@@ -33,8 +33,10 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
     unit_tests = set(re.findall(r"\d+ of \d+ PASS (\w+::\w+)", printed)) & {
         "int_un_egov__scores::scores_rank_ties_like_competitions_and_band_egdi_at_the_uns_edges",
         "egov_dynamics::dynamics_pct_change_needs_a_nonzero_base_and_rank_change_is_positive_upwards",
-        "internet_penetration_comparison::comparison_flags_a_bound_only_when_the_world_bank_breaks_it"}
-    assert len(unit_tests) == 3, unit_tests
+        "internet_penetration_comparison::comparison_flags_a_bound_only_when_the_world_bank_breaks_it",
+        "wdi_region_summary::region_summary_coverage_rule_and_medians",
+        "wdi_dynamics::wdi_dynamics_takes_the_exact_year_back_or_nothing"}
+    assert len(unit_tests) == 5, unit_tests
     with duckdb.connect(str(first_refresh.settings.published_db), read_only=True) as connection:
         run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
     assert run_id in printed
