@@ -56,3 +56,11 @@ def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
         assert specs[(f"raw/{table}", "great_expectations")].blocking
     dbt_checks = [spec for (asset, _), spec in specs.items() if not asset.startswith("raw/")]
     assert len(dbt_checks) > 50 and all(spec.blocking for spec in dbt_checks)
+
+
+def test_every_asset_says_what_it_is_and_what_it_holds(tmp_path):
+    """The UI's catalog: each asset has kinds (its technology) and a description."""
+    graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
+    missing = {key.to_user_string(): (sorted(graph.get(key).kinds), bool(graph.get(key).description))
+               for key in graph.get_all_asset_keys() if not (graph.get(key).kinds and graph.get(key).description)}
+    assert not missing, missing

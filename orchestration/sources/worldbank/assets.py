@@ -20,9 +20,9 @@ _SNAPSHOTS = dg.AssetKey(["snapshots", WORLDBANK])
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", "wdi_countries"], deps=[_SNAPSHOTS], description="Region and income group per World Bank code; aggregates flagged."),
-        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], description="One row per configured indicator: name, unit, weighting and vintage."),
-        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
+        dg.AssetSpec(["raw", "wdi_countries"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Region and income group per World Bank code; aggregates flagged."),
+        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="One row per configured indicator: name, unit, weighting and vintage."),
+        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
     ],
     group_name=WORLDBANK,
 )
