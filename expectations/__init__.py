@@ -2,8 +2,9 @@
 
 Each module exposes ``TABLE`` (the raw table it guards) and ``batches(frame, gate)``, which returns
 the DataFrames to validate (the table itself and frames derived from it, such as counts per survey
-year) with their expectations. Every expectation carries the reason it exists in ``meta["why"]``,
-so the reason shows in the Dagster check and in the Data Docs report next to each result.
+year) with their expectations. Every expectation carries the reason it exists as its
+``description``, so the reason shows in the Dagster check and in the Data Docs report next to each
+result.
 
 Great Expectations is imported inside the functions that build and run suites, never at a
 module's top: the import costs about 2 s, which every process loading the Dagster definitions

@@ -28,7 +28,9 @@ class Batch:
 
 
 def why(expectation, reason: str):
-    expectation.meta = {**(expectation.meta or {}), "why": reason}
+    """The expectation with the reason it exists as its description, which Data Docs render beside
+    its result and a failed gate prints."""
+    expectation.description = reason
     return expectation
 
 

@@ -18,18 +18,19 @@ FACT = ["report_year", "iso3", "metric", "value", "unit", "qualifier"]
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+    from great_expectations.expectations.row_conditions import Column
     facts = frame[FACT].drop_duplicates()
     return [
         exact_schema(gate, COLUMNS),
         Batch("rows", frame, [
             why(gx.expectations.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=100,
-                                                              row_condition='metric == "internet_penetration"', condition_parser="pandas"),
+                                                              row_condition=Column("metric") == "internet_penetration"),
                 "internet penetration is a share of the population"),
             why(gx.expectations.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=300,
-                                                              row_condition='unit == "percent_of_population"', condition_parser="pandas"),
+                                                              row_condition=Column("unit") == "percent_of_population"),
                 "mobile connections can exceed the population (131% in Kazakhstan) but not threefold"),
             why(gx.expectations.ExpectColumnValuesToBeBetween(column="value", min_value=0, strict_min=True,
-                                                              row_condition='unit != "percent_of_population"', condition_parser="pandas"),
+                                                              row_condition=Column("unit") != "percent_of_population"),
                 "counts of people and connections are positive"),
             why(gx.expectations.ExpectColumnValuesToBeBetween(column="report_year", min_value=2011, max_value=date.today().year + 1),
                 "DataReportal's Digital reports start in 2011"),

@@ -24,17 +24,18 @@ KNOWN_ANOMALIES = [
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+    from great_expectations.expectations.row_conditions import Column
     frame = frame.assign(**{f"listed_{index}": known_anomaly(frame, KNOWN_ANOMALIES, ["survey_year", "iso3"], index)
                             for index in INDICES})
     rows = Batch("rows", frame, [
         why(gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["survey_year", "iso3"]),
             "one row per state and survey: a duplicate would count a state twice in every average"),
         *[why(gx.expectations.ExpectColumnValuesToBeBetween(column=index, min_value=0, max_value=1,
-                                                            row_condition=f"listed_{index} == False", condition_parser="pandas"),
+                                                            row_condition=Column(f"listed_{index}") == False),
               f"{index} is an index on a 0-1 scale (KNOWN_ANOMALIES lists the UN's own exceptions)") for index in INDICES],
         why(gx.expectations.ExpectColumnValuesToBeBetween(column="egdi_rank", min_value=1, max_value=193),
             "ranks run from 1 to the number of UN member states"),
-        why(gx.expectations.ExpectColumnValuesToNotBeNull(column="egdi", row_condition="surveyed == True", condition_parser="pandas"),
+        why(gx.expectations.ExpectColumnValuesToNotBeNull(column="egdi", row_condition=Column("surveyed") == True),
             "a surveyed state has an EGDI; only the placeholders of non-members have none"),
         why(gx.expectations.ExpectColumnValuesToBeInSet(column="iso3", value_set=sorted(gate.known_iso3)),
             "every state must be a known country, or it joins to nothing in dim_country"),

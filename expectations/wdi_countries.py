@@ -14,12 +14,13 @@ COLUMNS = {
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+    from great_expectations.expectations.row_conditions import Column
     economies = frame[~frame.is_aggregate]
     return [
         exact_schema(gate, COLUMNS),
         Batch("rows", frame, [
             why(gx.expectations.ExpectColumnValuesToBeUnique(column="country_code"), "one classification per code"),
-            why(gx.expectations.ExpectColumnValuesToNotBeNull(column="region", row_condition="is_aggregate == False", condition_parser="pandas"),
+            why(gx.expectations.ExpectColumnValuesToNotBeNull(column="region", row_condition=Column("is_aggregate") == False),
                 "an economy has a region; a blank region is what marks an aggregate"),
         ]),
         Batch("economies", economies, [

@@ -72,18 +72,19 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+    from great_expectations.expectations.row_conditions import Column
     units = gate.published["units"]
     ranges = []
     for unit, (low, high, reason) in RANGES.items():
         codes = units[units.unit == unit].indicator_code.tolist()
         if codes:
-            where = f"indicator_code in {codes}"
+            where = Column("indicator_code").is_in(codes)
             because = f"{reason} ({', '.join(codes)}; KNOWN_ANOMALIES lists the World Bank's own exceptions)"
             ranges.append(why(gx.expectations.ExpectColumnValuesToBeBetween(
-                column="min_value", min_value=low, strict_min=high is None, row_condition=where, condition_parser="pandas"), because))
+                column="min_value", min_value=low, strict_min=high is None, row_condition=where), because))
             if high is not None:
                 ranges.append(why(gx.expectations.ExpectColumnValuesToBeBetween(
-                    column="max_value", max_value=high, row_condition=where, condition_parser="pandas"), because))
+                    column="max_value", max_value=high, row_condition=where), because))
     series = Batch("series", frame, [
         why(gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="n_rows", column_B="n_years"),
             "one value per indicator, economy and year"),
@@ -95,7 +96,7 @@ def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
             "WDI has no future years"),
         *ranges,
         why(gx.expectations.ExpectColumnValuesToBeInSet(column="country_code", value_set=sorted(gate.known_iso3),
-                                                        row_condition="is_aggregate == False", condition_parser="pandas"),
+                                                        row_condition=Column("is_aggregate") == False),
             "every economy must be a known country, or it joins to nothing in dim_country"),
         why(gx.expectations.ExpectColumnDistinctValuesToContainSet(column="country_code", value_set=CENTRAL_ASIA),
             "the five Central Asian republics are the warehouse's focus and must be in every source"),

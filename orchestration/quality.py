@@ -104,7 +104,7 @@ def _failure(batch: Batch, result) -> Failure:
     return Failure(
         batch=batch.name,
         expectation=f"{config.type}({', '.join(f'{k}={v}' for k, v in arguments.items())})",
-        why=(config.meta or {}).get("why", ""),
+        why=config.description or "",
         unexpected=details.get("unexpected_count", 1) or 1,
         examples=examples,
     )

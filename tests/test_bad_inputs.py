@@ -154,7 +154,11 @@ def test_a_bad_input_stops_the_refresh_and_the_repaired_one_restores_the_same_da
         with duckdb.connect(str(settings.build_db), read_only=True) as connection:
             assert connection.execute("select egdi, source_file, source_line from raw.un_egov_surveys "
                                       "where iso3 = 'KAZ' and survey_year = 2022").fetchall() == [(1.7, UN_2022, 9)]
-        assert (settings.quality_dir / "un_egov_surveys" / "index.html").exists()
+        # Each expectation's reason is its GX description: printed with the failure, rendered in Data Docs.
+        reason = "egdi is an index on a 0-1 scale (KNOWN_ANOMALIES lists the UN's own exceptions)"
+        assert f"-- {reason}" in failure_text(result)
+        docs = settings.quality_dir / "un_egov_surveys"
+        assert (docs / "index.html").exists() and any(reason in page.read_text(encoding="utf-8") for page in docs.rglob("rows.html"))
 
     shutil.copy2(SNAPSHOTS / case.source / case.file, bad)
     shutil.copy2(SNAPSHOTS / case.source / "provenance.json", snapshots / case.source / "provenance.json")
