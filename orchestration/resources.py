@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+# Not exported at dagster's top level in 1.13; dagster-dbt imports it from here too (tests/test_lineage.py guards it).
+from dagster._core.definitions.metadata import TableMetadataSet
 import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
@@ -134,6 +136,16 @@ class WarehouseResource(dg.ConfigurableResource):
             connection.execute(
                 "insert or replace into raw.loaded_snapshots values (?, ?, ?, now()::timestamp)", [source, fingerprint, code_fingerprint()]
             )
+
+    def table_metadata(self, schema: str, table: str) -> dict:
+        """What the UI shows of a build table: its row count and its columns with their DuckDB types."""
+        with self.build_connection() as connection:
+            count = connection.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+            columns = connection.execute(
+                "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+                [schema, table]).fetchall()
+        schema_value = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
+        return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
 
     def replace_table(self, schema: str, table: str, frame: pd.DataFrame) -> int:
         """Swap in a whole new raw table in one transaction: readers see the old or the new."""

@@ -64,3 +64,23 @@ def test_every_asset_says_what_it_is_and_what_it_holds(tmp_path):
     missing = {key.to_user_string(): (sorted(graph.get(key).kinds), bool(graph.get(key).description))
                for key in graph.get_all_asset_keys() if not (graph.get(key).kinds and graph.get(key).description)}
     assert not missing, missing
+
+
+def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
+    """dagster/row_count and dagster/column_schema on each raw table's materialisation in the first
+    refresh's run history, equal to the table in the build database. TableMetadataSet comes from a
+    private dagster module (dagster-dbt imports it from there too): this test fails first if it moves."""
+    import duckdb
+    from dagster._core.definitions.metadata import TableMetadataSet
+
+    with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
+        shown = {table: TableMetadataSet.extract(instance.get_latest_materialization_event(
+                     dg.AssetKey(["raw", table])).asset_materialization.metadata)
+                 for table in ("un_egov_surveys", "wdi_observations", "wdi_countries", "datareportal_figures", "country_reference")}
+    with duckdb.connect(str(first_refresh.settings.build_db), read_only=True) as connection:
+        for table, metadata in shown.items():
+            count = connection.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            columns = connection.execute("select column_name, data_type from duckdb_columns() where schema_name = 'raw' "
+                                         "and table_name = ? order by column_index", [table]).fetchall()
+            assert metadata.row_count == count > 0, table
+            assert [(c.name, c.type) for c in metadata.column_schema.columns] == columns, table

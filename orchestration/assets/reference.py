@@ -29,10 +29,11 @@ def country_reference(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     library = f"country_converter {countries.coco.__version__}"
     fingerprint = _fingerprint(library)
     if not needs_load(context, warehouse, "country_reference", fingerprint):
-        return unchanged(fingerprint)
-    rows = warehouse.replace_table("raw", "country_reference", countries.reference_table())
+        return unchanged(warehouse, ["raw", "country_reference"], fingerprint)
+    warehouse.replace_table("raw", "country_reference", countries.reference_table())
     warehouse.record_loaded("country_reference", fingerprint)
-    return dg.MaterializeResult(metadata={"loaded": True, "rows": rows, "library": library}, data_version=dg.DataVersion(fingerprint))
+    return dg.MaterializeResult(metadata={"loaded": True, "library": library, **warehouse.table_metadata("raw", "country_reference")},
+                                data_version=dg.DataVersion(fingerprint))
 
 
 @dg.asset(
@@ -47,10 +48,11 @@ def snapshot_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             for snapshot_set in (current_set(warehouse, spec) for spec in SOURCES.values()) for _, record in snapshot_set.files]
     fingerprint = _fingerprint(json.dumps(rows, sort_keys=True))
     if not needs_load(context, warehouse, "snapshot_files", fingerprint):
-        return unchanged(fingerprint)
-    count = warehouse.replace_table("raw", "snapshot_files", pd.DataFrame(rows))
+        return unchanged(warehouse, ["raw", "snapshot_files"], fingerprint)
+    warehouse.replace_table("raw", "snapshot_files", pd.DataFrame(rows))
     warehouse.record_loaded("snapshot_files", fingerprint)
-    return dg.MaterializeResult(metadata={"loaded": True, "rows": count}, data_version=dg.DataVersion(fingerprint))
+    return dg.MaterializeResult(metadata={"loaded": True, **warehouse.table_metadata("raw", "snapshot_files")},
+                                data_version=dg.DataVersion(fingerprint))
 
 
 def _provenance_row(provenance: SourceProvenance, record: SnapshotFile) -> dict:

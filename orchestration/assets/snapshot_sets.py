@@ -63,7 +63,7 @@ def needs_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, 
     return reason is not None
 
 
-def unchanged(fingerprint: str, asset_key: list[str] | None = None) -> dg.MaterializeResult:
-    """The result of a raw asset whose tables are already current: same data version, nothing loaded."""
-    return dg.MaterializeResult(asset_key=asset_key, metadata={"loaded": False, "snapshot_fingerprint": fingerprint},
-                                data_version=dg.DataVersion(fingerprint))
+def unchanged(warehouse: WarehouseResource, asset_key: list[str], fingerprint: str) -> dg.MaterializeResult:
+    """The result of a raw asset whose table is already current: same data version, nothing loaded."""
+    return dg.MaterializeResult(asset_key=asset_key, data_version=dg.DataVersion(fingerprint), metadata={
+        "loaded": False, "snapshot_fingerprint": fingerprint, **warehouse.table_metadata(*asset_key)})

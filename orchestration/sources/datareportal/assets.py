@@ -23,7 +23,7 @@ from orchestration.sources.snapshots import SnapshotFile
 def datareportal_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     snapshot_set = current_set(warehouse, SPEC)
     if not needs_load(context, warehouse, SPEC.name, snapshot_set.fingerprint):
-        return unchanged(snapshot_set.fingerprint)
+        return unchanged(warehouse, ["raw", "datareportal_figures"], snapshot_set.fingerprint)
     folder = warehouse.settings.snapshots_dir / SPEC.name
     known_iso3 = set(countries.reference_table()["iso3"])
     frames = [_curated(path, record, known_iso3) for path, record in snapshot_set.matching(datareportal.FIGURES_FILE)]
@@ -40,7 +40,8 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
     warehouse.record_loaded(SPEC.name, snapshot_set.fingerprint)
     context.log.info(f"loaded {rows} citations from the curated file and {len(pages)} report pages")
     return dg.MaterializeResult(
-        metadata={"loaded": True, "rows": rows, "report_pages": len(pages), "snapshot_fingerprint": snapshot_set.fingerprint},
+        metadata={"loaded": True, "report_pages": len(pages), "snapshot_fingerprint": snapshot_set.fingerprint,
+                  **warehouse.table_metadata("raw", "datareportal_figures")},
         data_version=dg.DataVersion(snapshot_set.fingerprint),
     )
 

@@ -21,7 +21,7 @@ from orchestration.sources.un_egov.parser import FILE_PATTERN, parse_file
 def un_egov_surveys(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     snapshot_set = current_set(warehouse, SPEC)
     if not needs_load(context, warehouse, SPEC.name, snapshot_set.fingerprint):
-        return unchanged(snapshot_set.fingerprint)
+        return unchanged(warehouse, ["raw", "un_egov_surveys"], snapshot_set.fingerprint)
     files = snapshot_set.matching(FILE_PATTERN)
     frames = []
     for path, record in files:
@@ -37,7 +37,7 @@ def un_egov_surveys(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     return dg.MaterializeResult(
         metadata={
             "loaded": True,
-            "rows": rows,
+            **warehouse.table_metadata("raw", "un_egov_surveys"),
             "files": len(files),
             "survey_years": dg.MetadataValue.text(", ".join(map(str, sorted(table["survey_year"].unique())))),
             "not_surveyed_rows": int((~table["surveyed"]).sum()),

@@ -33,7 +33,7 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     snapshot_set = current_set(warehouse, SPEC)
     if not needs_load(context, warehouse, WORLDBANK, snapshot_set.fingerprint):
         for table in RAW_TABLES:
-            yield unchanged(snapshot_set.fingerprint, ["raw", table])
+            yield unchanged(warehouse, ["raw", table], snapshot_set.fingerprint)
         return
     by_key = _one_file_per_key(folder, snapshot_set.files)
     missing = [indicator.code for indicator in indicators if indicator.code not in by_key]
@@ -54,7 +54,7 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=["raw", table],
-            metadata={"loaded": True, "rows": counts[table], "snapshot_fingerprint": snapshot_set.fingerprint},
+            metadata={"loaded": True, "snapshot_fingerprint": snapshot_set.fingerprint, **warehouse.table_metadata("raw", table)},
             data_version=dg.DataVersion(snapshot_set.fingerprint),
         )
 
