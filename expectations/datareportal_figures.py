@@ -33,7 +33,7 @@ def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
                                                               row_condition=Column("unit") != "percent_of_population"),
                 "counts of people and connections are positive"),
             why(gx.expectations.ExpectColumnValuesToBeBetween(column="report_year", min_value=2011, max_value=date.today().year + 1),
-                "DataReportal's Digital reports start in 2011"),
+                "DataReportal's Digital reports start in 2011, and next year's, out in January, is the latest there can be"),
             why(gx.expectations.ExpectColumnValuesToBeInSet(column="iso3", value_set=sorted(gate.known_iso3)),
                 "every country must be known, or it joins to nothing in dim_country"),
             why(gx.expectations.ExpectColumnDistinctValuesToContainSet(column="iso3", value_set=CENTRAL_ASIA),

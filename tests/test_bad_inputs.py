@@ -6,6 +6,7 @@ input stays for inspection, and the repaired input restores the very same rows."
 import re
 import shutil
 from collections.abc import Callable
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def edit_lines(change: Callable[[list[str]], list[str]]) -> Callable[[Path], Non
 
 
 UN_2022 = "EGOV_DATA_2022.csv"
+NEXT_YEAR = date.today().year + 1
 CASES = {
     "index-value-1.7": Case("un_egov", UN_2022, edit_text('"Kazakhstan ",28,0.86280', '"Kazakhstan ",28,1.70000'),
                             r"expect_column_values_to_be_between\(column=egdi.*source_file EGOV_DATA_2022\.csv, source_line 9, survey_year 2022, iso3 KAZ: egdi=1\.7"),
@@ -65,6 +67,12 @@ CASES = {
     "worldbank-out-of-range": Case("worldbank", "API_IT.CEL.SETS.P2_DS2_en_csv_v2_2987.csv", edit_text('"130.4206754"', '"1304.206754"'),
                                    r"\[series\] expect_column_values_to_be_between\(column=max_value, max_value=300\.0\).*"
                                    r"source_file API_IT\.CEL\.SETS\.P2_DS2_en_csv_v2_2987\.csv, country_code KAZ, indicator_code IT\.CEL\.SETS\.P2: max_value=1304\.206754"),
+    # Years are content, so the gate checks them: DataReportal's reports start in 2011, and the year
+    # after next is a typo (next year's report appears early in January).
+    "datareportal-year-before-2011": Case("datareportal", "figures.csv", edit_text("KAZ,Kazakhstan,2023,internet_users,17.73,", "KAZ,Kazakhstan,1999,internet_users,17.73,"),
+                                          r"expect_column_values_to_be_between\(column=report_year, min_value=2011\.0.*source_file figures\.csv, source_line 14.*report_year=1999"),
+    "datareportal-year-beyond-next-year": Case("datareportal", "figures.csv", edit_text("KAZ,Kazakhstan,2023,internet_users,17.73,", f"KAZ,Kazakhstan,{NEXT_YEAR + 1},internet_users,17.73,"),
+                                               rf"expect_column_values_to_be_between\(column=report_year, min_value=2011\.0, max_value={NEXT_YEAR}\.0\).*source_line 14.*report_year={NEXT_YEAR + 1}"),
     "datareportal-unknown-metric": Case("datareportal", "figures.csv", edit_text(",internet_users,17.73,", ",internet_speed,17.73,"),
                                         r"figures\.csv: line 14: unknown metric 'internet_speed'"),
 }
@@ -72,7 +80,8 @@ CASES = {
 
 PARSER_CASES = ["renamed-column", "empty-file", "truncated-file", "latin-1-file", "unknown-country", "ambiguous-country",
                 "worldbank-non-numeric", "datareportal-unknown-metric"]
-GATE_CASES = ["index-value-1.7", "duplicated-row", "country-missing-from-a-year", "worldbank-out-of-range"]
+GATE_CASES = ["index-value-1.7", "duplicated-row", "country-missing-from-a-year", "worldbank-out-of-range",
+              "datareportal-year-before-2011", "datareportal-year-beyond-next-year"]
 # One case per source through a whole refresh, then the repaired input: the rest stop in the
 # parser or a gate alone, which is all a refresh runs before it stops.
 END_TO_END = ["index-value-1.7", "worldbank-non-numeric", "datareportal-unknown-metric"]
