@@ -83,10 +83,12 @@ def _run(context, source, table: str, batch: Batch) -> list:
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe(batch.name)
     expectation_suite = context.suites.add(gx.ExpectationSuite(name=f"{table}.{batch.name}", expectations=batch.expectations))
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=f"{table}.{batch.name}", data=definition, suite=expectation_suite))
+    # GX names each offending row by the columns that locate it for a person (file, line, keys).
+    locators = [name for name in _LOCATORS if name in batch.frame.columns]
     checkpoint = context.checkpoints.add(gx.Checkpoint(
         name=f"{table}.{batch.name}",
         validation_definitions=[validation],
-        result_format={"result_format": "COMPLETE"},
+        result_format={"result_format": "COMPLETE", **({"unexpected_index_column_names": locators} if locators else {})},
     ))
     result = checkpoint.run(batch_parameters={"dataframe": batch.frame})
     return [expectation for run in result.run_results.values() for expectation in run.results]
@@ -96,9 +98,9 @@ def _failure(batch: Batch, result) -> Failure:
     config = result.expectation_config
     arguments = {k: v for k, v in config.kwargs.items() if k in ("column", "column_list", "min_value", "max_value", "value")}
     details = result.result or {}
-    indexes = details.get("unexpected_index_list") or []
-    if indexes and isinstance(indexes[0], (int, float)):
-        examples = [_describe(batch.frame.loc[index], config.kwargs.get("column")) for index in indexes[:EXAMPLES]]
+    located = details.get("unexpected_index_list") or []
+    if located and isinstance(located[0], dict):
+        examples = [_describe(row, config.kwargs.get("column")) for row in located[:EXAMPLES]]
     else:
         examples = [str(value) for value in (details.get("partial_unexpected_list") or [details.get("observed_value")])[:EXAMPLES]]
     return Failure(
@@ -110,7 +112,8 @@ def _failure(batch: Batch, result) -> Failure:
     )
 
 
-def _describe(row: pd.Series, column: str | None) -> str:
-    located = ", ".join(f"{name} {row[name]}" for name in _LOCATORS if name in row.index and pd.notna(row[name]))
-    value = f"{column}={row[column]}" if column and column in row.index else ""
+def _describe(row: dict, column: str | None) -> str:
+    """One offending row as GX located it: its locator columns, then the value that failed."""
+    located = ", ".join(f"{name} {row[name]}" for name in _LOCATORS if name in row and pd.notna(row[name]))
+    value = f"{column}={row[column]}" if column and column in row else ""
     return ": ".join(part for part in (located, value) if part)
