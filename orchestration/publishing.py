@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import gate_history
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
 
@@ -96,6 +97,11 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code
     ).fetchall()[0][0]
     source = "build.raw.loaded_snapshots" if has_inputs else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
+    has_gates = connection.execute(
+        "select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' and table_name = 'gate_results'"
+    ).fetchall()[0][0]
+    if has_gates:
+        connection.execute(f"create table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
 
 
 def _fsync(path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
+from orchestration import gate_history
 from orchestration.checks import SUITES
 from orchestration.settings import Settings
 from orchestration.sources import staging
@@ -43,6 +44,7 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
             lines.append(f"  last load   {when:%Y-%m-%d %H:%M} UTC ({_age(when, now)} ago)")
             lines.append(f"  freshness   {'OVERDUE' if overdue else 'fresh'} (expected {source.cadence}; overdue after {source.fresh_for.days} days)")
         lines.append(f"  gates       {_gates(instance, source.name)}")
+        lines += _history(settings, source.name)
     hashes.save()
     lines.append(_published_line(settings, now))
     return lines
@@ -83,6 +85,20 @@ def _gates(instance: dg.DagsterInstance, source: str) -> str:
         when = datetime.fromtimestamp(record.create_timestamp, timezone.utc)
         parts.append(f"{key.asset_key.to_user_string()}: {record.status.value.lower()} ({when:%Y-%m-%d %H:%M} UTC, run {record.run_id[:8]})")
     return "; ".join(parts)
+
+
+def _history(settings: Settings, source: str) -> list[str]:
+    """The latest gate results of the source's raw tables, pass or fail, from the gate history."""
+    tables = [table.replace("/", ".") for table in SOURCES[source].raw_tables if table in _GATED]
+    results, where = gate_history.recent(settings, tables)
+    lines = []
+    for checked_at, run_id, table, passed, evaluated, failed, failures in results:
+        verdict = (f"passed {evaluated} expectations" if evaluated else "passed (unchanged, not validated again)") if passed \
+            else f"FAILED {failed} of {evaluated}: {(failures or '').splitlines()[0]}"
+        lines.append(f"  history     {checked_at:%Y-%m-%d %H:%M} UTC run {run_id[:8]} {table}: {verdict}")
+    if lines and where != "build database":
+        lines.append(f"              (from the {where}: a refresh holds the build database)")
+    return lines
 
 
 def _published_line(settings: Settings, now: datetime) -> str:

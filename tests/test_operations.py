@@ -73,11 +73,12 @@ def test_tables_lists_descriptions_and_counts(home, tmp_path):
 
 def test_status_shows_every_source_an_overdue_one_and_a_failed_gate(home, tmp_path):
     """`warehouse status` (its report, in process): 46 days after the last load the World Bank is
-    overdue (the README's 45 days) while the UN survey is fresh, and a gate that failed says so."""
+    overdue (the README's 45 days) while the UN survey is fresh, and a gate that failed says so, in
+    the latest check and in the gate history."""
     instance = dg.DagsterInstance.ephemeral()
     bad = damaged_copy(CASES["index-value-1.7"], tmp_path)
-    failed = materialize(Settings(home=tmp_path / "elsewhere", snapshots_dir=bad.parent.parent),
-                         ["snapshots/un_egov", "raw/un_egov_surveys"], instance=instance)
+    failed = materialize(Settings(home=home, snapshots_dir=bad.parent.parent), ["snapshots/un_egov", "raw/un_egov_surveys"],
+                         instance=instance)
     assert not failed.success
     settings = Settings(home=home, snapshots_dir=SNAPSHOTS)
     with duckdb.connect(str(settings.published_db), read_only=True) as connection:
@@ -91,6 +92,12 @@ def test_status_shows_every_source_an_overdue_one_and_a_failed_gate(home, tmp_pa
     assert all("files, verified against their records" in block for block in by_source.values())
     assert re.search(r"gates       raw/un_egov_surveys: failed \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, run " + failed.run_id[:8], by_source["un_egov"])
     assert f"published   {settings.published_db}" in text
+    # The gate history: the failure, newest first (an EGDI of 1.7 breaks its range and the mean of
+    # its components), then the first refresh's pass of the same table.
+    history = re.findall(r"^  history     .*$", by_source["un_egov"], flags=re.M)
+    assert re.fullmatch(r"  history     \S+ \S+ UTC run " + failed.run_id[:8] + r" raw\.un_egov_surveys: FAILED 2 of \d+: "
+                        r"\[rows\] expect_column_values_to_be_between\(column=egdi.*egdi=1\.7.*", history[0]), history
+    assert re.fullmatch(r"  history     .* raw\.un_egov_surveys: passed \d+ expectations", history[1]), history
 
 
 def test_every_refresh_job_spans_the_graph_and_asks_only_its_own_upstream(tmp_path):

@@ -85,6 +85,17 @@ def test_publishing_an_unreadable_build_leaves_the_old_file(published_home, tmp_
     assert not list(published_home.home.glob(".warehouse.duckdb.*.tmp"))
 
 
+def test_the_published_file_keeps_the_gate_history_of_its_run(built):
+    """meta.gate_results: every gate of the run that published, passed and validated, with its counts."""
+    with duckdb.connect(str(built.published_db), read_only=True) as connection:
+        run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
+        rows = connection.execute("select table_name, passed, validated, expectations, failed, failures from meta.gate_results "
+                                  "where run_id = ? order by table_name", [run_id]).fetchall()
+    assert [row[0] for row in rows] == ["raw.datareportal_figures", "raw.un_egov_surveys", "raw.wdi_countries", "raw.wdi_observations"]
+    assert all(passed and validated and expectations > 0 and failed == 0 and failures is None
+               for _, passed, validated, expectations, failed, failures in rows), rows
+
+
 def test_the_parquet_export_holds_every_gated_raw_table_row_for_row(built):
     """build/parquet/raw/<table>/, what the Spark target reads: the same rows as the build database."""
     exported = sorted(path.name for path in (built.parquet_dir / "raw").iterdir())
