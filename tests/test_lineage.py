@@ -84,3 +84,22 @@ def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
                                          "and table_name = ? order by column_index", [table]).fetchall()
             assert metadata.row_count == count > 0, table
             assert [(c.name, c.type) for c in metadata.column_schema.columns] == columns, table
+
+
+def test_dbt_models_show_their_row_count_and_columns_in_the_ui(first_refresh):
+    """The same metadata on every model the first refresh built, read from its run history and
+    compared with the build database."""
+    import duckdb
+    from dagster._core.definitions.metadata import TableMetadataSet
+
+    with duckdb.connect(str(first_refresh.settings.build_db), read_only=True) as connection:
+        models = connection.execute("select schema_name, table_name from duckdb_tables() where schema_name in ('marts', 'paper') "
+                                    "union all select schema_name, view_name from duckdb_views() where schema_name = 'staging'").fetchall()
+        expected = {(schema, name): connection.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for schema, name in models}
+    with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
+        shown = {(schema, name): TableMetadataSet.extract(instance.get_latest_materialization_event(
+                     dg.AssetKey([schema, name])).asset_materialization.metadata) for schema, name in models}
+    assert len(models) > 25
+    for model, count in expected.items():
+        assert shown[model].row_count == count, model
+        assert shown[model].column_schema and shown[model].column_schema.columns, model

@@ -40,7 +40,18 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     if not plan.build:
         return
     os.environ.update(warehouse.settings.dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    # dbt holds the build database while it runs, so each model's row count and columns are read
+    # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
+    # resource skips (dbt_project.py).
+    events = list(invocation.stream())
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            event = event.with_metadata({**event.metadata, **warehouse.table_metadata(*key.path)})
+        yield event
+    if not invocation.is_successful():
+        raise invocation.get_error()
 
 
 def published_keys() -> list[dg.AssetKey]:
