@@ -41,6 +41,15 @@ def resources(settings: Settings) -> dict:
     }
 
 
+# Who answers for an asset: data engineers for what comes in and goes out (snapshots, raw tables,
+# publishing, the report), analytics engineers for the dbt models.
+MODELS_OWNER, DATA_OWNER = "team:analytics-engineering", "team:data-engineering"
+
+
+def _with_owner(spec: dg.AssetSpec) -> dg.AssetSpec:
+    return spec.replace_attributes(owners=[MODELS_OWNER if "dbt" in spec.kinds else DATA_OWNER])
+
+
 def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
     return dg.apply_freshness_policy(spec, dg.FreshnessPolicy.time_window(fail_window=SOURCES[spec.group_name].fresh_for))
 
@@ -60,7 +69,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     # How stale each source's raw tables may get before the UI shows them overdue.
     raw_tables = dg.AssetSelection.groups(*SOURCES) & dg.AssetSelection.key_prefixes("raw")
-    return definitions.map_resolved_asset_specs(func=_with_freshness, selection=raw_tables)
+    definitions = definitions.map_resolved_asset_specs(func=_with_freshness, selection=raw_tables)
+    return definitions.map_resolved_asset_specs(func=_with_owner)
 
 
 defs = build_definitions(Settings.from_env())

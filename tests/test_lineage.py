@@ -58,12 +58,17 @@ def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
     assert len(dbt_checks) > 50 and all(spec.blocking for spec in dbt_checks)
 
 
-def test_every_asset_says_what_it_is_and_what_it_holds(tmp_path):
-    """The UI's catalog: each asset has kinds (its technology) and a description."""
+def test_every_asset_says_what_it_is_what_it_holds_and_who_answers_for_it(tmp_path):
+    """The UI's catalog: each asset has kinds (its technology), a description and an owner; the
+    dbt models are the analytics engineers', the rest the data engineers'."""
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     missing = {key.to_user_string(): (sorted(graph.get(key).kinds), bool(graph.get(key).description))
                for key in graph.get_all_asset_keys() if not (graph.get(key).kinds and graph.get(key).description)}
     assert not missing, missing
+    owners = {key.to_user_string(): graph.get(key).owners for key in graph.get_all_asset_keys()}
+    assert owners["marts/egov_scores"] == ["team:analytics-engineering"] and owners["staging/stg_un_egov__surveys"] == ["team:analytics-engineering"]
+    assert owners["raw/wdi_observations"] == owners["snapshots/un_egov"] == owners["published_warehouse"] == ["team:data-engineering"]
+    assert all(len(found) == 1 for found in owners.values()), owners
 
 
 def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
