@@ -37,7 +37,7 @@ LOG_PREFIX = "[refresh] "
 
 _CODE = [
     (DBT_PROJECT_DIR, ("models/**/*", "macros/**/*", "tests/**/*", "seeds/**/*", "dbt_project.yml")),
-    (PROJECT_ROOT / "orchestration", ("**/*.py",)),
+    (PROJECT_ROOT / "orchestration", ("**/*.py", "**/*.csv")),
     (PROJECT_ROOT / "expectations", ("**/*.py",)),
     (PROJECT_ROOT / "config", ("*.toml",)),
 ]

@@ -1,12 +1,13 @@
 """The UN survey parser on the real files, their quirks, and every way a file can be bad."""
 
+import csv
 from pathlib import Path
 
 import pytest
 
-from orchestration.sources.countries import CountryMappingError
+from orchestration.sources.countries import CountryMappingError, load_crosswalk
 from orchestration.sources.text_files import InputFileError
-from orchestration.sources.un_egov.parser import parse_file, parse_files
+from orchestration.sources.un_egov.parser import CROSSWALK, parse_file, parse_files
 from tests.conftest import SNAPSHOTS
 
 UN = SNAPSHOTS / "un_egov"
@@ -97,7 +98,44 @@ def test_bad_files_fail_naming_file_line_and_reason(tmp_path, body, message):
         parse_file(write(tmp_path, body))
 
 
-def test_an_unknown_country_name_names_the_file_and_the_name(tmp_path):
-    path = write(tmp_path, HEADER + '2022,"Atlantis ",1,0.5,0.5,0.5,0.5,0.5\n')
-    with pytest.raises(CountryMappingError, match=r"EGOV_DATA_2022\.csv: unmapped country names: 'Atlantis' matches no country"):
+ROW = '2022,"{name} ",1,0.5,0.5,0.5,0.5,0.5\n'
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        # Fuzzy matching maps a misspelling silently; the crosswalk refuses it and passes on the guess.
+        (["Kazakhstania"], r"line 2: 'Kazakhstania' is not in .*crosswalk\.csv \(country_converter suggests KAZ; "
+                           r"once checked, add the line Kazakhstania,<ISO3> to it\)"),
+        (["Atlantis"], r"line 2: 'Atlantis' is not in .*crosswalk\.csv \(country_converter has no suggestion"),
+        (["Niger and Nigeria"], r"line 2: 'Niger and Nigeria' is not in .*\(country_converter finds it ambiguous: NER, NGA"),
+        # A name pattern matching would take for Korea, and a second name for one code.
+        (["Korea"], r"line 2: 'Korea' is not in .*crosswalk\.csv"),
+        (["Kazakhstan", "Uzbekistan", "Kyrgyzstan"], None),
+    ],
+    ids=["misspelt", "unknown", "ambiguous", "too-short", "all-known"],
+)
+def test_country_names_map_only_through_the_reviewed_crosswalk(tmp_path, names, message):
+    path = write(tmp_path, HEADER + "".join(ROW.format(name=name) for name in names))
+    if message is None:
+        assert list(parse_file(path).iso3) == ["KAZ", "UZB", "KGZ"]
+        return
+    with pytest.raises(CountryMappingError, match=r"EGOV_DATA_2022\.csv: country names: " + message):
         parse_file(path)
+
+
+def test_two_names_with_one_code_in_a_file_are_refused(tmp_path, monkeypatch):
+    crosswalk = tmp_path / "crosswalk.csv"
+    crosswalk.write_text(CROSSWALK.read_text(encoding="utf-8") + "Kazakstan,KAZ\n", encoding="utf-8")
+    monkeypatch.setattr("orchestration.sources.un_egov.parser.CROSSWALK", crosswalk)
+    path = write(tmp_path, HEADER + ROW.format(name="Kazakhstan") + ROW.format(name="Kazakstan"))
+    with pytest.raises(CountryMappingError, match=r"lines 2 and 3: 'Kazakhstan' and 'Kazakstan' are both KAZ"):
+        parse_file(path)
+
+
+def test_the_crosswalk_holds_every_name_of_every_survey_once():
+    crosswalk = load_crosswalk(CROSSWALK)
+    assert len(crosswalk) == len(set(crosswalk.values())) == 193
+    printed = {row[1].strip() for path in (SNAPSHOTS / "un_egov").glob("EGOV_DATA_*.csv")
+               for row in list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]}
+    assert set(crosswalk) == printed

@@ -59,6 +59,8 @@ _HEADERS = (
     ),
 )
 _YEAR_IN_NAME = re.compile(r"EGOV_DATA_(\d{4})\.csv$")
+# Every country name the surveys print, with its ISO3 code: reviewed, committed, extended by hand.
+CROSSWALK = Path(__file__).with_name("crosswalk.csv")
 
 
 class UnEgovParseError(InputFileError):
@@ -80,8 +82,7 @@ def parse_file(path: Path) -> pd.DataFrame:
     year = _year_from_name(path)
     records = [_record(path, row, year) for row in rows]
     frame = pd.DataFrame.from_records(records)
-    iso3 = to_iso3(frame["country_name"], where=str(path))
-    frame.insert(2, "iso3", frame["country_name"].map(iso3))
+    frame.insert(2, "iso3", to_iso3(list(zip(frame["source_line"], frame["country_name"])), CROSSWALK, where=str(path)))
     return frame.astype(
         {
             "survey_year": "int32",
