@@ -1,13 +1,18 @@
-"""A refresh re-parses the dbt project only when a file of it changed since the manifest."""
+"""The dbt project: re-parsed only when a file of it changed since the manifest, and its
+published models held to their contracts."""
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 
+import pytest
 from dagster_dbt import DbtProject
 
 from orchestration.dbt_project import DBT_PROJECT, manifest_is_current
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
 
@@ -53,3 +58,21 @@ def test_the_manifest_does_not_depend_on_the_warehouse_home():
     manifest = json.loads(text)
     databases = {node["database"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     assert databases == {"build"}
+
+@pytest.mark.slow
+def test_a_changed_column_type_fails_the_contract_before_the_table_is_built(built, tmp_path):
+    """marts.* and paper.* have enforced contracts: a copy of the project whose egov_scores turns
+    egdi into text fails `dbt build` with dbt's contract error, naming the column and both types."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "egov_scores.sql"
+    model.write_text(model.read_text(encoding="utf-8").replace("    egdi,\n", "    cast(egdi as varchar) as egdi,\n", 1), encoding="utf-8")
+    build = tmp_path / "build"
+    shutil.copytree(built.build_dir, build, ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
+    settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
+    result = subprocess.run([DBT_EXECUTABLE, "build", "--select", "egov_scores", "--profiles-dir", str(project), "--target-path",
+                             str(tmp_path / "target")], cwd=project, env={**os.environ, **settings.dbt_env()},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "This model has an enforced contract that failed." in result.stdout
+    assert re.search(r"\| egdi\s+\| VARCHAR\s+\| DOUBLE\s+\| data type mismatch \|", result.stdout), result.stdout[-2000:]
