@@ -82,9 +82,9 @@ PARSER_CASES = ["renamed-column", "empty-file", "truncated-file", "latin-1-file"
                 "worldbank-non-numeric", "datareportal-unknown-metric"]
 GATE_CASES = ["index-value-1.7", "duplicated-row", "country-missing-from-a-year", "worldbank-out-of-range",
               "datareportal-year-before-2011", "datareportal-year-beyond-next-year"]
-# One case per source through a whole refresh, then the repaired input: the rest stop in the
-# parser or a gate alone, which is all a refresh runs before it stops.
-END_TO_END = ["index-value-1.7", "worldbank-non-numeric", "datareportal-unknown-metric"]
+# One case per source through a whole refresh (and a never-seen country name), then the repaired
+# input: the rest stop in the parser or a gate alone, which is all a refresh runs before it stops.
+END_TO_END = ["index-value-1.7", "unknown-country", "worldbank-non-numeric", "datareportal-unknown-metric"]
 RAW_TABLES = {"un_egov": ["raw/un_egov_surveys"], "worldbank": ["raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"],
               "datareportal": ["raw/datareportal_figures"]}
 
