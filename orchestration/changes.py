@@ -68,14 +68,14 @@ class State:
     code: str
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(connection.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0])
 
 
 def loaded_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """Per raw input in the build database: (snapshot fingerprint, code fingerprint) of its load."""
-    if not _table_exists(connection, "raw", "loaded_snapshots"):
+    if not table_exists(connection, "raw", "loaded_snapshots"):
         return {}
     rows = connection.execute("select source, fingerprint, code_fingerprint from raw.loaded_snapshots").fetchall()
     return {source: (fingerprint, code) for source, fingerprint, code in rows}
@@ -100,7 +100,7 @@ def published_state(published: Path) -> tuple[State, str] | None:
     if not published.exists():
         return None
     with duckdb.connect(str(published), read_only=True) as connection:
-        if not (_table_exists(connection, "meta", "inputs") and _table_exists(connection, "meta", "publication")):
+        if not (table_exists(connection, "meta", "inputs") and table_exists(connection, "meta", "publication")):
             return None
         inputs = dict(connection.execute("select source, fingerprint from meta.inputs").fetchall())
         code, run_id = connection.execute("select code_fingerprint, dagster_run_id from meta.publication").fetchall()[0]

@@ -9,7 +9,7 @@ import pandas as pd
 from expectations import datareportal_figures, un_egov_surveys, wdi_countries, wdi_observations
 from expectations.common import Gate
 from orchestration import gate_history, quality
-from orchestration.changes import is_full, loaded_inputs
+from orchestration.changes import is_full, loaded_inputs, table_exists
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources import countries
@@ -25,10 +25,10 @@ def _gate(connection: duckdb.DuckDBPyConnection, settings: Settings, table: str)
         [schema, name],
     ).df()
     known = set(countries.reference_table()["iso3"])
-    if _exists(connection, "raw", "wdi_countries"):
+    if table_exists(connection, "raw", "wdi_countries"):
         known |= {row[0] for row in connection.execute("select country_code from raw.wdi_countries where not is_aggregate").fetchall()}
     published = {}
-    if _exists(connection, "raw", "wdi_indicators"):
+    if table_exists(connection, "raw", "wdi_indicators"):
         published["units"] = connection.execute("select indicator_code, unit from raw.wdi_indicators").df()
     published |= _previously_published(settings)
     return Gate(known_iso3=frozenset(known), schema=columns, published=published)
@@ -43,13 +43,8 @@ def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
             "survey_years": published.execute("select distinct survey_year from marts.egov_scores where egdi is not null").df(),
             "vintages": published.execute(
                 "select indicator_code, min(vintage) as previous from marts.wdi_observations group by 1").df()
-            if _exists(published, "marts", "wdi_observations") else pd.DataFrame(columns=["indicator_code", "previous"]),
+            if table_exists(published, "marts", "wdi_observations") else pd.DataFrame(columns=["indicator_code", "previous"]),
         }
-
-
-def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(connection.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0])
 
 
 def gx_check(suite: ModuleType) -> dg.AssetChecksDefinition:
@@ -98,7 +93,7 @@ def gx_check(suite: ModuleType) -> dg.AssetChecksDefinition:
 def _passed_before(connection: duckdb.DuckDBPyConnection, table: str, loaded: tuple[str, str] | None) -> str | None:
     """The run in which this very load (snapshot set and code) of ``table`` passed its suite, if any:
     the same rows checked by the same code pass again, so a no-change refresh need not re-run GX."""
-    if loaded is None or not _exists(connection, "raw", "gate_passes"):
+    if loaded is None or not table_exists(connection, "raw", "gate_passes"):
         return None
     found = connection.execute("select run_id from raw.gate_passes where table_name = ? and fingerprint = ? and code_fingerprint = ?",
                                [table, *loaded]).fetchall()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import duckdb
 
+from orchestration.changes import table_exists
 from orchestration.settings import Settings
 
 BUILD_TABLE = "raw.gate_results"
@@ -33,9 +34,7 @@ def recent(settings: Settings, tables: list[str], limit: int = 3) -> tuple[list[
             continue
         try:
             with duckdb.connect(str(path), read_only=True) as connection:
-                schema, name = table.split(".")
-                if connection.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                                      [schema, name]).fetchone()[0]:
+                if table_exists(connection, *table.split(".")):
                     return connection.execute(query.format(table), [tables, limit]).fetchall(), where
         except duckdb.IOException:  # a refresh holds the build database: fall back to the published history
             continue

@@ -92,16 +92,15 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code
         "?::varchar as code_fingerprint",
         [run_id, datetime.now(timezone.utc).replace(tzinfo=None), code_fingerprint],
     )
-    has_inputs = connection.execute(
-        "select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' and table_name = 'loaded_snapshots'"
-    ).fetchall()[0][0]
-    source = "build.raw.loaded_snapshots" if has_inputs else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    source = "build.raw.loaded_snapshots" if _in_build(connection, "loaded_snapshots") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
-    has_gates = connection.execute(
-        "select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' and table_name = 'gate_results'"
-    ).fetchall()[0][0]
-    if has_gates:
+    if _in_build(connection, gate_history.BUILD_TABLE.split(".")[1]):
         connection.execute(f"create table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
+
+
+def _in_build(connection: duckdb.DuckDBPyConnection, raw_table: str) -> bool:
+    return bool(connection.execute("select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' "
+                                   "and table_name = ?", [raw_table]).fetchall()[0][0])
 
 
 def _fsync(path: Path) -> None:

@@ -36,6 +36,16 @@ def verify_snapshots(settings: Settings) -> None:
     hashes.save()
 
 
+def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict:
+    """What the UI shows of a build table: its row count and its columns with their DuckDB types."""
+    count = connection.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+    columns = connection.execute(
+        "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+        [schema, table]).fetchall()
+    schema_value = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
+    return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
+
+
 def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance) -> None:
     """What an earlier run staged and left behind: promoted if that run published (it died right
     after), otherwise kept as rejected with the reason from its log."""
@@ -138,14 +148,8 @@ class WarehouseResource(dg.ConfigurableResource):
             )
 
     def table_metadata(self, schema: str, table: str) -> dict:
-        """What the UI shows of a build table: its row count and its columns with their DuckDB types."""
         with self.build_connection() as connection:
-            count = connection.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
-            columns = connection.execute(
-                "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
-                [schema, table]).fetchall()
-        schema_value = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
-        return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
+            return table_metadata(connection, schema, table)
 
     def replace_table(self, schema: str, table: str, frame: pd.DataFrame) -> int:
         """Swap in a whole new raw table in one transaction: readers see the old or the new."""

@@ -94,7 +94,7 @@ def _history(settings: Settings, source: str) -> list[str]:
     lines = []
     for checked_at, run_id, table, passed, evaluated, failed, failures in results:
         verdict = (f"passed {evaluated} expectations" if evaluated else "passed (unchanged, not validated again)") if passed \
-            else f"FAILED {failed} of {evaluated}: {(failures or '').splitlines()[0]}"
+            else f"FAILED {failed} of {evaluated}: {failures.splitlines()[0]}"
         lines.append(f"  history     {checked_at:%Y-%m-%d %H:%M} UTC run {run_id[:8]} {table}: {verdict}")
     if lines and where != "build database":
         lines.append(f"              (from the {where}: a refresh holds the build database)")

@@ -109,12 +109,16 @@ def built(first_refresh) -> Settings:
     return first_refresh.settings
 
 
+def copy_home(built: Settings, target: Path) -> Path:
+    """A private copy of the built warehouse home (without its lock, holder or data docs)."""
+    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
+    return target
+
+
 @pytest.fixture
 def home(built, tmp_path) -> Path:
     """A private copy of the built warehouse home, for a test that refreshes or damages it."""
-    target = tmp_path / "home"
-    shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
-    return target
+    return copy_home(built, tmp_path / "home")
 
 
 @pytest.fixture(scope="module")

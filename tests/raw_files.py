@@ -44,6 +44,13 @@ def survey(year: int) -> pd.DataFrame:
     return frame
 
 
+def table_1(iso3: str) -> dict[str, float]:
+    """The study's Table 1 for one country, from the 2012 and 2022 survey files, in its column order."""
+    old, new = survey(2012).loc[iso3], survey(2022).loc[iso3]
+    return {"egdi_2022": new.egdi, "egdi_2012": old.egdi, "dynamics_10y_pct": (new.egdi / old.egdi - 1) * 100,
+            "rank_2022": new["rank"], "rank_change_since_2012": old["rank"] - new["rank"]}
+
+
 @cache
 def wdi(code: str) -> pd.DataFrame:
     """One World Bank bulk file, indexed by country code, one column per year ("1960", ...)."""

@@ -16,7 +16,7 @@ import pytest
 from orchestration.settings import Settings
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import SNAPSHOTS, failure_text, materialize
+from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,7 @@ def test_the_gate_refuses_a_bad_table_naming_the_row_and_the_expectation(name, t
 @pytest.fixture(scope="module")
 def home_with_published(built, tmp_path_factory) -> Path:
     """A warehouse home whose build area and published file come from a good refresh."""
-    home = tmp_path_factory.mktemp("bad_inputs") / "home"
-    shutil.copytree(built.home, home, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
-    return home
+    return copy_home(built, tmp_path_factory.mktemp("bad_inputs") / "home")
 
 
 def raw_rows(build_db: Path, raw_table: str) -> list[tuple]:

@@ -21,7 +21,7 @@ from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS, WAREHOUSE, environment, materialize, run
+from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, environment, materialize, run
 from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
 
@@ -105,7 +105,7 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     doors = {}
     for door in ("dagster", "cli"):
         home, snapshots = tmp_path / door / "home", tmp_path / door / "snapshots"
-        shutil.copytree(built.home, home, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))
+        copy_home(built, home)
         shutil.copytree(SNAPSHOTS, snapshots)
         env = {**environment(tmp_path / door, snapshots), "WAREHOUSE_HOME": str(home)}
         doors[door] = (home, snapshots, env)

@@ -10,7 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.changes import build_plan, is_full, say
 from orchestration.dbt_project import DBT_PROJECT, prepare_at_load
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, table_metadata
 from orchestration.settings import PUBLISHED_SCHEMAS
 
 # The dbt assets are defined from the manifest: a fresh clone parses once, `dagster dev` on change.
@@ -45,11 +45,10 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (dbt_project.py).
     events = list(invocation.stream())
-    for event in events:
-        if isinstance(event, dg.Output):
-            key = context.asset_key_for_output(event.output_name)
-            event = event.with_metadata({**event.metadata, **warehouse.table_metadata(*key.path)})
-        yield event
+    with warehouse.build_connection() as connection:
+        events = [event.with_metadata({**event.metadata, **table_metadata(connection, *context.asset_key_for_output(event.output_name).path)})
+                  if isinstance(event, dg.Output) else event for event in events]
+    yield from events
     if not invocation.is_successful():
         raise invocation.get_error()
 
