@@ -44,6 +44,7 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
             # Tables, not views: a view would still point at the build database's catalog.
             connection.execute(f"create table {name} as select * from build.{name}")
             _copy_comments(connection, schema, table, comment)
+            _copy_primary_key(connection, schema, table)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
         _record_publication(connection, run_id, code_fingerprint)
         connection.execute("detach build")
@@ -78,6 +79,17 @@ def _copy_comments(connection: duckdb.DuckDBPyConnection, schema: str, table: st
     ).fetchall()
     for column, text in columns:
         connection.execute(f'comment on column {schema}.{table}."{column}" is {_literal(text)}')
+
+
+def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """The key dbt's contract enforced in the build, declared again so analysts and their tools see it."""
+    keys = connection.execute(
+        "select constraint_column_names from duckdb_constraints() where database_name = 'build' "
+        "and schema_name = ? and table_name = ? and constraint_type = 'PRIMARY KEY'",
+        [schema, table],
+    ).fetchall()
+    for (columns,) in keys:
+        connection.execute(f"alter table {schema}.{table} add primary key ({', '.join(columns)})")
 
 
 def _literal(text: str) -> str:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 
+import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
@@ -59,20 +60,44 @@ def test_the_manifest_does_not_depend_on_the_warehouse_home():
     databases = {node["database"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     assert databases == {"build"}
 
+CHANGED_TYPE = ("    egdi,\n", "    cast(egdi as varchar) as egdi,\n")
+# Kazakhstan's row for 2022 twice: a duplicated key.
+DUPLICATED_KEY = ("from {{ ref('int_un_egov__scores') }}", "from (select * from {{ ref('int_un_egov__scores') }} union all "
+                  "select * from {{ ref('int_un_egov__scores') }} where iso3 = 'KAZ' and survey_year = 2022)")
+
+
+def build_a_changed_copy(built, tmp_path, model_name: str, edit: tuple[str, str]) -> subprocess.CompletedProcess:
+    """`dbt build` of one model in a copy of the project whose model has ``edit`` applied."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / f"{model_name}.sql"
+    text = model.read_text(encoding="utf-8")
+    assert edit[0] in text
+    model.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    shutil.copytree(built.build_dir, tmp_path / "build", ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
+    settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
+    return subprocess.run([DBT_EXECUTABLE, "build", "--select", model_name, "--profiles-dir", str(project), "--target-path",
+                           str(tmp_path / "target")], cwd=project, env={**os.environ, **settings.dbt_env()},
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
 def test_a_changed_column_type_fails_the_contract_before_the_table_is_built(built, tmp_path):
     """marts.* and paper.* have enforced contracts: a copy of the project whose egov_scores turns
     egdi into text fails `dbt build` with dbt's contract error, naming the column and both types."""
-    project = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    model = project / "models" / "marts" / "egov_scores.sql"
-    model.write_text(model.read_text(encoding="utf-8").replace("    egdi,\n", "    cast(egdi as varchar) as egdi,\n", 1), encoding="utf-8")
-    build = tmp_path / "build"
-    shutil.copytree(built.build_dir, build, ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
-    settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
-    result = subprocess.run([DBT_EXECUTABLE, "build", "--select", "egov_scores", "--profiles-dir", str(project), "--target-path",
-                             str(tmp_path / "target")], cwd=project, env={**os.environ, **settings.dbt_env()},
-                            capture_output=True, text=True, timeout=300)
+    result = build_a_changed_copy(built, tmp_path, "egov_scores", CHANGED_TYPE)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "This model has an enforced contract that failed." in result.stdout
     assert re.search(r"\| egdi\s+\| VARCHAR\s+\| DOUBLE\s+\| data type mismatch \|", result.stdout), result.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_a_duplicated_key_fails_the_primary_key_and_leaves_the_table_as_it_was(built, tmp_path):
+    """The keys are primary-key constraints DuckDB enforces while dbt fills the table: a copy of the
+    project whose egov_scores repeats one row fails on that key, and the table built before stays."""
+    result = build_a_changed_copy(built, tmp_path, "egov_scores", DUPLICATED_KEY)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert re.search(r"Constraint Error: PRIMARY KEY or UNIQUE constraint violation: duplicate key \"KAZ, 2022\"",
+                     result.stdout), result.stdout[-2000:]
+    with duckdb.connect(str(tmp_path / "build" / "build.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*) from marts.egov_scores where iso3 = 'KAZ' and survey_year = 2022").fetchone() == (1,)

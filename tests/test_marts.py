@@ -2,10 +2,12 @@
 the study's printed rank changes and the UN's own published regional averages."""
 
 import csv
+import json
 
 import country_converter as coco
 import pytest
 
+from orchestration.dbt_project import DBT_PROJECT
 from orchestration.sources.snapshots import sha256_of
 from tests import raw_files
 from tests.conftest import PAPER, SNAPSHOTS
@@ -181,3 +183,22 @@ def test_dbt_descriptions_are_published_as_comments(db):
     comment = one(db, "select comment from duckdb_columns() where schema_name = 'marts' and table_name = 'egov_dynamics' "
                       "and column_name = 'rank_change'")[0]
     assert "moved up" in comment
+
+
+def test_the_published_tables_declare_the_keys_the_yaml_declares(db):
+    """Each primary key declared in the dbt YAML, enforced while dbt built the table, is declared
+    again in the published file, where analysts' tools read it."""
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+    declared = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        keys = [constraint["columns"] for constraint in node["constraints"] if constraint["type"] == "primary_key"]
+        keys += [[name] for name, column in node["columns"].items()
+                 if any(constraint["type"] == "primary_key" for constraint in column["constraints"])]
+        for columns in keys:
+            declared[(node["schema"], node["name"])] = columns
+    published = {(schema, table): columns for schema, table, columns in db.execute(
+        "select schema_name, table_name, constraint_column_names from duckdb_constraints() where constraint_type = 'PRIMARY KEY'").fetchall()}
+    assert published == declared
+    assert published[("marts", "egov_scores")] == ["iso3", "survey_year"]
