@@ -51,7 +51,7 @@ def test_published_inputs_are_the_marts(tmp_path):
 def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     specs = {(key.asset_key.to_user_string(), key.name): graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert specs[("marts/egov_scores", "unique_key_egov_scores_iso3__survey_year")].blocking
+    assert specs[("marts/wdi_observations", "unique_key_wdi_observations_iso3__indicator_code__year")].blocking
     for table in ("un_egov_surveys", "wdi_observations", "wdi_countries", "datareportal_figures"):
         assert specs[(f"raw/{table}", "great_expectations")].blocking
     dbt_checks = [spec for (asset, _), spec in specs.items() if not asset.startswith("raw/")]
