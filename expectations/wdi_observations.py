@@ -1,9 +1,11 @@
-"""raw.wdi_observations: every non-empty WDI value, one row per (indicator, code, year).
+"""raw.wdi_observations: every non-empty WDI value, one row per (indicator, code, year); each
+series' file, vintage and range rule are in raw.wdi_indicators, each code's kind in raw.wdi_countries.
 
 At full-WDI scale the table holds ~20 million rows, too many for pandas and GX in memory. So the
 suite validates one row per series (indicator, economy) that DuckDB aggregates from the table:
 the row count against the distinct years (uniqueness), the count of NULL values, the first and
-last year, and the smallest and largest value outside the listed anomalies (ranges). Every
+last year, the values that are not finite, and the smallest and largest value outside the listed
+anomalies (ranges). Every
 row-level rule holds exactly when its aggregate form does, and a failure names the series and
 its file.
 """
@@ -16,14 +18,11 @@ import pandas as pd
 from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, not_older, why
 
 TABLE = "raw.wdi_observations"
-COLUMNS = {
-    "country_code": "VARCHAR", "country_name": "VARCHAR", "indicator_code": "VARCHAR", "indicator_name": "VARCHAR",
-    "year": "INTEGER", "value": "DOUBLE", "source_line": "INTEGER", "vintage": "VARCHAR", "source_file": "VARCHAR",
-    "source_sha256": "VARCHAR", "is_aggregate": "BOOLEAN", "loaded_at": "TIMESTAMP",
-}
-# unit (config/worldbank.toml) -> the range a value of it can have, and why
+COLUMNS = {"country_code": "VARCHAR", "indicator_code": "VARCHAR", "year": "INTEGER", "value": "DOUBLE", "source_line": "INTEGER"}
+# unit (config/worldbank.toml, or parser.unit_of for the other series) -> the range a value of it
+# can have, and why. A series of unit "other" is only checked to be finite.
 RANGES = {
-    "percent": (0, 100, "a share of the population is between 0 and 100 percent"),
+    "percent": (0, 100, "a share (of the population, or of a total) is between 0 and 100 percent"),
     "per_100": (0, 300, "subscriptions per 100 people: above 300 is a unit or decimal error"),
     "count": (0, None, "a population is positive"),
     "usd": (0, None, "GDP per capita is positive"),
@@ -54,18 +53,21 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return connection.execute(
         f"""
         with listed as ({listed}),
-        marked as (
-            select o.*, l.indicator_code is not null as is_listed
+        series as (
+            select o.indicator_code, o.country_code, count(*) as n_rows, count(distinct o.year) as n_years,
+                   count(*) - count(o.value) as n_null_values, count(*) filter (where not isfinite(o.value)) as n_not_finite,
+                   min(o.year) as first_year, max(o.year) as last_year,
+                   min(o.value) filter (where l.indicator_code is null) as min_value,
+                   max(o.value) filter (where l.indicator_code is null) as max_value
             from {TABLE} as o left join listed as l
               on o.indicator_code = l.indicator_code and o.country_code = l.country_code and o.year = l.year and o.value = l.value
+            group by all
         )
-        select indicator_code, country_code, is_aggregate, min(source_file) as source_file, min(vintage) as vintage,
-               count(*) as n_rows, count(distinct year) as n_years, count(*) - count(value) as n_null_values,
-               min(year) as first_year, max(year) as last_year,
-               min(value) filter (where not is_listed) as min_value, max(value) filter (where not is_listed) as max_value
-        from marked
-        group by all
-        order by indicator_code, country_code
+        select s.*, coalesce(c.is_aggregate, true) as is_aggregate, i.source_file, i.vintage
+        from series as s
+        left join raw.wdi_countries as c on s.country_code = c.country_code
+        left join raw.wdi_indicators as i on s.indicator_code = i.indicator_code
+        order by s.indicator_code, s.country_code
         """
     ).df()
 
@@ -90,6 +92,8 @@ def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
             "one value per indicator, economy and year"),
         why(gx.expectations.ExpectColumnValuesToBeInSet(column="n_null_values", value_set=[0]),
             "empty cells are absent, never loaded as NULL or 0"),
+        why(gx.expectations.ExpectColumnValuesToBeInSet(column="n_not_finite", value_set=[0]),
+            "NaN or infinity is not a measurement: the World Bank leaves such a cell empty"),
         why(gx.expectations.ExpectColumnValuesToBeBetween(column="first_year", min_value=1960),
             "WDI starts in 1960"),
         why(gx.expectations.ExpectColumnValuesToBeBetween(column="last_year", max_value=date.today().year),

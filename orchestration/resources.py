@@ -32,7 +32,7 @@ def verify_snapshots(settings: Settings) -> None:
     stops the refresh before anything runs, naming the file."""
     hashes = staging.hash_cache(settings)
     for name, spec in SOURCES.items():
-        staging.candidate(settings, name, spec.slot, hashes)
+        staging.candidate(settings, spec, hashes)
     hashes.save()
 
 
@@ -55,7 +55,7 @@ def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstan
         if staged_by is None or staged_by == run_id:
             continue
         if staged_by == published:
-            staging.promote(settings, name, spec.slot)
+            staging.promote(settings, spec)
         else:
             staging.reject(settings, name, failure_reason(instance, staged_by))
 

@@ -53,7 +53,7 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
 def _snapshots(settings: Settings, source, hashes) -> str:
     """What the next refresh would load, checked byte for byte as a refresh checks it."""
     try:
-        snapshot_set = staging.candidate(settings, source.name, source.slot, hashes)
+        snapshot_set = staging.candidate(settings, source, hashes)
     except SnapshotError as error:
         return f"INTEGRITY FAILED, every refresh stops until it is resolved: {error}"
     vintages = sorted({record.vintage for _, record in snapshot_set.files if record.vintage})

@@ -26,7 +26,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
     for name, spec in SOURCES.items():
         if staging.staged_run(settings, name) == context.run_id:
-            say(context, f"{name}: promoted {', '.join(staging.promote(settings, name, spec.slot))} into the snapshots")
+            say(context, f"{name}: promoted {', '.join(staging.promote(settings, spec))} into the snapshots")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(settings.published_db)),

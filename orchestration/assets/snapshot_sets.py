@@ -52,7 +52,7 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 def current_set(warehouse: WarehouseResource, spec: SourceSpec) -> staging.SnapshotSet:
     """The snapshot set this run loads for ``spec``: as its snapshots asset left it."""
     settings = warehouse.settings
-    return staging.candidate(settings, spec.name, spec.slot, staging.hash_cache(settings))
+    return staging.candidate(settings, spec, staging.hash_cache(settings))
 
 
 def needs_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, name: str, fingerprint: str) -> bool:

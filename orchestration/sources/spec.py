@@ -38,7 +38,13 @@ class SourceSpec:
     slot: Callable[[Path], str | None]  # which snapshot a file fills; the same slot replaces it (None: not a file of this source)
     check_file: Callable[[Path, Settings], None]  # the parser's verdict on an incoming file; raises saying why
     fetch: Fetch  # what is new upstream, as files to stage; [] when nothing is
+    covers: Callable[[Path], frozenset[str]] | None = None  # slots a file fills besides its own (a zip of many series)
 
+    def fills(self, path: Path) -> frozenset[str]:
+        """Every slot ``path`` fills: a staged file supersedes the committed files whose slot is among them."""
+        if self.covers:
+            return self.covers(path)
+        return frozenset({self.slot(path)}) - {None}
 
 
 def lazy(module: str, name: str) -> Callable:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import (
@@ -36,6 +36,9 @@ from orchestration.sources.snapshots import (
     sha256_bytes,
     verified_files,
 )
+
+if TYPE_CHECKING:
+    from orchestration.sources.spec import SourceSpec
 
 STAGED_RECORD = "staged.json"
 REASON_FILE = "reason.txt"
@@ -73,12 +76,13 @@ def rejected_dir(settings: Settings, source: str) -> Path:
     return settings.build_dir / "rejected" / source
 
 
-def candidate(settings: Settings, source: str, slot: Callable[[Path], str | None], hashes: HashCache | None = None) -> SnapshotSet:
+def candidate(settings: Settings, spec: SourceSpec, hashes: HashCache | None = None) -> SnapshotSet:
     """The committed snapshots, verified byte for byte, with the staged files in place of the ones
-    in the same slot. A committed file that differs from its record raises SnapshotError."""
+    whose slot they fill. A committed file that differs from its record raises SnapshotError."""
+    source, slot = spec.name, spec.slot
     provenance, committed = verified_files(settings.snapshots_dir / source, "*", hashes)
     staged = _verified_staged(settings, source, hashes)
-    taken = {slot(path) for path, _ in staged} - {None}
+    taken = set().union(*(spec.fills(path) for path, _ in staged))
     kept = [(path, record) for path, record in committed if slot(path) is None or slot(path) not in taken]
     files = sorted(kept + staged, key=lambda entry: entry[1].file)
     return SnapshotSet(source, provenance, files)
@@ -148,8 +152,9 @@ def take_inbox(settings: Settings, source: str, run_id: str) -> list[SnapshotFil
     return entries
 
 
-def promote(settings: Settings, source: str, slot: Callable[[Path], str | None]) -> list[str]:
-    """Make the staged files snapshots of ``source``; the ones they replace move to superseded/."""
+def promote(settings: Settings, spec: SourceSpec) -> list[str]:
+    """Make the staged files snapshots of ``spec``'s source; the ones they replace move to superseded/."""
+    source = spec.name
     folder = staging_dir(settings, source)
     record = _record(settings, source)
     if not record:
@@ -160,8 +165,8 @@ def promote(settings: Settings, source: str, slot: Callable[[Path], str | None])
         for entry in record["files"]
     ]
     if incoming:
-        save_incoming(settings.snapshots_dir / source, incoming,
-                      lambda old, new: slot(old) is not None and slot(old) == slot(Path(new.name)))
+        filled = {item.name: spec.fills(folder / item.name) for item in incoming}
+        save_incoming(settings.snapshots_dir / source, incoming, lambda old, new: spec.slot(old) in filled[new.name])
     shutil.rmtree(folder)
     return [item.name for item in incoming]
 

@@ -1,6 +1,10 @@
--- Regional aggregates of every WDI indicator, with an explicit coverage rule: mean, weighted mean
--- and median are NULL when fewer than {{ var('wdi_min_coverage') }} of the group's economies report
--- that year, because an average over a few members misrepresents the group.
+-- Regional aggregates of every WDI series, with explicit coverage rules, because an aggregate over
+-- part of a group misrepresents the group:
+-- - mean and median are NULL when fewer than {{ var('wdi_min_coverage') }} of the group's economies report;
+-- - the population-weighted mean is NULL when the reporting economies hold less than
+--   {{ var('wdi_min_weight_coverage') }} of the group's population: counting economies would let a
+--   missing India pass at 84 % of economies and 78.5 % of the world's people;
+-- - a sum (population, for one) is NULL unless every member reports.
 -- Members are World Bank economies; UN groupings count the economies in that UN region.
 with members as (
     select g.grouping, g.group_name, g.iso3
@@ -19,6 +23,13 @@ population as (
     select iso3, year, value as population
     from {{ ref('int_worldbank__observations') }}
     where indicator_code = '{{ var("population_indicator") }}'
+),
+
+group_population as (
+    select m.grouping, m.group_name, p.year, sum(p.population) as population
+    from members as m
+    inner join population as p on m.iso3 = p.iso3
+    group by m.grouping, m.group_name, p.year
 ),
 
 reported as (
@@ -71,6 +82,7 @@ stats as (
         max(r.weighting) as weighting,
         count(*) as n_reporting,
         avg(r.value) as mean_value,
+        sum(r.value) as sum_value,
         sum(r.value * r.population) as weighted_sum,
         sum(case when r.value * r.population is not null then r.population end) as weight_total
     from reported as r
@@ -99,8 +111,10 @@ measured as (
         s.weighting,
         s.mean_value,
         md.median_value,
+        s.sum_value,
         s.weighted_sum,
-        s.weight_total
+        s.weight_total,
+        s.weight_total / gp.population as weight_coverage
     from grid as g
     left join stats as s
         on g.indicator_code = s.indicator_code
@@ -112,6 +126,10 @@ measured as (
         and g.year = md.year
         and g.grouping = md.grouping
         and g.group_name = md.group_name
+    left join group_population as gp
+        on g.grouping = gp.grouping
+        and g.group_name = gp.group_name
+        and g.year = gp.year
 )
 
 select
@@ -122,10 +140,12 @@ select
     n_members,
     n_reporting,
     coverage,
+    weight_coverage,
     case when coverage >= {{ var('wdi_min_coverage') }} then mean_value end as mean_value,
     case
-        when coverage >= {{ var('wdi_min_coverage') }} and weighting = 'population' and weight_total > 0
+        when weighting = 'population' and weight_coverage >= {{ var('wdi_min_weight_coverage') }} and weight_total > 0
             then weighted_sum / weight_total
     end as weighted_mean_value,
-    case when coverage >= {{ var('wdi_min_coverage') }} then median_value end as median_value
+    case when coverage >= {{ var('wdi_min_coverage') }} then median_value end as median_value,
+    case when weighting = 'sum' and n_reporting = n_members then sum_value end as sum_value
 from measured

@@ -1,4 +1,4 @@
-"""World Bank World Development Indicators: bulk CSV files per indicator, or the API v2."""
+"""World Bank World Development Indicators: the whole-database zip, bulk CSV files per indicator, or the API v2."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +15,9 @@ def _check_file(path: Path, settings: Settings) -> None:
     from orchestration.sources.worldbank import parser
 
     key = parser.snapshot_key(path)
+    if key == parser.WHOLE_DATABASE:
+        parser.check_bulk_zip(path)
+        return
     configured = {indicator.code for indicator in parser.load_config(settings.worldbank_config)[0]}
     if key == "country":
         (parser.read_country_metadata_json if path.suffix == ".json" else parser.read_country_metadata_csv)(path)
@@ -34,10 +37,10 @@ SPEC = SourceSpec(
     name=NAME,
     title="World Bank WDI",
     description=(
-        "The WDI snapshot set under warehouse/snapshots/worldbank/: bulk CSV files or saved API "
-        "fetches, one per configured indicator, plus the country metadata, each with provenance."
+        "The WDI snapshot set under warehouse/snapshots/worldbank/: the whole-database zip (WDI_CSV.zip), "
+        "and bulk CSV files or saved API fetches of configured indicators, plus the country metadata, each with provenance."
     ),
-    kinds=frozenset({"csv", "json"}),
+    kinds=frozenset({"csv", "json", "zip"}),
     cron="0 6 5 * *",
     cadence="monthly, on the 5th",
     fresh_for=timedelta(days=45),
@@ -46,4 +49,5 @@ SPEC = SourceSpec(
     slot=lazy("orchestration.sources.worldbank.parser", "snapshot_key"),
     check_file=_check_file,
     fetch=lazy("orchestration.sources.worldbank.api", "fetch_changed"),
+    covers=lazy("orchestration.sources.worldbank.parser", "covers"),
 )

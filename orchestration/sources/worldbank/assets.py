@@ -1,6 +1,8 @@
 """World Bank WDI: its three raw tables, loaded together from one snapshot set."""
 
+import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pandas as pd
 from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
 from orchestration.resources import WarehouseResource
 from orchestration.sources.snapshots import SnapshotFile
-from orchestration.sources.worldbank import SPEC, parser as worldbank
+from orchestration.sources.worldbank import SPEC, bulk_zip, parser as worldbank
 
 WORLDBANK = SPEC.name
 RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
@@ -21,36 +23,34 @@ _SNAPSHOTS = dg.AssetKey(["snapshots", WORLDBANK])
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["raw", "wdi_countries"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Region and income group per World Bank code; aggregates flagged."),
-        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="One row per configured indicator: name, unit, weighting and vintage."),
-        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Every non-empty value, one row per (indicator, code, year); aggregates kept and flagged."),
+        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="One row per series: its metadata, range rule, aggregation, vintage and the snapshot file it comes from."),
+        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Every non-empty value of every series, one row per (indicator, code, year), with its line; aggregates kept."),
     ],
     group_name=WORLDBANK,
 )
 def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    folder = warehouse.settings.snapshots_dir / WORLDBANK
-    config = warehouse.settings.worldbank_config
-    indicators, _ = worldbank.load_config(config)
+    settings = warehouse.settings
+    indicators, _ = worldbank.load_config(settings.worldbank_config)
     snapshot_set = current_set(warehouse, SPEC)
     if not needs_load(context, warehouse, WORLDBANK, snapshot_set.fingerprint):
         for table in RAW_TABLES:
             yield unchanged(warehouse, ["raw", table], snapshot_set.fingerprint)
         return
-    by_key = _one_file_per_key(folder, snapshot_set.files)
-    missing = [indicator.code for indicator in indicators if indicator.code not in by_key]
-    if missing:
-        raise worldbank.WorldBankParseError(
-            f"{folder}: indicators configured in {config} without a snapshot: {', '.join(missing)}; "
-            "add their bulk CSV or run a live refresh"
-        )
+    files = _Files.of(settings.snapshots_dir / WORLDBANK, snapshot_set.files)
     with warehouse.build_connection() as connection:
-        countries = _load_countries(by_key)
-        connection.register("countries_frame", countries)
+        connection.register("countries_frame", files.countries())
         connection.execute("create or replace temp table countries_incoming as select * from countries_frame")
-        sources = _load_observations(connection, {indicator.code: by_key[indicator.code] for indicator in indicators})
-        connection.register("indicators_frame", _indicator_rows(indicators, sources))
+        series = _load_observations(connection, files, settings.build_dir / "unzipped")
+        missing = [indicator.code for indicator in indicators if indicator.code not in set(series.indicator_code)]
+        if missing:
+            raise worldbank.WorldBankParseError(
+                f"{settings.snapshots_dir / WORLDBANK}: indicators configured in {settings.worldbank_config} without a snapshot: "
+                f"{', '.join(missing)}; add the whole-database zip or their bulk CSV, or run a live refresh"
+            )
+        connection.register("indicators_frame", _indicator_rows(indicators, series, files))
         counts = _publish_raw(connection)
     warehouse.record_loaded(WORLDBANK, snapshot_set.fingerprint)
-    context.log.info(f"loaded {counts['wdi_observations']} observations of {len(indicators)} indicators")
+    context.log.info(f"loaded {counts['wdi_observations']} observations of {counts['wdi_indicators']} series")
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=["raw", table],
@@ -59,107 +59,141 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         )
 
 
-def _one_file_per_key(folder: Path, files: list[tuple[Path, SnapshotFile]]) -> dict[str, tuple[Path, SnapshotFile]]:
-    grouped = defaultdict(list)
-    for path, record in files:
-        key = worldbank.snapshot_key(path)
-        if key:
-            grouped[key].append((path, record))
-    doubled = {key: [p.name for p, _ in entries] for key, entries in grouped.items() if len(entries) > 1}
-    if doubled:
-        raise worldbank.WorldBankParseError(f"{folder}: more than one active snapshot for {doubled}; move the older one aside")
-    return {key: entries[0] for key, entries in grouped.items()}
+@dataclass(frozen=True)
+class _Files:
+    """One snapshot set's files by what they hold. A file of its own (an indicator's bulk CSV or
+    live fetch, the country list) takes precedence over the zip's copy of the same series or list."""
+
+    by_key: dict[str, tuple[Path, SnapshotFile]]
+
+    @classmethod
+    def of(cls, folder: Path, files: list[tuple[Path, SnapshotFile]]) -> "_Files":
+        grouped = defaultdict(list)
+        for path, record in files:
+            key = worldbank.snapshot_key(path)
+            if key:
+                grouped[key].append((path, record))
+        doubled = {key: [p.name for p, _ in entries] for key, entries in grouped.items() if len(entries) > 1}
+        if doubled:
+            raise worldbank.WorldBankParseError(f"{folder}: more than one active snapshot for {doubled}; move the older one aside")
+        return cls({key: entries[0] for key, entries in grouped.items()})
+
+    @property
+    def zip(self) -> tuple[Path, SnapshotFile] | None:
+        return self.by_key.get(worldbank.WHOLE_DATABASE)
+
+    @property
+    def own(self) -> dict[str, tuple[Path, SnapshotFile]]:
+        """Indicator code -> its own file."""
+        return {key: entry for key, entry in self.by_key.items() if key not in ("country", worldbank.WHOLE_DATABASE)}
+
+    def countries(self) -> pd.DataFrame:
+        if "country" in self.by_key:
+            path, record = self.by_key["country"]
+            frame = (worldbank.read_country_metadata_json if path.suffix == ".json" else worldbank.read_country_metadata_csv)(path)
+        elif self.zip:
+            path, record = self.zip
+            frame = worldbank.read_country_metadata_zip(path)
+        else:
+            raise worldbank.WorldBankParseError("no country metadata snapshot (WDI_CSV.zip, Metadata_Country_*.csv or country_live.json)")
+        return frame.assign(source_file=record.file, source_sha256=record.sha256)
+
+    def series_metadata(self) -> pd.DataFrame:
+        return bulk_zip.read_series(self.zip[0]) if self.zip else pd.DataFrame(columns=[*bulk_zip.SERIES_COLUMNS.values()], dtype="string")
 
 
-def _load_countries(by_key: dict) -> pd.DataFrame:
-    if "country" not in by_key:
-        raise worldbank.WorldBankParseError("no country metadata snapshot (Metadata_Country_*.csv or country_live.json)")
-    path, record = by_key["country"]
-    reader = worldbank.read_country_metadata_json if path.suffix == ".json" else worldbank.read_country_metadata_csv
-    frame = reader(path)
-    return frame.assign(source_file=record.file, source_sha256=record.sha256)
-
-
-# Live JSON fetches land here; bulk CSV values stay in the wdi_incoming view until published.
 _LIVE_OBSERVATIONS = """
     create or replace temp table live_incoming (
-        country_code varchar, country_name varchar, indicator_code varchar, indicator_name varchar,
-        year integer, value double, source_line integer, vintage varchar, source_file varchar, source_sha256 varchar)
+        country_code varchar, indicator_code varchar, year integer, value double, source_line integer)
 """
-
-_BULK_OBSERVATIONS = """
-    select w.country_code, w.country_name, w.indicator_code, w.indicator_name, w.year, w.value, w.source_line,
-           s.vintage, s.source_file, s.source_sha256
-    from wdi_incoming as w join bulk_sources as s on w.source_file = s.path
-"""
-
-_SOURCE_COLUMNS = ["indicator_code", "path", "source_file", "source_sha256", "vintage", "vintage_kind"]
+_SOURCE_COLUMNS = ["indicator_code", "indicator_name", "source_file", "source_sha256", "vintage", "vintage_kind"]
 
 
-def _load_observations(connection: duckdb.DuckDBPyConnection, snapshots: dict[str, tuple[Path, SnapshotFile]]) -> pd.DataFrame:
-    """Every indicator's values as the temp view observations_incoming: all bulk CSV files read in
-    one DuckDB pass, live JSON fetches one by one. Returns, per indicator, its file and vintage."""
+def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unzipped: Path) -> pd.DataFrame:
+    """Every series' values as the temp view observations_incoming: the zip's data file and the
+    bulk CSV files in one DuckDB pass, live JSON fetches one by one. Returns one row per series with
+    its file and vintage."""
+    bulk = {path: record for path, record in files.own.values() if path.suffix != ".json"}
+    zip_data = None
+    if files.zip:
+        path, record = files.zip
+        shutil.rmtree(unzipped, ignore_errors=True)
+        zip_data = bulk_zip.extract_data_file(path, unzipped)
+        bulk[zip_data] = record
+    last_updated = worldbank.read_indicator_csvs(connection, list(bulk), frozenset({zip_data} - {None})) if bulk else {}
+    connection.register("bulk_files", pd.DataFrame(
+        [(str(path), record.file, record.sha256, *_vintage(record, last_updated[path], files.zip[0] if path == zip_data else None))
+         for path, record in bulk.items()],
+        columns=["path", "source_file", "source_sha256", "vintage", "vintage_kind"]))
+    series = connection.execute(
+        "select s.source_file as path, s.indicator_code, s.indicator_name, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
+        "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
+    ).df() if bulk else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
+    # A series with a file of its own is read from that file, never also from the zip.
+    series = series[~((series.path == str(zip_data)) & series.indicator_code.isin(files.own))]
+    connection.register("series_frame", series)
     connection.execute(_LIVE_OBSERVATIONS)
-    bulk = {code: (path, record) for code, (path, record) in snapshots.items() if path.suffix != ".json"}
-    vintages = worldbank.read_indicator_csvs(connection, [path for path, _ in bulk.values()]) if bulk else {}
-    sources = [
-        (code, str(path), record.file, record.sha256, vintages[path] or record.vintage,
-         "Last Updated Date" if vintages[path] else "provenance record")
-        for code, (path, record) in bulk.items()
-    ]
-    connection.register("bulk_sources", pd.DataFrame(sources, columns=_SOURCE_COLUMNS))
-    for code, (path, record) in snapshots.items():
-        if code not in bulk:
+    live = []
+    for code, (path, record) in files.own.items():
+        if path.suffix == ".json":
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
-            connection.execute(
-                "insert into live_incoming select country_code, country_name, indicator_code, indicator_name, year, "
-                "value, source_line, ?, ?, ? from live_frame",
-                [vintage or record.vintage, record.file, record.sha256],
-            )
-            sources.append((code, str(path), record.file, record.sha256, vintage or record.vintage,
-                            "API lastupdated" if vintage else "provenance record"))
-    parts = ([_BULK_OBSERVATIONS] if bulk else []) + ["select * from live_incoming"]
-    connection.execute("create or replace temp view observations_incoming as " + " union all ".join(parts))
-    return pd.DataFrame(sources, columns=_SOURCE_COLUMNS).set_index("indicator_code")
+            connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
+            live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, record.file, record.sha256,
+                         vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
+    bulk_rows = ("select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
+                 "semi join series_frame as s on w.source_file = s.path and w.indicator_code = s.indicator_code union all ") if bulk else ""
+    connection.execute("create or replace temp view observations_incoming as " + bulk_rows
+                       + "select country_code, indicator_code, year, value, source_line from live_incoming")
+    return pd.concat([series[_SOURCE_COLUMNS], pd.DataFrame(live, columns=_SOURCE_COLUMNS)], ignore_index=True)
 
 
-def _indicator_rows(indicators: list[worldbank.Indicator], sources: pd.DataFrame) -> pd.DataFrame:
-    """One row per configured indicator; its name is filled from the observations on publishing."""
-    return pd.DataFrame([
-        {
-            "indicator_code": indicator.code, "unit": indicator.unit,
-            "weighting": indicator.weighting, "vintage": sources.at[indicator.code, "vintage"],
-            "vintage_kind": sources.at[indicator.code, "vintage_kind"], "source_file": sources.at[indicator.code, "source_file"],
-            "source_sha256": sources.at[indicator.code, "source_sha256"],
-        }
-        for indicator in indicators
-    ])
+def _vintage(record: SnapshotFile, last_updated: str | None, zip_path: Path | None) -> tuple[str, str]:
+    """A file's vintage and where it was read: its preamble, its provenance record, or (for a zip
+    dropped in the inbox, which carries no release date) the date of its data file's zip entry."""
+    if last_updated:
+        return last_updated, "Last Updated Date"
+    if record.vintage or zip_path is None:
+        return record.vintage, "provenance record"
+    return bulk_zip.vintage(zip_path), "zip entry date"
+
+
+def _indicator_rows(indicators: list[worldbank.Indicator], series: pd.DataFrame, files: _Files) -> pd.DataFrame:
+    """One row per series loaded: its range rule and aggregation from the config where it names the
+    series, else from the World Bank's metadata; the metadata where the zip has it."""
+    metadata = files.series_metadata()
+    if files.zip:
+        undescribed = sorted(set(series.indicator_code[series.source_file == files.zip[1].file]) - set(metadata.indicator_code))
+        if undescribed:
+            raise worldbank.WorldBankParseError(
+                f"{files.zip[0]}!{bulk_zip.SERIES_FILE}: no row for series of the data file: {', '.join(undescribed[:10])}")
+    configured = {indicator.code: indicator for indicator in indicators}
+    rows = series.merge(metadata.drop(columns=["indicator_name"]), on="indicator_code", how="left")
+    rows["is_configured"] = rows.indicator_code.isin(configured)
+    rows["unit"] = [configured[code].unit if code in configured else worldbank.unit_of(name, unit)
+                    for code, name, unit in zip(rows.indicator_code, rows.indicator_name, rows.unit_of_measure)]
+    rows["weighting"] = [configured[code].weighting if code in configured else worldbank.weighting_of(method)
+                         for code, method in zip(rows.indicator_code, rows.aggregation_method)]
+    return rows.astype({column: "string" for column in rows.columns if column != "is_configured"})
+
+
+_METADATA = [column for column in bulk_zip.SERIES_COLUMNS.values() if column not in ("indicator_code", "indicator_name")]
 
 
 def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Swap all three raw tables in one transaction, so they always come from the same snapshot set."""
+    """Swap all three raw tables in one transaction, so they always come from the same snapshot set.
+    Provenance is kept once per series in raw.wdi_indicators, not repeated on every value."""
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     connection.execute("create schema if not exists raw")
     connection.execute("begin transaction")
     connection.execute("create or replace table raw.wdi_countries as select * from countries_incoming")
+    connection.execute("create or replace table raw.wdi_observations as select * from observations_incoming")
     connection.execute(
-        """
-        create or replace table raw.wdi_observations as
-        select o.*, coalesce(c.is_aggregate, true) as is_aggregate, ?::timestamp as loaded_at
-        from observations_incoming as o
-        left join countries_incoming as c on o.country_code = c.country_code
-        """,
-        [loaded_at],
-    )
-    connection.execute(
-        """
+        f"""
         create or replace table raw.wdi_indicators as
-        select i.indicator_code, n.indicator_name, i.unit, i.weighting, i.vintage, i.vintage_kind, i.source_file,
-               i.source_sha256, ?::timestamp as loaded_at
-        from indicators_frame as i
-        left join (select indicator_code, min(indicator_name) as indicator_name from raw.wdi_observations group by 1) as n
-            on i.indicator_code = n.indicator_code
+        select indicator_code, indicator_name, unit, weighting, is_configured, {", ".join(_METADATA)},
+               vintage, vintage_kind, source_file, source_sha256, ?::timestamp as loaded_at
+        from indicators_frame order by indicator_code
         """,
         [loaded_at],
     )

@@ -1,13 +1,14 @@
 """World Bank WDI: the indicator configuration and the parsers of its snapshot files.
 
-Bulk CSV files (``API_<code>_DS2_en_csv_v2_<n>.csv``) come in the layouts seen upstream:
+Per-indicator bulk CSV files (``API_<code>_DS2_en_csv_v2_<n>.csv``) come in the layouts seen upstream:
 
 - the original: UTF-8 with BOM, a 4-line preamble carrying "Last Updated Date", every field
   quoted, and a trailing comma that makes an empty last column;
 - re-saved copies without the preamble, unquoted, with CRLF;
 - the country metadata file, whose quoted notes span lines.
 
-They are read by DuckDB's CSV reader and unpivoted inside DuckDB, so a file of any size streams
+The whole-database zip (bulk_zip.py) holds one data file in the same wide layout, without the
+preamble. All are read by DuckDB's CSV reader and unpivoted inside DuckDB, so a file of any size streams
 into the build database without passing through Python row by row. Live API fetches are saved as
 JSON snapshots (see worldbank_api.py) and read here into the same shape.
 """
@@ -27,14 +28,23 @@ import duckdb
 import pandas as pd
 
 from orchestration.sources.text_files import InputFileError, read_utf8
+from orchestration.sources.worldbank import bulk_zip
+
+WHOLE_DATABASE = "wdi_bulk"
 
 INDICATOR_FILE = re.compile(r"^API_(?P<code>[A-Z0-9_.]+?)_(DS2_|pivoted_|live)")
 COUNTRY_FILE_PATTERNS = ("Metadata_Country_*.csv", "country_live*.json")
 _FIXED = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
 _METADATA_HEADER = ["Country Code", "Region", "IncomeGroup", "SpecialNotes", "TableName"]
 _YEAR = re.compile(r"^\d{4}$")
-UNITS = ("percent", "per_100", "count", "usd")
-WEIGHTINGS = ("population", "none")
+UNITS = ("percent", "per_100", "count", "usd", "other")
+# How a series is aggregated over a group: a population-weighted mean, a sum, or only the plain mean.
+WEIGHTINGS = ("population", "sum", "none")
+# The World Bank's own "Aggregation method" (WDISeries.csv) -> ours, for the series the config does not name.
+AGGREGATION_METHODS = {"Weighted average": "population", "Sum": "sum"}
+# A share bounded by 0 and 100: "(% of population)", "(% of population ages 15+)", "(% of total ...)".
+# Not "% of GDP" or "annual %", which the World Bank publishes above 100 and below 0.
+_BOUNDED_SHARE = re.compile(r"\((% of [^)]*population[^)]*|% of total[^)]*)\)\s*$")
 
 
 class WorldBankParseError(InputFileError):
@@ -69,11 +79,34 @@ def load_config(path: Path) -> tuple[list[Indicator], LiveSettings]:
     return indicators, LiveSettings(**data["live"])
 
 
+def unit_of(indicator_name: str | None, unit_of_measure: str | None) -> str:
+    """The range rule of a series the config does not name: percent for a bounded share, else none."""
+    if (unit_of_measure or "").strip() == "%" or _BOUNDED_SHARE.search(indicator_name or ""):
+        return "percent"
+    return "other"
+
+
+def weighting_of(aggregation_method: str | None) -> str:
+    return AGGREGATION_METHODS.get((aggregation_method or "").strip(), "none")
+
+
 def snapshot_key(path: Path) -> str | None:
-    """What a snapshot file holds: an indicator code, "country" for the metadata, or None."""
+    """What a snapshot file holds: an indicator code, "country" for the metadata, "wdi_bulk" for the
+    whole-database zip, or None."""
+    if bulk_zip.is_bulk_zip(path):
+        return WHOLE_DATABASE
     if any(path.match(pattern) for pattern in COUNTRY_FILE_PATTERNS):
         return "country"
     return indicator_code_of(path)
+
+
+def covers(path: Path) -> frozenset[str]:
+    """The slots a file fills: the zip fills its own, the country list's and every series it holds,
+    so promoting it supersedes the per-indicator files of those series."""
+    if bulk_zip.is_bulk_zip(path):
+        return frozenset({WHOLE_DATABASE, "country"}) | bulk_zip.series_codes(path)
+    key = snapshot_key(path)
+    return frozenset({key}) if key else frozenset()
 
 
 def indicator_code_of(path: Path) -> str | None:
@@ -112,16 +145,41 @@ def _layout(path: Path, text: str) -> _Layout:
     return _Layout(skip=skip + 1, columns=(*header, *(["empty_last"] if trailing_comma else [])), last_updated=last_updated)
 
 
-def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, str | None]:
+def _head(path: Path) -> str:
+    """The first lines of a file too large to decode whole (a zip's data file): DuckDB checks the
+    encoding and every row of the rest as it reads it."""
+    with path.open("rb") as handle:
+        return _decoded_head(path, b"".join(handle.readline() for _ in range(6)))
+
+
+def _decoded_head(where, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WorldBankParseError(f"{where}: not valid UTF-8 in its first lines") from None
+
+
+def check_bulk_zip(path: Path) -> None:
+    """An incoming zip's form, without reading its millions of values (the raw asset reads them,
+    naming any bad line): the data file's header, and the series and country lists."""
+    where, raw = bulk_zip.data_file_head(path)
+    _layout(where, _decoded_head(where, raw))
+    bulk_zip.read_series(path)
+    bulk_zip.read_countries(path)
+
+
+def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path], extracted: frozenset[Path] = frozenset()) -> dict[Path, str | None]:
     """Bulk CSV files as the temp view ``wdi_incoming``, one row per economy-year with a value
-    (``value`` as a number, ``raw_value`` as written), and each file's vintage.
+    (``value`` as a number, ``raw_value`` as written), and each file's vintage. The temp view
+    ``wdi_series_incoming`` lists each file's series with their names, from the wide rows. Of the
+    files ``extracted`` from a zip only the head is decoded here.
 
     Files of one layout are read by a single DuckDB scan, with the columns given rather than
     sniffed, into a wide temp table: the same work as DuckDB's bare read_csv of those files. The
     view unpivots them lazily, so at full-WDI scale the 25 million long rows are written once, by
     whatever selects from it, and the checks below stream over it.
     """
-    layouts = {path: _layout(path, read_utf8(path)) for path in paths}
+    layouts = {path: _layout(path, _head(path) if path in extracted else read_utf8(path)) for path in paths}
     groups = defaultdict(list)
     for path, layout in layouts.items():
         groups[(layout.skip, layout.columns)].append(path)
@@ -134,6 +192,9 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
             _raise_for_the_file(connection, group, skip, columns, error)
         numbered.append((_number_lines(connection, table, skip), columns))
     connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(_unpivoted(*each) for each in numbered))
+    connection.execute("create or replace temp view wdi_series_incoming as " + " union all ".join(
+        f'select distinct filename as source_file, "Indicator Code" as indicator_code, "Indicator Name" as indicator_name from {lines}'
+        for lines, _ in numbered))
     _check_values(connection, [lines for lines, _ in numbered])
     return {path: layout.last_updated for path, layout in layouts.items()}
 
@@ -247,6 +308,11 @@ def read_country_metadata_json(path: Path) -> pd.DataFrame:
         rows.append((record["id"].strip(), record["name"].strip(), None if aggregate else region,
                      None if aggregate or not income else income, None, None))
     return _country_frame(rows)
+
+
+def read_country_metadata_zip(path: Path) -> pd.DataFrame:
+    """The zip's WDICountry.csv: the same columns as Metadata_Country_*.csv."""
+    return _country_frame(bulk_zip.read_countries(path))
 
 
 def _country_frame(rows: list[tuple]) -> pd.DataFrame:
