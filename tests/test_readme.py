@@ -97,16 +97,18 @@ def _egdi_and_connectivity():
 
 
 def _income_groups():
-    """The 80 % coverage rule: below it no mean; the weighted mean weights by population."""
+    """The coverage rules: no mean below 80 % of the economies, no weighted mean below 90 % of
+    the group's people; the weighted mean weights by population."""
     users, population = raw.wdi("IT.NET.USER.ZS")["2022"], raw.wdi("SP.POP.TOTL")["2022"]
     expected = set()
     for group, members in raw.economies().groupby("IncomeGroup").groups.items():
         values = users.reindex(members).dropna()
         coverage = len(values) / len(members)
         weights = population.reindex(values.index)
-        covered = coverage >= 0.8
-        expected.add((group, len(values), len(members), round(coverage, 2), values.mean() if covered else None,
-                      (values * weights).sum() / weights.sum() if covered else None))
+        weight_coverage = weights.sum() / population.reindex(members).sum()
+        expected.add((group, len(values), len(members), round(coverage, 2), round(weight_coverage, 2),
+                      values.mean() if coverage >= 0.8 else None,
+                      (values * weights).sum() / weights.sum() if weight_coverage >= 0.9 else None))
     return expected
 
 

@@ -170,10 +170,11 @@ def _indicator_rows(indicators: list[worldbank.Indicator], series: pd.DataFrame,
     configured = {indicator.code: indicator for indicator in indicators}
     rows = series.merge(metadata.drop(columns=["indicator_name"]), on="indicator_code", how="left")
     rows["is_configured"] = rows.indicator_code.isin(configured)
+    text = rows[["indicator_name", "unit_of_measure", "aggregation_method"]].astype(object).where(rows.notna(), None)
     rows["unit"] = [configured[code].unit if code in configured else worldbank.unit_of(name, unit)
-                    for code, name, unit in zip(rows.indicator_code, rows.indicator_name, rows.unit_of_measure)]
+                    for code, name, unit in zip(rows.indicator_code, text.indicator_name, text.unit_of_measure)]
     rows["weighting"] = [configured[code].weighting if code in configured else worldbank.weighting_of(method)
-                         for code, method in zip(rows.indicator_code, rows.aggregation_method)]
+                         for code, method in zip(rows.indicator_code, text.aggregation_method)]
     return rows.astype({column: "string" for column in rows.columns if column != "is_configured"})
 
 
