@@ -227,8 +227,9 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     replay = Settings(home=home.parent / "replay", snapshots_dir=snapshot_copy)
     assert materialize(replay, ["snapshots/worldbank", "raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"]).success
     with duckdb.connect(str(replay.build_db), read_only=True) as connection:
-        replayed = connection.execute("select country_code, indicator_code, year, value, vintage from raw.wdi_observations "
-                                      "where not is_aggregate order by all").fetchall()
+        replayed = connection.execute("select o.country_code, o.indicator_code, o.year, o.value, i.vintage from raw.wdi_observations as o "
+                                      "join raw.wdi_indicators as i using (indicator_code) join raw.wdi_countries as c using (country_code) "
+                                      "where not c.is_aggregate order by all").fetchall()
     assert replayed == after_live
 
 
