@@ -1,11 +1,13 @@
-"""Ingestion at full-WDI scale: synthetic bulk files through the warehouse's own refresh, beside
-DuckDB's bare read_csv of the same files (the floor) and a plain pandas loop (the naive way)."""
+"""The whole WDI at scale: a synthetic WDI_CSV.zip through the warehouse's own refresh, beside
+DuckDB's bare read_csv of the same WDICSV.csv (the floor) and a plain pandas loop (the naive way),
+then a release in which one series changed."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,35 +15,30 @@ import duckdb
 
 from bench.measure import Measured, python
 from bench.refresh import Refresh, environment, refresh
-from bench.synthetic_wdi import write_snapshot_set
+from bench.synthetic_wdi import YEARS, write_snapshot_set, write_zip
 
-# The floor: one read_csv over every file with the layout given (sniffing each file would add
-# ~90 ms a file), into a table in a database file, as the warehouse writes one.
+# The floor: one read_csv of the zip's data file with the layout given (as the warehouse reads it),
+# into a table in a database file, as the warehouse writes one.
 FLOOR = """
-import duckdb, glob, json, sys, time
-files = sorted(glob.glob(sys.argv[1] + "/API_*.csv"))
-columns = {name: "VARCHAR" for name in ["Country Name", "Country Code", "Indicator Name", "Indicator Code",
-           *[str(year) for year in range(1960, 2024)], "empty_last"]}
+import duckdb, json, sys, time
+columns = {name: "VARCHAR" for name in ["Country Name", "Country Code", "Indicator Name", "Indicator Code", *sys.argv[3].split(","), "empty_last"]}
 connection = duckdb.connect(sys.argv[2])
 connection.execute("set enable_progress_bar = false")
 started = time.perf_counter()
-connection.execute(f"create table wide as select * from read_csv({files!r}, skip=5, header=false, auto_detect=false, "
+connection.execute(f"create table wide as select * from read_csv('{sys.argv[1]}', skip=1, header=false, auto_detect=false, "
                    f"columns={columns!r}, quote='\\"', delim=',')")
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": connection.execute("select count(*) from wide").fetchall()[0][0]}))
 """
 
-# What a peer without DuckDB writes: pandas per file, melt to long, concatenate, store.
+# What a peer without DuckDB writes: pandas reads the zip's data file, melts it to long, stores it.
 PANDAS = """
-import duckdb, glob, json, sys, time
+import duckdb, json, sys, time, zipfile
 import pandas as pd
 started = time.perf_counter()
-frames = []
-for path in sorted(glob.glob(sys.argv[1] + "/API_*.csv")):
-    wide = pd.read_csv(path, skiprows=4, encoding="utf-8-sig")
-    wide = wide.loc[:, ~wide.columns.str.startswith("Unnamed")]
-    long = wide.melt(id_vars=["Country Name", "Country Code", "Indicator Name", "Indicator Code"], var_name="year").dropna(subset=["value"])
-    frames.append(long)
-observations = pd.concat(frames, ignore_index=True)
+with zipfile.ZipFile(sys.argv[1]) as archive, archive.open("WDICSV.csv") as data:
+    wide = pd.read_csv(data, encoding="utf-8-sig")
+wide = wide.loc[:, ~wide.columns.str.startswith("Unnamed")]
+observations = wide.melt(id_vars=["Country Name", "Country Code", "Indicator Name", "Indicator Code"], var_name="year").dropna(subset=["value"])
 connection = duckdb.connect(sys.argv[2])
 connection.execute("set enable_progress_bar = false")
 connection.execute("create table observations as select * from observations")
@@ -51,9 +48,10 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(observat
 
 @dataclass(frozen=True)
 class Size:
-    indicators: int
+    indicators: int  # series in the zip: population and the synthetic ones
     rows: int  # observations loaded into raw.wdi_observations
-    warehouse: list[Refresh]
+    warehouse: list[Refresh]  # whole refreshes from an empty build area
+    incremental: Refresh | None  # a refresh of a release in which one series changed, right after
     failure: str | None  # why a refresh at this size failed, if one did
     floor: list[tuple[Measured, float]]  # the process, and the seconds of the read itself
     pandas: list[tuple[Measured, float]]
@@ -63,23 +61,33 @@ def measure(indicators: int, repeats: int) -> Size:
     root = Path(tempfile.mkdtemp(prefix=f"bench-scale-{indicators}-"))
     try:
         config = write_snapshot_set(root / "snapshots", indicators)
-        files = str(root / "snapshots" / "worldbank")
-        floor = [_timed_script(FLOOR, files, root / f"floor{n}.duckdb") for n in range(repeats)]
-        naive = [_timed_script(PANDAS, files, root / f"pandas{n}.duckdb") for n in range(repeats)]
+        archive = root / "snapshots" / "worldbank" / "WDI_CSV.zip"
+        with zipfile.ZipFile(archive) as opened:
+            data = Path(opened.extract("WDICSV.csv", root))
+        floor = [_timed_script(FLOOR, str(data), root / f"floor{n}.duckdb", ",".join(map(str, YEARS))) for n in range(repeats)]
+        data.unlink()
+        naive = [_timed_script(PANDAS, str(archive), root / f"pandas{n}.duckdb") for n in range(repeats)]
         env = environment(root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config))
-        runs, failure = [], None
-        for _ in range(repeats):
-            shutil.rmtree(root / "run" / "warehouse", ignore_errors=True)
-            try:
+        runs, incremental, failure = [], None, None
+        try:
+            for _ in range(repeats):
+                shutil.rmtree(root / "run" / "warehouse", ignore_errors=True)
                 runs.append(refresh(env))
-            except RuntimeError as error:  # reported, not raised: the other sizes still get measured
-                failure = _failed_step(str(error))
-                break
-        with duckdb.connect(str(root / "run" / "warehouse" / "build" / "build.duckdb"), read_only=True) as build:
-            rows = build.execute("select count(*) from raw.wdi_observations where indicator_code like 'SYN.%'").fetchall()[0][0]
-        return Size(indicators, rows, runs, failure, floor, naive)
+            rows = _rows(root)
+            inbox = root / "run" / "warehouse" / "inbox" / "worldbank"
+            inbox.mkdir(parents=True)
+            write_zip(inbox / "WDI_CSV.zip", indicators, changed=frozenset({1}))
+            incremental = refresh(env)
+        except RuntimeError as error:  # reported, not raised: the other sizes still get measured
+            failure, rows = _failed_step(str(error)), 0
+        return Size(indicators, rows, runs, incremental, failure, floor, naive)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _rows(root: Path) -> int:
+    with duckdb.connect(str(root / "run" / "warehouse" / "build" / "build.duckdb"), read_only=True) as build:
+        return build.execute("select count(*) from raw.wdi_observations").fetchall()[0][0]
 
 
 def _failed_step(output: str) -> str:
@@ -92,7 +100,7 @@ def _failed_step(output: str) -> str:
     return f"{lines[failed][:120]} {reason[:200]}".strip()
 
 
-def _timed_script(script: str, files: str, database: Path) -> tuple[Measured, float]:
-    measured = python(script, files, str(database))
+def _timed_script(script: str, source: str, database: Path, *args: str) -> tuple[Measured, float]:
+    measured = python(script, source, str(database), *args)
     database.unlink()
     return measured, json.loads(measured.stdout.strip().splitlines()[-1])["seconds"]

@@ -1,36 +1,45 @@
 """The benchmark scripts at a tiny size, so they never rot. No timing is asserted."""
 
 import csv
+import io
+import json
 import re
+import zipfile
 
 import pytest
 
 from bench import __main__ as bench
-from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set
+from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set, write_zip
 from orchestration.sources.snapshots import verified_files
+from orchestration.sources.worldbank import parser
 
 
-def test_synthetic_files_are_in_the_bulk_layout_and_say_they_are_synthetic(tmp_path):
-    write_snapshot_set(tmp_path, indicators=4)
-    provenance, files = verified_files(tmp_path / "worldbank", "API_*")
-    assert len(files) == 4 and "SYNTHETIC" in provenance.producer
-    raw = files[0][0].read_bytes()
-    assert raw.startswith(b'\xef\xbb\xbf"Data Source","World Development Indicators",\r\n\r\n"Last Updated Date","')
-    shares = []
-    for path, _ in files:
-        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()[5:]))
-        assert len(rows) == 266 and all(len(row) == 4 + len(YEARS) + 1 and row[-1] == "" for row in rows)
-        assert {row[3] for row in rows} == {re.search(r"API_(.+?)_DS2", path.name).group(1)}
-        assert all(row[2].startswith("SYNTHETIC") for row in rows)
-        cells = [cell for row in rows for cell in row[4:-1]]
-        shares.append(sum(cell == "" for cell in cells) / len(cells))
-    # Each file's share of empty cells is near the embedded file's it imitates.
-    assert all(abs(share - expected) < 0.02 for share, expected in zip(shares, [MISSING_SHARES[n % 4] for n in range(1, 5)]))
+def members(path) -> dict[str, list[list[str]]]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"), newline=""))) for name in archive.namelist()}
 
 
-def non_empty_cells(folder) -> int:
-    return sum(cell != "" for path in folder.glob("API_*.csv")
-               for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines()[5:]) for cell in row[4:])
+def test_the_synthetic_zip_is_in_the_real_layout_and_says_it_is_synthetic(tmp_path):
+    write_snapshot_set(tmp_path, series=5)
+    provenance, files = verified_files(tmp_path / "worldbank", "*")
+    assert [path.name for path, _ in files] == ["WDI_CSV.zip"] and "SYNTHETIC" in provenance.producer
+    parser.check_bulk_zip(files[0][0])
+    with zipfile.ZipFile(files[0][0]) as archive:
+        assert archive.read("WDICSV.csv").startswith(b'\xef\xbb\xbf"Country Name","Country Code","Indicator Name","Indicator Code","1960"')
+    data = members(files[0][0])["WDICSV.csv"]
+    assert all(len(row) == 4 + len(YEARS) + 1 and row[-1] == "" for row in data)
+    synthetic = [row for row in data[1:] if row[3] != "SP.POP.TOTL"]
+    assert {row[3] for row in synthetic} == {f"SYN.BENCH.{n:04d}" for n in range(1, 5)} and all(row[2].startswith("SYNTHETIC") for row in synthetic)
+    assert len(data) - 1 == 266 * 5
+    for number in range(1, 5):
+        cells = [cell for row in synthetic if row[3] == f"SYN.BENCH.{number:04d}" for cell in row[4:-1]]
+        # Each series' share of empty cells is near the embedded file's it imitates.
+        assert abs(sum(cell == "" for cell in cells) / len(cells) - MISSING_SHARES[number % 4]) < 0.02
+
+
+def test_a_release_with_one_series_changed_differs_in_that_series_only(tmp_path):
+    first, second = members(write_zip(tmp_path / "a.zip", 4))["WDICSV.csv"], members(write_zip(tmp_path / "b.zip", 4, changed=frozenset({2})))["WDICSV.csv"]
+    assert {row[3] for row, other in zip(first, second) if row != other} == {"SYN.BENCH.0002"}
 
 
 @pytest.mark.slow
@@ -41,9 +50,15 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert "refresh failed" not in text, text  # a failed scale refresh must fail the smoke test, wherever it stopped
     for heading in ("## 1. Full refresh", "## 2. No-change refresh", "## 3. Scale", "## 4. Analyst queries"):
         assert heading in text
-    # The generator is seeded: the same 2 files again, counted with the csv module.
-    write_snapshot_set(tmp_path / "again", indicators=2)
+    # The generator is seeded: the same zip again, its values counted with the csv module.
+    write_snapshot_set(tmp_path / "again", series=2)
+    values = sum(cell != "" for row in members(tmp_path / "again" / "worldbank" / "WDI_CSV.zip")["WDICSV.csv"][1:] for cell in row[4:])
     row = re.search(r"^\| 2 \| ([\d,]+) \|", text, flags=re.M)
-    assert row and int(row.group(1).replace(",", "")) == non_empty_cells(tmp_path / "again" / "worldbank"), text
+    assert row and int(row.group(1).replace(",", "")) == values, text
     for query in bench.queries.QUERIES:
         assert re.search(rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \|$", text, flags=re.M), query
+    results = json.loads(out.with_name("results.json").read_text(encoding="utf-8"))
+    (size,) = results["scale"]
+    assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
+    assert set(size) >= {"indicators", "rows", "ingestion_s", "floor_s", "ingestion_over_floor", "whole_refresh_s", "peak_rss_mb",
+                         "incremental_over_full"}
