@@ -32,23 +32,34 @@ group_population as (
     group by m.grouping, m.group_name, p.year
 ),
 
-reported as (
-    select
-        o.indicator_code,
-        o.weighting,
-        o.year,
-        m.grouping,
-        m.group_name,
-        o.value,
-        p.population
+-- Each value with its economy's population that year, joined once, before the values are
+-- repeated into the six groupings.
+weighted as (
+    select o.indicator_code, o.weighting, o.year, o.iso3, o.value, p.population
     from {{ ref('int_worldbank__observations') }} as o
-    inner join members as m on o.iso3 = m.iso3
     left join population as p on o.iso3 = p.iso3 and o.year = p.year
 ),
 
--- The median from positions in a sorted group, not percentile_cont: at full-WDI scale (~80 million
--- member-values) DuckDB's holistic aggregate keeps every group in memory and fails at 1 GB, while
--- a window sort spills to disk. Same value: the middle one, or the mean of the middle two. One
+stats as (
+    select
+        w.indicator_code,
+        w.year,
+        m.grouping,
+        m.group_name,
+        max(w.weighting) as weighting,
+        count(*) as n_reporting,
+        avg(w.value) as mean_value,
+        sum(w.value) as sum_value,
+        sum(w.value * w.population) as weighted_sum,
+        sum(case when w.value * w.population is not null then w.population end) as weight_total
+    from weighted as w
+    inner join members as m on w.iso3 = m.iso3
+    group by w.indicator_code, w.year, m.grouping, m.group_name
+),
+
+-- The median from positions in a sorted group, not median(): DuckDB's holistic aggregate keeps every
+-- group's values in memory, and six groupings of them in one query fail at 1 GB from 500 series on
+-- (measured; each grouping alone fits, but a model is one query), while a window sort spills to disk. Same value: the middle one, or the mean of the middle two. One
 -- grouping per branch, because one window over all six groupings also ran out of memory at 1 GB;
 -- each economy is in at most one group of a grouping, so a branch sorts at most the observations.
 medians as (
@@ -71,22 +82,6 @@ medians as (
     group by indicator_code, year, grouping, group_name
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
-),
-
-stats as (
-    select
-        r.indicator_code,
-        r.year,
-        r.grouping,
-        r.group_name,
-        max(r.weighting) as weighting,
-        count(*) as n_reporting,
-        avg(r.value) as mean_value,
-        sum(r.value) as sum_value,
-        sum(r.value * r.population) as weighted_sum,
-        sum(case when r.value * r.population is not null then r.population end) as weight_total
-    from reported as r
-    group by r.indicator_code, r.year, r.grouping, r.group_name
 ),
 
 indicator_years as (
