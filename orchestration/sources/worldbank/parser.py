@@ -195,7 +195,7 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
     connection.execute("create or replace temp view wdi_series_incoming as " + " union all ".join(
         f'select distinct filename as source_file, "Indicator Code" as indicator_code, "Indicator Name" as indicator_name from {lines}'
         for lines, _ in numbered))
-    _check_values(connection, [lines for lines, _ in numbered])
+    _check_values(connection, numbered)
     return {path: layout.last_updated for path, layout in layouts.items()}
 
 
@@ -256,16 +256,37 @@ def _raise_for_the_file(connection, paths: list[Path], skip: int, columns: tuple
     raise WorldBankParseError(f"{paths[0].parent}: DuckDB could not read these CSV files: {error}") from None
 
 
-def _check_values(connection: duckdb.DuckDBPyConnection, wide: list[str]) -> None:
-    """Every value a number, every file holding its own indicator, every row an economy code; the
-    last two on the wide rows, which are 64 times fewer than the values."""
-    bad = connection.execute(
-        "select source_file, source_line, country_code, year, raw_value from wdi_incoming "
-        "where value is null order by source_file, source_line limit 5"
-    ).fetchall()
+def _not_numbers(connection: duckdb.DuckDBPyConnection, lines: str, columns: tuple[str, ...]) -> list[tuple]:
+    """(file, line, code, year, text) of the first cells that are not numbers, found on the wide rows
+    so that the values are unpivoted only once, when they are written."""
+    years = [name for name in columns[4:] if name != "empty_last"]
+    bad = " or ".join(f"""(trim("{year}") <> '' and try_cast(trim("{year}") as double) is null)""" for year in years)
+    found = []
+    for file, line, code, *cells in connection.execute(
+        f"""select filename, source_line, "Country Code", {", ".join(f'"{year}"' for year in years)} from {lines}
+            where {bad} order by filename, source_line limit 5"""
+    ).fetchall():
+        found += [(file, line, code, year, text.strip()) for year, text in zip(years, cells)
+                  if text and text.strip() and _not_a_number(text.strip())]
+    return found[:5]
+
+
+def _not_a_number(text: str) -> bool:
+    try:
+        float(text)
+        return False
+    except ValueError:
+        return True
+
+
+def _check_values(connection: duckdb.DuckDBPyConnection, wide: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Every value a number, every file holding its own indicator, every row an economy code: all on
+    the wide rows, which are 64 times fewer than the values."""
+    bad = sorted(cell for lines, columns in wide for cell in _not_numbers(connection, lines, columns))[:5]
     if bad:
         where = "; ".join(f"line {line} ({code}, {year}): {value!r}" for _, line, code, year, value in bad)
         raise WorldBankParseError(f"{bad[0][0]}: values that are not numbers: {where}")
+    wide = [lines for lines, _ in wide]
     rows = " union all ".join(f'select filename, source_line, "Indicator Code" as code, "Country Code" as country from {table}' for table in wide)
     for file, codes in connection.execute(
         f"select filename, list(distinct code order by code) from ({rows}) group by 1"
