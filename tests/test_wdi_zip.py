@@ -159,6 +159,29 @@ def test_a_series_without_metadata_stops_the_load_naming_it(tmp_path):
     assert re.search(rf"WDI_CSV\.zip!WDISeries\.csv: no row for series of the data file: {re.escape(ZIP_ONLY)}", failure_text(result)), failure_text(result)
 
 
+def test_a_series_with_a_file_of_its_own_is_read_from_that_file_only(tmp_path):
+    """A per-indicator file beside the zip (a later live fetch, say) holds that series: its values
+    are loaded once, from it, and the zip's copy is left out."""
+    snapshots = snapshots_with(tmp_path, SAMPLE)
+    own = "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv"
+    shutil.copy2(SNAPSHOTS / "worldbank" / own, snapshots / "worldbank" / own)
+    provenance = SourceProvenance.load(snapshots / "worldbank")
+    provenance.record(snapshots / "worldbank" / own, obtained_from="test", date_accessed="2026-11-29", vintage="2024-11")
+    provenance.save(snapshots / "worldbank")
+    settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots)
+    result = materialize(settings, ["snapshots/worldbank", "raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"])
+    assert result.success, failure_text(result)
+    with duckdb.connect(str(settings.build_db), read_only=True) as connection:
+        files = dict(connection.execute("select indicator_code, source_file from raw.wdi_indicators").fetchall())
+        lines = connection.execute("select count(*), count(distinct (country_code, year)), min(source_line) "
+                                   "from raw.wdi_observations where indicator_code = 'IT.NET.USER.ZS'").fetchone()
+    assert files == {**{code: "WDI_CSV.zip" for code in LAYOUT_COUNTS}, "IT.NET.USER.ZS": own}
+    # Every value of the file once: its rows start on line 2 (no preamble), the zip's would too,
+    # so the count says it: the file's non-empty cells, economies and aggregates alike.
+    expected = pd.read_csv(SNAPSHOTS / "worldbank" / own, encoding="utf-8-sig").filter(regex=r"^\d{4}$").notna().sum().sum()
+    assert lines[0] == lines[1] == expected
+
+
 @pytest.mark.slow
 def test_a_zip_dropped_into_the_inbox_refreshes_green_with_every_series_and_supersedes_the_files_it_covers(built, tmp_path):
     """The zip in the older layout (WDIData.csv, no BOM, no trailing column, CRLF) with one series
@@ -189,10 +212,10 @@ def test_a_zip_dropped_into_the_inbox_refreshes_green_with_every_series_and_supe
     assert counts[ZIP_ONLY] == LAYOUT_COUNTS["IT.NET.USER.ZS"]
     series = {row[0]: row for row in sample_members()["WDISeries.csv"][1:]}
     assert indicators == sorted(
-        [(code, series[code][1], series[code][9], "sum" if code == "SP.POP.TOTL" else "population", "WDI_CSV.zip",
-          len({row[1] for row in sample_members()["WDICSV.csv"][1:] if row[3] == code and any(row[4:]) and row[1] in economies_of_the_sample()}))
+        [(code, series[code][1], series[code][9], "sum" if code == "SP.POP.TOTL" else "population", "WDI_CSV.zip", economies_reporting(code))
          for code in LAYOUT_COUNTS]
-        + [(ZIP_ONLY, "Test fixture: topic", "Weighted average", "population", "WDI_CSV.zip", indicators_economies(indicators))])
+        # The zip-only series holds internet users' values.
+        + [(ZIP_ONLY, "Test fixture: topic", "Weighted average", "population", "WDI_CSV.zip", economies_reporting("IT.NET.USER.ZS"))])
     assert same_means[0] > 0 and same_means[0] == same_means[1]
 
     folder = snapshots / "worldbank"
@@ -203,6 +226,7 @@ def test_a_zip_dropped_into_the_inbox_refreshes_green_with_every_series_and_supe
     assert superseded == before and not any(folder.glob("API_*.csv"))
 
 
-def indicators_economies(indicators: list[tuple]) -> int:
-    """The zip-only series copies internet users' values, so it has as many economies."""
-    return next(row[5] for row in indicators if row[0] == "IT.NET.USER.ZS")
+def economies_reporting(code: str) -> int:
+    """Economies with at least one value of ``code`` in the sample, counted with the csv module."""
+    economies = economies_of_the_sample()
+    return len({row[1] for row in sample_members()["WDICSV.csv"][1:] if row[3] == code and any(row[4:]) and row[1] in economies})

@@ -130,7 +130,8 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
         "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
     ).df() if bulk else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
     # A series with a file of its own is read from that file, never also from the zip.
-    series = series[~((series.path == str(zip_data)) & series.indicator_code.isin(files.own))]
+    doubled = (series.path == str(zip_data)) & series.indicator_code.isin(files.own)
+    series = series[~doubled]
     connection.register("series_frame", series)
     connection.execute(_LIVE_OBSERVATIONS)
     live = []
@@ -141,8 +142,10 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
             connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
             live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, record.file, record.sha256,
                          vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
-    bulk_rows = ("select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
-                 "semi join series_frame as s on w.source_file = s.path and w.indicator_code = s.indicator_code union all ") if bulk else ""
+    bulk_rows = "select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
+    if doubled.any():  # a filter over every value, so only when there is something to leave out
+        bulk_rows += "semi join series_frame as s on w.source_file = s.path and w.indicator_code = s.indicator_code "
+    bulk_rows = bulk_rows + "union all " if bulk else ""
     connection.execute("create or replace temp view observations_incoming as " + bulk_rows
                        + "select country_code, indicator_code, year, value, source_line from live_incoming")
     return pd.concat([series[_SOURCE_COLUMNS], pd.DataFrame(live, columns=_SOURCE_COLUMNS)], ignore_index=True)

@@ -176,8 +176,8 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
 
     Files of one layout are read by a single DuckDB scan, with the columns given rather than
     sniffed, into a wide temp table: the same work as DuckDB's bare read_csv of those files. The
-    view unpivots them lazily, so at full-WDI scale the 25 million long rows are written once, by
-    whatever selects from it, and the checks below stream over it.
+    view unpivots them lazily, so at full-WDI scale the 19 million long rows are written once, by
+    whatever selects from it; the checks below run on the wide rows.
     """
     layouts = {path: _layout(path, _head(path) if path in extracted else read_utf8(path)) for path in paths}
     groups = defaultdict(list)
