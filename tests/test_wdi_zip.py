@@ -204,8 +204,10 @@ def test_a_zip_dropped_into_the_inbox_refreshes_green_with_every_series_and_supe
         counts = dict(db.execute("select indicator_code, count(*) from marts.wdi_observations group by 1").fetchall())
         indicators = db.execute("select indicator_code, topic, aggregation_method, weighting, source_file, n_economies "
                                 "from marts.wdi_indicators order by 1").fetchall()
+        # Equal but for the last bits: DuckDB's parallel sums may add the same values in another order.
         same_means = db.execute(
-            "select count(*), count(*) filter (where z.weighted_mean_value is not distinct from i.weighted_mean_value) "
+            "select count(*), count(*) filter (where coalesce(abs(z.weighted_mean_value - i.weighted_mean_value) <= 1e-9 * abs(i.weighted_mean_value), "
+            "z.weighted_mean_value is null and i.weighted_mean_value is null)) "
             "from marts.wdi_region_summary as z join marts.wdi_region_summary as i using (year, grouping, group_name) "
             "where z.indicator_code = ? and i.indicator_code = 'IT.NET.USER.ZS'", [ZIP_ONLY]).fetchone()
     assert {code: counts[code] for code in LAYOUT_COUNTS} == LAYOUT_COUNTS
