@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import shutil
 import sys
 import threading
@@ -288,6 +289,9 @@ def _ui(args: argparse.Namespace) -> int:
     # Started from the instance's folder, not the project root, whose .env would replace the
     # DAGSTER_HOME this command was given (the code location is an installed module either way).
     os.chdir(dagster_home())
+    # dagster dev stops on SIGTERM by handling it as SIGINT. A job started in the background by a
+    # script inherits SIGINT ignored, and then SIGTERM was ignored too: the default comes back here.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execv(command[0], command)
 
 
