@@ -96,8 +96,8 @@ def _refresh_section(full: list[refresh.Refresh], unchanged: list[refresh.Refres
         "## 2. No-change refresh, right after",
         "",
         f"`warehouse refresh` again: {same.cell()} s, {share:.0%} of the full refresh. Target under "
-        f"{TARGETS['no_change_share']:.0%}: {_verdict(share < TARGETS['no_change_share'])}. It compares snapshot "
-        "fingerprints and the code fingerprint with the published file's and launches no run.",
+        f"{TARGETS['no_change_share']:.0%}: {_verdict(share < TARGETS['no_change_share'])}. Its run compares "
+        "snapshot fingerprints and the code fingerprint with the published file's, and rebuilds and publishes nothing.",
     ]
     return lines
 
