@@ -68,9 +68,11 @@ class State:
     code: str
 
 
-def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> bool:
+    """Whether ``schema.table`` exists, in the attached ``database`` if one is named."""
     return bool(connection.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0])
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? and database_name = coalesce(?, database_name)",
+        [schema, table, database]).fetchall()[0][0])
 
 
 def loaded_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import gate_history
+from orchestration.changes import table_exists
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
 
@@ -104,15 +105,11 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code
         "?::varchar as code_fingerprint",
         [run_id, datetime.now(timezone.utc).replace(tzinfo=None), code_fingerprint],
     )
-    source = "build.raw.loaded_snapshots" if _in_build(connection, "loaded_snapshots") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    source = "build.raw.loaded_snapshots" if table_exists(connection, "raw", "loaded_snapshots", "build") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
-    if _in_build(connection, gate_history.BUILD_TABLE.split(".")[1]):
+    if table_exists(connection, *gate_history.BUILD_TABLE.split("."), "build"):
         connection.execute(f"create table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
 
-
-def _in_build(connection: duckdb.DuckDBPyConnection, raw_table: str) -> bool:
-    return bool(connection.execute("select count(*) from duckdb_tables() where database_name = 'build' and schema_name = 'raw' "
-                                   "and table_name = ?", [raw_table]).fetchall()[0][0])
 
 
 def _fsync(path: Path) -> None:

@@ -42,9 +42,7 @@ class SourceSpec:
 
     def fills(self, path: Path) -> frozenset[str]:
         """Every slot ``path`` fills: a staged file supersedes the committed files whose slot is among them."""
-        if self.covers:
-            return self.covers(path)
-        return frozenset({self.slot(path)}) - {None}
+        return (frozenset({self.slot(path)}) | (self.covers(path) if self.covers else frozenset())) - {None}
 
 
 def lazy(module: str, name: str) -> Callable:

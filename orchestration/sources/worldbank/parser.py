@@ -101,12 +101,11 @@ def snapshot_key(path: Path) -> str | None:
 
 
 def covers(path: Path) -> frozenset[str]:
-    """The slots a file fills: the zip fills its own, the country list's and every series it holds,
-    so promoting it supersedes the per-indicator files of those series."""
+    """The slots a file fills besides its own: the zip fills the country list's and every series
+    it holds, so promoting it supersedes the metadata and the per-indicator files of those series."""
     if bulk_zip.is_bulk_zip(path):
-        return frozenset({WHOLE_DATABASE, "country"}) | bulk_zip.series_codes(path)
-    key = snapshot_key(path)
-    return frozenset({key}) if key else frozenset()
+        return frozenset({"country"}) | bulk_zip.series_codes(path)
+    return frozenset()
 
 
 def indicator_code_of(path: Path) -> str | None:
@@ -170,7 +169,7 @@ def check_bulk_zip(path: Path) -> None:
 
 def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path], extracted: frozenset[Path] = frozenset()) -> dict[Path, str | None]:
     """Bulk CSV files as the temp view ``wdi_incoming``, one row per economy-year with a value
-    (``value`` as a number, ``raw_value`` as written), and each file's vintage. The temp view
+    (``value`` as a number; the checks below found every cell to be one), and each file's vintage. The temp view
     ``wdi_series_incoming`` lists each file's series with their names, from the wide rows. Of the
     files ``extracted`` from a zip only the head is decoded here.
 
@@ -238,7 +237,7 @@ def _unpivoted(lines: str, columns: tuple[str, ...]) -> str:
     return f"""
         select filename as source_file, source_line, "Country Code" as country_code, "Country Name" as country_name,
                "Indicator Code" as indicator_code, "Indicator Name" as indicator_name, cast(year as integer) as year,
-               try_cast(trim(raw_value) as double) as value, trim(raw_value) as raw_value
+               try_cast(trim(raw_value) as double) as value
         from (unpivot (select filename, source_line, "Country Code", "Country Name", "Indicator Code", "Indicator Name", {years}
                        from {lines})
               on {years} into name year value raw_value)
