@@ -97,6 +97,13 @@ def load_reason(connection: duckdb.DuckDBPyConnection, name: str, fingerprint: s
     return None
 
 
+def may_merge(connection: duckdb.DuckDBPyConnection, name: str, full: bool) -> bool:
+    """Whether raw input ``name`` may take a new snapshot set as a merge of what changed, rather
+    than a whole load: its tables are there, loaded by this code, and no full rebuild was asked."""
+    held = loaded_inputs(connection).get(name)
+    return not full and held is not None and held[1] == code_fingerprint()
+
+
 def published_state(published: Path) -> tuple[State, str] | None:
     """What the published file was built from, and the run that published it."""
     if not published.exists():

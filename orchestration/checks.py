@@ -41,9 +41,8 @@ def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(settings.published_db), read_only=True) as published:
         return {
             "survey_years": published.execute("select distinct survey_year from marts.egov_scores where egdi is not null").df(),
-            "vintages": published.execute(
-                "select indicator_code, min(vintage) as previous from marts.wdi_observations group by 1").df()
-            if table_exists(published, "marts", "wdi_observations") else pd.DataFrame(columns=["indicator_code", "previous"]),
+            "vintages": published.execute("select indicator_code, vintage as previous from marts.wdi_indicators").df()
+            if table_exists(published, "marts", "wdi_indicators") else pd.DataFrame(columns=["indicator_code", "previous"]),
         }
 
 

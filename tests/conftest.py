@@ -58,10 +58,12 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def materialize(
     settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None,
-    instance: dg.DagsterInstance | None = None,
+    instance: dg.DagsterInstance | None = None, full: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """The asset graph as a refresh runs it, offline unless a source is named in ``live``: all of
-    it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job."""
+    it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job; ``full`` as
+    `warehouse refresh --full` asks."""
+    from orchestration.changes import FULL_TAG
     from orchestration.definitions import build_definitions
 
     definitions = build_definitions(settings)
@@ -74,7 +76,8 @@ def materialize(
     snapshot_sets = [key.path[1] for key in selected if key.path[0] == "snapshots"]
     run_config = {"ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": name in live}} for name in snapshot_sets}}
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config,
+        tags={FULL_TAG: "true"} if full else None,
     )
 
 

@@ -218,7 +218,7 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     superseded = {path.name for path in (folder / "superseded").rglob("*.csv")}
     assert "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv" in superseded and len(superseded) == 6
 
-    query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations order by all"
+    query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations join marts.wdi_indicators using (indicator_code) order by all"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         after_live = connection.execute(query).fetchall()
         kaz = connection.execute("select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022").fetchall()

@@ -32,7 +32,8 @@ def economies() -> set[str]:
 
 
 def test_kazakhstan_internet_users_2022_as_stored(db):
-    assert rows(db, "select value, vintage from marts.wdi_observations where iso3 = 'KAZ' and indicator_code = 'IT.NET.USER.ZS' and year = 2022") == [
+    assert rows(db, "select value, vintage from marts.wdi_observations join marts.wdi_indicators using (indicator_code) "
+                    "where iso3 = 'KAZ' and indicator_code = 'IT.NET.USER.ZS' and year = 2022") == [
         (92.2969, "2024-11 (WDI release of Nov 2024, years 1960-2023; the re-saved file has no Last Updated Date)")]
     assert rows(db, "select internet_users_pct, mobile_subs_per_100, population, egdi from marts.country_year_digital where iso3 = 'KAZ' and year = 2022") == [
         (92.2969, 130.4206754, 19621972.0, 0.8628)]

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration import wdi_rebuild
 from orchestration.changes import build_plan, is_full, say
 from orchestration.dbt_project import DBT_PROJECT, prepare_at_load
 from orchestration.resources import WarehouseResource, table_metadata
@@ -39,8 +40,12 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     say(context, plan.reason)
     if not plan.build:
         return
+    with warehouse.build_connection() as connection:
+        rebuild = wdi_rebuild.plan(connection, is_full(context) or context.is_subset)
+        wdi_rebuild.begin(connection)
+    say(context, f"WDI models: every series rebuilt ({rebuild.reason})" if rebuild.full else f"WDI models: {rebuild.reason}; only those rewritten")
     os.environ.update(warehouse.settings.dbt_env())
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    invocation = dbt.cli(["build", "--full-refresh"] if rebuild.full else ["build"], context=context, raise_on_error=False)
     # dbt holds the build database while it runs, so each model's row count and columns are read
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (dbt_project.py).
@@ -51,6 +56,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     yield from events
     if not invocation.is_successful():
         raise invocation.get_error()
+    if not context.is_subset:  # a part of the models built says nothing of the others
+        with warehouse.build_connection() as connection:
+            wdi_rebuild.finish(connection)
 
 
 def published_keys() -> list[dg.AssetKey]:

@@ -1,15 +1,14 @@
 -- WDI values of economies only: aggregates (World, regions, income groups, INX), and codes the
 -- country list does not know, never count as countries, here or in any summary built on this.
--- Each value takes its series' name, aggregation, vintage and file, kept once per series in raw.
+-- Each value takes its series' name and aggregation; vintage and file stay once per series, in
+-- wdi_indicators, so a new release rewrites only the series whose values changed (wdi_rebuild).
 select
     o.country_code as iso3,
     o.indicator_code,
     i.indicator_name,
     o.year,
     o.value,
-    i.vintage,
     i.weighting,
-    i.source_file,
     o.source_line
 from {{ ref('stg_worldbank__observations') }} as o
 inner join {{ ref('stg_worldbank__indicators') }} as i
@@ -17,3 +16,4 @@ inner join {{ ref('stg_worldbank__indicators') }} as i
 inner join {{ ref('stg_worldbank__countries') }} as c
     on o.country_code = c.country_code
 where not c.is_aggregate
+    and {{ wdi_rebuild('o.indicator_code') }}

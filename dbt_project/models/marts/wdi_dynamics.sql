@@ -12,6 +12,7 @@ with ranked as (
         value,
         {{ competition_rank('value', 'indicator_code, year') }} as value_rank
     from {{ ref('int_worldbank__observations') }}
+    where {{ wdi_rebuild('indicator_code') }}
 ),
 
 back as (

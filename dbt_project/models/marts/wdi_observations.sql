@@ -4,7 +4,6 @@ select
     indicator_name,
     year,
     value,
-    vintage,
-    source_file,
     source_line
 from {{ ref('int_worldbank__observations') }}
+where {{ wdi_rebuild('indicator_code') }}

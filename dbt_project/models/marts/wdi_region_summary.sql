@@ -19,6 +19,8 @@ member_counts as (
     group by grouping, group_name
 ),
 
+-- Every economy's population, also when a refresh rebuilds only some series (wdi_rebuild): a
+-- change of population itself rebuilds every series.
 population as (
     select iso3, year, value as population
     from {{ ref('int_worldbank__observations') }}
@@ -38,6 +40,7 @@ weighted as (
     select o.indicator_code, o.weighting, o.year, o.iso3, o.value, p.population
     from {{ ref('int_worldbank__observations') }} as o
     left join population as p on o.iso3 = p.iso3 and o.year = p.year
+    where {{ wdi_rebuild('o.indicator_code') }}
 ),
 
 stats as (
@@ -76,7 +79,7 @@ medians as (
             count(*) over (partition by o.indicator_code, o.year, m.group_name) as n_in_group
         from {{ ref('int_worldbank__observations') }} as o
         inner join members as m on o.iso3 = m.iso3
-        where m.grouping = '{{ grouping }}'
+        where m.grouping = '{{ grouping }}' and {{ wdi_rebuild('o.indicator_code') }}
     ) as positioned
     where position in (floor((n_in_group + 1) / 2.0), ceil((n_in_group + 1) / 2.0))
     group by indicator_code, year, grouping, group_name
@@ -86,6 +89,7 @@ medians as (
 
 indicator_years as (
     select distinct indicator_code, year from {{ ref('int_worldbank__observations') }}
+    where {{ wdi_rebuild('indicator_code') }}
 ),
 
 grid as (

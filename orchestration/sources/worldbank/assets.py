@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
+from orchestration.changes import is_full, may_merge, say
 from orchestration.resources import WarehouseResource
 from orchestration.sources.snapshots import SnapshotFile
 from orchestration.sources.worldbank import SPEC, bulk_zip, parser as worldbank
@@ -36,6 +37,8 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         for table in RAW_TABLES:
             yield unchanged(warehouse, ["raw", table], snapshot_set.fingerprint)
         return
+    with warehouse.build_connection() as connection:
+        merge = may_merge(connection, WORLDBANK, is_full(context))
     files = _Files.of(settings.snapshots_dir / WORLDBANK, snapshot_set.files)
     with warehouse.build_connection() as connection:
         connection.register("countries_frame", files.countries())
@@ -48,9 +51,10 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                 f"{', '.join(missing)}; add the whole-database zip or their bulk CSV, or run a live refresh"
             )
         connection.register("indicators_frame", _indicator_rows(indicators, series, files))
-        counts = _publish_raw(connection)
+        counts, changed = _publish_raw(connection, merge)
     warehouse.record_loaded(WORLDBANK, snapshot_set.fingerprint)
-    context.log.info(f"loaded {counts['wdi_observations']} observations of {counts['wdi_indicators']} series")
+    rewritten = "every series written" if changed is None else f"{changed} added, changed or removed since the last load, only those rewritten"
+    say(context, f"{WORLDBANK}: {counts['wdi_observations']} observations of {counts['wdi_indicators']} series; {rewritten}")
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=["raw", table],
@@ -106,7 +110,7 @@ _LIVE_OBSERVATIONS = """
     create or replace temp table live_incoming (
         country_code varchar, indicator_code varchar, year integer, value double, source_line integer)
 """
-_SOURCE_COLUMNS = ["indicator_code", "indicator_name", "source_file", "source_sha256", "vintage", "vintage_kind"]
+_SOURCE_COLUMNS = ["indicator_code", "indicator_name", "values_hash", "source_file", "source_sha256", "vintage", "vintage_kind"]
 
 
 def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unzipped: Path) -> pd.DataFrame:
@@ -126,7 +130,7 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
          for path, record in bulk.items()],
         columns=["path", "source_file", "source_sha256", "vintage", "vintage_kind"]))
     series = connection.execute(
-        "select s.source_file as path, s.indicator_code, s.indicator_name, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
+        "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
         "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
     ).df() if bulk else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
     # A series with a file of its own is read from that file, never also from the zip.
@@ -140,7 +144,8 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
             connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
-            live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, record.file, record.sha256,
+            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line)) from live_frame").fetchone()[0]
+            live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, values_hash, record.file, record.sha256,
                          vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
     bulk_rows = "select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
     if doubled.any():  # a filter over every value, so only when there is something to leave out
@@ -184,25 +189,53 @@ def _indicator_rows(indicators: list[worldbank.Indicator], series: pd.DataFrame,
 _METADATA = [column for column in bulk_zip.SERIES_COLUMNS.values() if column not in ("indicator_code", "indicator_name")]
 
 
-def _publish_raw(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[dict[str, int], int | None]:
     """Swap all three raw tables in one transaction, so they always come from the same snapshot set.
-    Provenance is kept once per series in raw.wdi_indicators, not repeated on every value."""
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    Provenance is kept once per series in raw.wdi_indicators, not repeated on every value. With
+    ``merge``, only the series whose fingerprint changed are rewritten in raw.wdi_observations.
+    Returns the row counts, and how many series were rewritten by a merge (None: all of them)."""
+    connection.execute(
+        f"""
+        create or replace temp table indicators_incoming as
+        select indicator_code, indicator_name, unit, weighting, is_configured, {", ".join(_METADATA)},
+               vintage, vintage_kind, source_file, source_sha256,
+               md5(concat_ws('|', values_hash, indicator_name, unit, weighting)) as fingerprint, ?::timestamp as loaded_at
+        from indicators_frame order by indicator_code
+        """,
+        [datetime.now(timezone.utc).replace(tzinfo=None)],
+    )
+    changed = _changed_series(connection) if merge else None
     connection.execute("create schema if not exists raw")
     connection.execute("begin transaction")
     connection.execute("create or replace table raw.wdi_countries as select * from countries_incoming")
-    connection.execute("create or replace table raw.wdi_observations as select * from observations_incoming")
-    connection.execute(
-        f"""
-        create or replace table raw.wdi_indicators as
-        select indicator_code, indicator_name, unit, weighting, is_configured, {", ".join(_METADATA)},
-               vintage, vintage_kind, source_file, source_sha256, ?::timestamp as loaded_at
-        from indicators_frame order by indicator_code
-        """,
-        [loaded_at],
-    )
+    if changed is None:
+        connection.execute("create or replace table raw.wdi_observations as select * from observations_incoming")
+    else:
+        connection.execute("delete from raw.wdi_observations where indicator_code in (select indicator_code from series_changed)")
+        connection.execute("insert into raw.wdi_observations select * from observations_incoming "
+                           "where indicator_code in (select indicator_code from series_changed)")
+    connection.execute("create or replace table raw.wdi_indicators as select * from indicators_incoming")
     connection.execute("commit")
-    return {table: connection.execute(f"select count(*) from raw.{table}").fetchall()[0][0] for table in RAW_TABLES}
+    counts = {table: connection.execute(f"select count(*) from raw.{table}").fetchall()[0][0] for table in RAW_TABLES}
+    return counts, changed
+
+
+def _changed_series(connection: duckdb.DuckDBPyConnection) -> int | None:
+    """The temp table series_changed: the series added, removed or changed since the raw tables'
+    last load, by fingerprint. Returns how many; None when the raw tables have no fingerprints."""
+    fingerprinted = connection.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() and schema_name = 'raw' "
+        "and table_name = 'wdi_indicators' and column_name = 'fingerprint'").fetchall()[0][0]
+    if not fingerprinted:
+        return None
+    connection.execute(
+        """
+        create or replace temp table series_changed as
+        select indicator_code from indicators_incoming as n full join raw.wdi_indicators as o using (indicator_code)
+        where n.fingerprint is distinct from o.fingerprint
+        """
+    )
+    return connection.execute("select count(*) from series_changed").fetchall()[0][0]
 
 
 ASSETS = [worldbank_raw]

@@ -170,7 +170,8 @@ def check_bulk_zip(path: Path) -> None:
 def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path], extracted: frozenset[Path] = frozenset()) -> dict[Path, str | None]:
     """Bulk CSV files as the temp view ``wdi_incoming``, one row per economy-year with a value
     (``value`` as a number; the checks below found every cell to be one), and each file's vintage. The temp view
-    ``wdi_series_incoming`` lists each file's series with their names, from the wide rows. Of the
+    ``wdi_series_incoming`` lists each file's series with their names and the fingerprint of their
+    values and lines, from the wide rows. Of the
     files ``extracted`` from a zip only the head is decoded here.
 
     Files of one layout are read by a single DuckDB scan, with the columns given rather than
@@ -192,8 +193,7 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
         numbered.append((_number_lines(connection, table, skip), columns))
     connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(_unpivoted(*each) for each in numbered))
     connection.execute("create or replace temp view wdi_series_incoming as " + " union all ".join(
-        f'select distinct filename as source_file, "Indicator Code" as indicator_code, "Indicator Name" as indicator_name from {lines}'
-        for lines, _ in numbered))
+        _series_of(lines, columns) for lines, columns in numbered))
     _check_values(connection, numbered)
     return {path: layout.last_updated for path, layout in layouts.items()}
 
@@ -242,6 +242,17 @@ def _unpivoted(lines: str, columns: tuple[str, ...]) -> str:
                        from {lines})
               on {years} into name year value raw_value)
         where trim(raw_value) <> ''
+    """
+
+
+def _series_of(lines: str, columns: tuple[str, ...]) -> str:
+    """Each series of a ``_lines`` view with its fingerprint: an order-free hash of its wide rows,
+    lines and text, so a release is compared with the last one series by series without unpivoting."""
+    cells = ", ".join(f'"{name}"' for name in columns if name != "empty_last")
+    return f"""
+        select filename as source_file, "Indicator Code" as indicator_code, any_value("Indicator Name") as indicator_name,
+               bit_xor(hash(source_line, {cells})) as values_hash
+        from {lines} group by filename, "Indicator Code"
     """
 
 
