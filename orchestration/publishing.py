@@ -9,50 +9,91 @@ the new one. A refresh that fails before this step leaves the published file as 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from orchestration import gate_history
+from orchestration import gate_history, wdi_rebuild
 from orchestration.changes import table_exists
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
 
-def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "") -> dict[str, int]:
-    """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table."""
+def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "",
+            series_tables: frozenset[str] = frozenset()) -> tuple[dict[str, int], int | None]:
+    """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table, and
+    how many WDI series were patched (None: every table copied whole).
+
+    When the published file holds the WDI models of the same code and inputs but other series,
+    ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
+    instead of being copied whole; every other table is copied whole either way."""
     published_db.parent.mkdir(parents=True, exist_ok=True)
     staged = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
     try:
-        counts = _write_copy(build_db, staged, schemas, run_id, code_fingerprint)
+        patch = series_tables if series_tables and _patchable(build_db, published_db, code_fingerprint) else frozenset()
+        if patch:
+            shutil.copyfile(published_db, staged)
+        counts, patched = _write_copy(build_db, staged, schemas, run_id, code_fingerprint, patch)
         _fsync(staged)
         os.replace(staged, published_db)
         _fsync(published_db.parent)
-        return counts
+        return counts, patched
     finally:
         staged.unlink(missing_ok=True)
 
 
-def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str) -> dict[str, int]:
+def _patchable(build_db: Path, published_db: Path, code_fingerprint: str) -> bool:
+    """Whether the published file's WDI tables were built by this code from the same inputs, other
+    than the series themselves, as the build's: then the series that differ are all that differ."""
+    if not published_db.exists():
+        return False
+    with duckdb.connect(str(published_db), read_only=True) as connection:
+        if not table_exists(connection, "meta", "wdi_series") or not table_exists(connection, "meta", "publication"):
+            return False
+        context = connection.execute("select context from meta.wdi_series_context").fetchall()[0][0]
+        code = connection.execute("select code_fingerprint from meta.publication").fetchall()[0][0]
+        connection.execute(f"attach '{build_db}' as build (read_only)")
+        return code == code_fingerprint and context == wdi_rebuild.built_context(connection, "build")
+
+
+def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str,
+                patch: frozenset[str]) -> tuple[dict[str, int], int | None]:
     connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         connection.execute(f"attach '{build_db}' as build (read_only)")
+        patched = None
+        if patch:
+            connection.execute(PATCHED_SERIES)
+            patched = connection.execute("select count(*) from patched_series").fetchall()[0][0]
         counts = {}
         for schema, table, comment in _relations(connection, schemas):
             name = f"{schema}.{table}"
             connection.execute(f"create schema if not exists {schema}")
-            # Tables, not views: a view would still point at the build database's catalog.
-            connection.execute(f"create table {name} as select * from build.{name}")
-            _copy_comments(connection, schema, table, comment)
-            _copy_primary_key(connection, schema, table)
+            if name in patch:
+                connection.execute(f"delete from {name} where indicator_code in (select indicator_code from patched_series)")
+                connection.execute(f"insert into {name} select * from build.{name} where indicator_code in (select indicator_code from patched_series)")
+            else:
+                # Tables, not views: a view would still point at the build database's catalog.
+                connection.execute(f"create or replace table {name} as select * from build.{name}")
+                _copy_comments(connection, schema, table, comment)
+                _copy_primary_key(connection, schema, table)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
         _record_publication(connection, run_id, code_fingerprint)
         connection.execute("detach build")
         connection.execute("checkpoint")
-        return counts
+        return counts, patched
     finally:
         connection.close()
+
+
+# The series whose published rows differ from the build's: added, changed or removed since.
+PATCHED_SERIES = f"""
+    create temp table patched_series as
+    select indicator_code from build.{wdi_rebuild.SCHEMA}.wdi_built as b full join meta.wdi_series as p using (indicator_code)
+    where b.fingerprint is distinct from p.fingerprint
+"""
 
 
 def _relations(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
@@ -100,6 +141,8 @@ def _literal(text: str) -> str:
 def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code_fingerprint: str) -> None:
     """What this file was built from: the run, the code, and each source's snapshot set."""
     connection.execute("create schema if not exists meta")
+    connection.execute("drop table if exists meta.publication")
+    connection.execute("drop table if exists meta.inputs")
     connection.execute(
         "create table meta.publication as select ?::varchar as dagster_run_id, ?::timestamp as published_at, "
         "?::varchar as code_fingerprint",
@@ -108,7 +151,14 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code
     source = "build.raw.loaded_snapshots" if table_exists(connection, "raw", "loaded_snapshots", "build") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
     if table_exists(connection, *gate_history.BUILD_TABLE.split("."), "build"):
-        connection.execute(f"create table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
+        connection.execute(f"create or replace table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
+    # Which WDI series the WDI tables hold, and what they were built from, for the next publication's patch.
+    connection.execute("drop table if exists meta.wdi_series")
+    connection.execute("drop table if exists meta.wdi_series_context")
+    context = wdi_rebuild.built_context(connection, "build")
+    if context is not None:
+        connection.execute(f"create table meta.wdi_series as select * from build.{wdi_rebuild.SCHEMA}.wdi_built")
+        connection.execute("create table meta.wdi_series_context as select ?::varchar as context", [context])
 
 
 

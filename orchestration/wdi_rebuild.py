@@ -10,7 +10,9 @@ last build did not finish, it rebuilds every series (`dbt build --full-refresh`)
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import yaml
@@ -36,10 +38,10 @@ def plan(connection: duckdb.DuckDBPyConnection, full: bool) -> Rebuild:
     total = connection.execute("select count(*) from raw.wdi_indicators").fetchall()[0][0]
     if full:
         return Rebuild(True, total, "full rebuild requested")
-    if not table_exists(connection, SCHEMA, "wdi_built_context"):
+    held = built_context(connection)
+    if held is None:
         return Rebuild(True, total, "no record of a finished build of the WDI models")
-    held = connection.execute(f"select context from {SCHEMA}.wdi_built_context").fetchall()
-    if not held or held[0][0] != _context(connection):
+    if held != _context(connection):
         return Rebuild(True, total, "the code, the country list, population or another source changed")
     connection.execute(
         f"""
@@ -67,6 +69,23 @@ def finish(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create or replace table {SCHEMA}.wdi_built as select indicator_code, fingerprint from raw.wdi_indicators")
     connection.execute(f"create or replace table {SCHEMA}.wdi_built_context as select ?::varchar as context", [_context(connection)])
     connection.execute("commit")
+
+
+def series_tables(manifest: Path, schemas: tuple[str, ...]) -> frozenset[str]:
+    """The published tables a build rewrites series by series: the incremental models of
+    ``schemas`` in the dbt manifest (none in a manifest parsed for Spark)."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    return frozenset(f"{node['schema']}.{node['name']}" for node in nodes
+                     if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental" and node["schema"] in schemas)
+
+
+def built_context(connection: duckdb.DuckDBPyConnection, database: str | None = None) -> str | None:
+    """What the WDI models of a finished build were built from (None: no finished build), in the
+    connection's database or the attached ``database``."""
+    if not table_exists(connection, SCHEMA, "wdi_built_context", database):
+        return None
+    held = connection.execute(f"select context from {database + '.' if database else ''}{SCHEMA}.wdi_built_context").fetchall()
+    return held[0][0] if held else None
 
 
 def _context(connection: duckdb.DuckDBPyConnection) -> str:

@@ -4,12 +4,14 @@
 import dagster as dg
 
 from orchestration.assets.dbt import published_keys
-from orchestration.changes import code_fingerprint, say
+from orchestration.dbt_project import DBT_PROJECT
+from orchestration.changes import code_fingerprint, is_full, say
 from orchestration.publishing import publish
 from orchestration.resources import WarehouseResource
 from orchestration.settings import PUBLISHED_SCHEMAS
 from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
+from orchestration.wdi_rebuild import series_tables
 
 
 @dg.asset(
@@ -21,8 +23,11 @@ from orchestration.sources.registry import SOURCES
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
-    counts = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint())
-    context.log.info(f"published {len(counts)} tables to {settings.published_db}")
+    # A full rebuild republishes every table whole, as it rebuilt them.
+    patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
+    counts, patched = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
+    say(context, f"published {len(counts)} tables"
+                 + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"))
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
     for name, spec in SOURCES.items():
         if staging.staged_run(settings, name) == context.run_id:

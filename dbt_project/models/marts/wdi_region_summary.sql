@@ -6,17 +6,25 @@
 --   missing India pass at 84 % of economies and 78.5 % of the world's people;
 -- - a sum (population, for one) is NULL unless every member reports.
 -- Members are World Bank economies; UN groupings count the economies in that UN region.
+-- Series and groups are numbered first: the aggregates and sorts below key millions of groups by
+-- integers, not by their codes and names, which halves what they hold and sort (bench/NOTES.md).
 with members as (
-    select g.grouping, g.group_name, g.iso3
+    select g.grouping, g.group_name, g.iso3, dense_rank() over (order by g.grouping, g.group_name) as group_id
     from {{ ref('int_country_groups') }} as g
     inner join {{ ref('int_countries') }} as c on g.iso3 = c.iso3
     where c.is_wb_economy
 ),
 
 member_counts as (
-    select grouping, group_name, count(*) as n_members
+    select group_id, grouping, group_name, count(*) as n_members
     from members
-    group by grouping, group_name
+    group by group_id, grouping, group_name
+),
+
+series as (
+    select indicator_code, weighting, row_number() over (order by indicator_code) as series_id
+    from {{ ref('stg_worldbank__indicators') }}
+    where {{ wdi_rebuild('indicator_code') }}
 ),
 
 -- Every economy's population, also when a refresh rebuilds only some series (wdi_rebuild): a
@@ -28,28 +36,26 @@ population as (
 ),
 
 group_population as (
-    select m.grouping, m.group_name, p.year, sum(p.population) as population
+    select m.group_id, p.year, sum(p.population) as population
     from members as m
     inner join population as p on m.iso3 = p.iso3
-    group by m.grouping, m.group_name, p.year
+    group by m.group_id, p.year
 ),
 
 -- Each value with its economy's population that year, joined once, before the values are
 -- repeated into the six groupings.
 weighted as (
-    select o.indicator_code, o.weighting, o.year, o.iso3, o.value, p.population
+    select s.series_id, o.year, o.iso3, o.value, p.population
     from {{ ref('int_worldbank__observations') }} as o
+    inner join series as s on o.indicator_code = s.indicator_code
     left join population as p on o.iso3 = p.iso3 and o.year = p.year
-    where {{ wdi_rebuild('o.indicator_code') }}
 ),
 
 stats as (
     select
-        w.indicator_code,
+        w.series_id,
         w.year,
-        m.grouping,
-        m.group_name,
-        max(w.weighting) as weighting,
+        m.group_id,
         count(*) as n_reporting,
         avg(w.value) as mean_value,
         sum(w.value) as sum_value,
@@ -57,78 +63,73 @@ stats as (
         sum(case when w.value * w.population is not null then w.population end) as weight_total
     from weighted as w
     inner join members as m on w.iso3 = m.iso3
-    group by w.indicator_code, w.year, m.grouping, m.group_name
+    group by w.series_id, w.year, m.group_id
 ),
 
 -- The median from positions in a sorted group, not median(): DuckDB's holistic aggregate keeps every
--- group's values in memory, and six groupings of them in one query fail at 1 GB from 500 series on
--- (measured; each grouping alone fits, but a model is one query), while a window sort spills to disk. Same value: the middle one, or the mean of the middle two. One
--- grouping per branch, because one window over all six groupings also ran out of memory at 1 GB;
--- each economy is in at most one group of a grouping, so a branch sorts at most the observations.
+-- group's values in memory and runs out of it at 1 GB (one grouping of 1,500 series, even keyed by
+-- integers), while a window sort spills to disk. Same value: the middle one, or the mean of the
+-- middle two. One grouping per branch: each economy is in at most one group of a grouping, so a
+-- branch sorts at most the observations, in memory.
 medians as (
     {% for grouping in var('country_groupings') %}
-    select indicator_code, year, grouping, group_name, avg(value) as median_value
+    select series_id, year, group_id, avg(value) as median_value
     from (
         select
-            o.indicator_code,
+            s.series_id,
             o.year,
-            m.grouping,
-            m.group_name,
+            m.group_id,
             o.value,
-            row_number() over (partition by o.indicator_code, o.year, m.group_name order by o.value) as position,
-            count(*) over (partition by o.indicator_code, o.year, m.group_name) as n_in_group
+            row_number() over (partition by s.series_id, o.year, m.group_id order by o.value) as position,
+            count(*) over (partition by s.series_id, o.year, m.group_id) as n_in_group
         from {{ ref('int_worldbank__observations') }} as o
+        inner join series as s on o.indicator_code = s.indicator_code
         inner join members as m on o.iso3 = m.iso3
-        where m.grouping = '{{ grouping }}' and {{ wdi_rebuild('o.indicator_code') }}
+        where m.grouping = '{{ grouping }}'
     ) as positioned
     where position in (floor((n_in_group + 1) / 2.0), ceil((n_in_group + 1) / 2.0))
-    group by indicator_code, year, grouping, group_name
+    group by series_id, year, group_id
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
-indicator_years as (
-    select distinct indicator_code, year from {{ ref('int_worldbank__observations') }}
-    where {{ wdi_rebuild('indicator_code') }}
-),
-
-grid as (
-    select iy.indicator_code, iy.year, mc.grouping, mc.group_name, mc.n_members
-    from indicator_years as iy
-    cross join member_counts as mc
+-- Its own scan, not one of `weighted`: DuckDB would hold a CTE read twice in memory, whole.
+series_years as (
+    select distinct s.series_id, o.year
+    from {{ ref('int_worldbank__observations') }} as o
+    inner join series as s on o.indicator_code = s.indicator_code
 ),
 
 measured as (
     select
-        g.year,
-        g.grouping,
-        g.group_name,
-        g.indicator_code,
-        g.n_members,
-        coalesce(s.n_reporting, 0) as n_reporting,
-        1.0 * coalesce(s.n_reporting, 0) / g.n_members as coverage,
+        sy.year,
+        mc.grouping,
+        mc.group_name,
+        s.indicator_code,
+        mc.n_members,
+        coalesce(st.n_reporting, 0) as n_reporting,
+        1.0 * coalesce(st.n_reporting, 0) / mc.n_members as coverage,
         s.weighting,
-        s.mean_value,
+        st.mean_value,
         md.median_value,
-        s.sum_value,
-        s.weighted_sum,
-        s.weight_total,
-        s.weight_total / gp.population as weight_coverage
-    from grid as g
-    left join stats as s
-        on g.indicator_code = s.indicator_code
-        and g.year = s.year
-        and g.grouping = s.grouping
-        and g.group_name = s.group_name
+        st.sum_value,
+        st.weighted_sum,
+        st.weight_total,
+        st.weight_total / gp.population as weight_coverage
+    from series_years as sy
+    inner join series as s on sy.series_id = s.series_id
+    cross join member_counts as mc
+    left join stats as st
+        on sy.series_id = st.series_id
+        and sy.year = st.year
+        and mc.group_id = st.group_id
     left join medians as md
-        on g.indicator_code = md.indicator_code
-        and g.year = md.year
-        and g.grouping = md.grouping
-        and g.group_name = md.group_name
+        on sy.series_id = md.series_id
+        and sy.year = md.year
+        and mc.group_id = md.group_id
     left join group_population as gp
-        on g.grouping = gp.grouping
-        and g.group_name = gp.group_name
-        and g.year = gp.year
+        on mc.group_id = gp.group_id
+        and sy.year = gp.year
 )
 
 select

@@ -144,7 +144,7 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
             connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
-            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line)) from live_frame").fetchone()[0]
+            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line)) from live_frame").fetchall()[0][0]
             live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, values_hash, record.file, record.sha256,
                          vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
     bulk_rows = "select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
