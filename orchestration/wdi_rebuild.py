@@ -19,30 +19,29 @@ import yaml
 
 from orchestration.changes import code_fingerprint, loaded_inputs, table_exists
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.sources.worldbank import SPEC as WORLDBANK
 
 SCHEMA = "build_state"
-WORLDBANK = "worldbank"
-# Loaded inputs no WDI model reads: the list of every snapshot file changes with any new release.
-_NOT_READ = (WORLDBANK, "snapshot_files")
+# Loaded inputs not in the context: the series are compared one by one, and no WDI model reads the
+# list of every snapshot file, which changes with any new release.
+_NOT_READ = (WORLDBANK.name, "snapshot_files")
 
 
 @dataclass(frozen=True)
 class Rebuild:
     full: bool
-    series: int  # how many series the build rewrites
     reason: str
 
 
 def plan(connection: duckdb.DuckDBPyConnection, full: bool) -> Rebuild:
     """What the next build rewrites; for an incremental one, writes build_state.wdi_rebuild."""
-    total = connection.execute("select count(*) from raw.wdi_indicators").fetchall()[0][0]
     if full:
-        return Rebuild(True, total, "full rebuild requested")
+        return Rebuild(True, "full rebuild requested")
     held = built_context(connection)
     if held is None:
-        return Rebuild(True, total, "no record of a finished build of the WDI models")
+        return Rebuild(True, "no record of a finished build of the WDI models")
     if held != _context(connection):
-        return Rebuild(True, total, "the code, the country list, population or another source changed")
+        return Rebuild(True, "the code, the country list, population or another source changed")
     connection.execute(
         f"""
         create or replace table {SCHEMA}.wdi_rebuild as
@@ -51,7 +50,8 @@ def plan(connection: duckdb.DuckDBPyConnection, full: bool) -> Rebuild:
         """
     )
     changed = connection.execute(f"select count(*) from {SCHEMA}.wdi_rebuild").fetchall()[0][0]
-    return Rebuild(False, changed, f"{changed} of {total} series added, changed or removed")
+    total = connection.execute("select count(*) from raw.wdi_indicators").fetchall()[0][0]
+    return Rebuild(False, f"{changed} of {total} series added, changed or removed")
 
 
 def begin(connection: duckdb.DuckDBPyConnection) -> None:
