@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration import wdi_rebuild
 from orchestration.changes import LOG_PREFIX
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
@@ -83,3 +84,51 @@ def test_a_release_revising_one_series_rewrites_it_alone_and_publishes_what_a_fu
     for name in rebuilt:
         # Equal but for the last bits of floating-point sums, which may add in another order.
         pd.testing.assert_frame_equal(incremental[name], rebuilt[name], check_exact=False, rtol=1e-12, obj=name)
+
+
+def build_database(path, series: dict[str, str], region: str = "Europe & Central Asia", inputs: dict[str, str] | None = None):
+    """A build database holding what wdi_rebuild reads: the series' fingerprints, the country list
+    and the loaded inputs."""
+    connection = duckdb.connect(str(path))
+    connection.execute("create schema if not exists raw")
+    connection.execute("create or replace table raw.wdi_indicators as select * from (values " + ", ".join(
+        f"('{code}', '{fingerprint}')" for code, fingerprint in series.items()) + ") as t(indicator_code, fingerprint)")
+    connection.execute("create or replace table raw.wdi_countries as select 'KAZ' as country_code, 'Kazakhstan' as country_name, "
+                       f"'{region}' as region, 'Upper middle income' as income_group, false as is_aggregate, '' as special_notes")
+    connection.execute("create or replace table raw.loaded_snapshots as select * from (values " + ", ".join(
+        f"('{name}', '{fingerprint}', 'code')" for name, fingerprint in (inputs or {"un_egov": "u1"}).items())
+        + ") as t(source, fingerprint, code_fingerprint)")
+    return connection
+
+
+def test_a_build_rewrites_the_series_added_changed_or_removed_and_everything_when_anything_else_changed(tmp_path):
+    path = tmp_path / "build.duckdb"
+    series = {"SP.POP.TOTL": "p1", "A": "a1", "B": "b1", "C": "c1"}
+    with build_database(path, series) as connection:
+        assert wdi_rebuild.plan(connection, full=False) == wdi_rebuild.Rebuild(True, "no record of a finished build of the WDI models")
+        wdi_rebuild.begin(connection)
+        wdi_rebuild.finish(connection)
+    # B revised, C gone, D new: those three only.
+    with build_database(path, {"SP.POP.TOTL": "p1", "A": "a1", "B": "b2", "D": "d1"}) as connection:
+        assert wdi_rebuild.plan(connection, full=False) == wdi_rebuild.Rebuild(False, "3 of 4 series added, changed or removed")
+        assert sorted(connection.execute("select indicator_code from build_state.wdi_rebuild").fetchall()) == [("B",), ("C",), ("D",)]
+        assert wdi_rebuild.plan(connection, full=True).full
+        # A build that started and did not finish leaves some series rewritten and others not.
+        wdi_rebuild.begin(connection)
+        assert wdi_rebuild.plan(connection, full=False).reason == "no record of a finished build of the WDI models"
+        wdi_rebuild.finish(connection)
+        assert wdi_rebuild.plan(connection, full=False) == wdi_rebuild.Rebuild(False, "0 of 4 series added, changed or removed")
+    context_changed = "the code, the country list, population or another source changed"
+    for change in (dict(series={**series, "SP.POP.TOTL": "p2"}), dict(series=series, region="South Asia"),
+                   dict(series=series, inputs={"un_egov": "u2"})):
+        with build_database(path, {"SP.POP.TOTL": "p1", "A": "a1", "B": "b2", "D": "d1"}) as connection:
+            wdi_rebuild.begin(connection)
+            wdi_rebuild.finish(connection)
+        with build_database(path, **change) as connection:
+            assert wdi_rebuild.plan(connection, full=False) == wdi_rebuild.Rebuild(True, context_changed), change
+    # A new snapshot list alone (every release changes it) is not a reason to rebuild every series.
+    with build_database(path, series, inputs={"un_egov": "u1", "snapshot_files": "s1"}) as connection:
+        wdi_rebuild.begin(connection)
+        wdi_rebuild.finish(connection)
+    with build_database(path, series, inputs={"un_egov": "u1", "snapshot_files": "s2"}) as connection:
+        assert not wdi_rebuild.plan(connection, full=False).full
