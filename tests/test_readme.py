@@ -131,6 +131,15 @@ def _where_a_number_came_from():
              record["citation"], record["obtained_from"])]
 
 
+def _where_a_wdi_value_came_from():
+    name = raw.WDI_FILES["IT.NET.USER.ZS"]
+    lines = (raw.SNAPSHOTS / "worldbank" / name).read_text(encoding="utf-8-sig").splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if ",UZB," in text or '"UZB"' in text)
+    vintage = raw.provenance_of("worldbank", name)["vintage"]
+    values = raw.wdi("IT.NET.USER.ZS").loc["UZB"].dropna()
+    return [(int(year), value, vintage, name, line) for year, value in values.items()]
+
+
 def _other_claims():
     old, new = raw.survey(2012), raw.survey(2022)
     recomputed = {
@@ -169,6 +178,8 @@ def check(db, title: str) -> None:
         assert rows_close(sorted((r[:5] for r in rows), key=str), sorted(_study_against_the_world_bank(), key=str), tolerance=0.05 + 1e-9)
     elif title.startswith("8. "):
         assert rows == _where_a_number_came_from()
+    elif title.startswith("9. "):
+        assert rows == _where_a_wdi_value_came_from()
     elif title.startswith("Table 1:"):
         by_country = {coco.convert(row[0], to="ISO3"): row[1:] for row in rows}
         assert set(by_country) == set(C5)
