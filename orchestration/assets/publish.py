@@ -4,8 +4,8 @@
 import dagster as dg
 
 from orchestration.assets.dbt import published_keys
-from orchestration.dbt_project import DBT_PROJECT
 from orchestration.changes import code_fingerprint, is_full, say
+from orchestration.dbt_project import DBT_PROJECT
 from orchestration.publishing import publish
 from orchestration.resources import WarehouseResource
 from orchestration.settings import PUBLISHED_SCHEMAS

@@ -130,7 +130,7 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
          for path, record in bulk.items()],
         columns=["path", "source_file", "source_sha256", "vintage", "vintage_kind"]))
     series = connection.execute(
-        "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
+        "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash::varchar as values_hash, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
         "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
     ).df() if bulk else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
     # A series with a file of its own is read from that file, never also from the zip.
@@ -144,7 +144,8 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
             connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
-            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line)) from live_frame").fetchall()[0][0]
+            # As text, like the bulk files' hashes: a 64-bit integer must not pass through pandas' floats.
+            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line))::varchar from live_frame").fetchall()[0][0]
             live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, values_hash, record.file, record.sha256,
                          vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
     bulk_rows = "select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
