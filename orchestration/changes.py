@@ -104,6 +104,13 @@ def may_merge(connection: duckdb.DuckDBPyConnection, name: str, full: bool) -> b
     return not full and held is not None and held[1] == code_fingerprint()
 
 
+def differing_series(new: str, old: str) -> str:
+    """A SELECT of the series added, changed or removed between two (indicator_code, fingerprint)
+    relations: the one rule by which raw loads, WDI builds and publications take only what changed."""
+    return (f"select indicator_code from {new} as n full join {old} as o using (indicator_code) "
+            "where n.fingerprint is distinct from o.fingerprint")
+
+
 def published_state(published: Path) -> tuple[State, str] | None:
     """What the published file was built from, and the run that published it."""
     if not published.exists():

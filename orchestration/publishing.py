@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import gate_history, wdi_rebuild
-from orchestration.changes import table_exists
+from orchestration.changes import differing_series, table_exists
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
 
@@ -89,11 +89,7 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
 
 
 # The series whose published rows differ from the build's: added, changed or removed since.
-PATCHED_SERIES = f"""
-    create temp table patched_series as
-    select indicator_code from build.{wdi_rebuild.SCHEMA}.wdi_built as b full join meta.wdi_series as p using (indicator_code)
-    where b.fingerprint is distinct from p.fingerprint
-"""
+PATCHED_SERIES = f"create temp table patched_series as {differing_series(f'build.{wdi_rebuild.SCHEMA}.wdi_built', 'meta.wdi_series')}"
 
 
 def _relations(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str, str | None]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from orchestration.changes import code_fingerprint, loaded_inputs, table_exists
+from orchestration.changes import code_fingerprint, differing_series, loaded_inputs, table_exists
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.sources.worldbank import SPEC as WORLDBANK
 
@@ -42,13 +42,7 @@ def plan(connection: duckdb.DuckDBPyConnection, full: bool) -> Rebuild:
         return Rebuild(True, "no record of a finished build of the WDI models")
     if held != _context(connection):
         return Rebuild(True, "the code, the country list, population or another source changed")
-    connection.execute(
-        f"""
-        create or replace table {SCHEMA}.wdi_rebuild as
-        select indicator_code from raw.wdi_indicators as n full join {SCHEMA}.wdi_built as b using (indicator_code)
-        where n.fingerprint is distinct from b.fingerprint
-        """
-    )
+    connection.execute(f"create or replace table {SCHEMA}.wdi_rebuild as {differing_series('raw.wdi_indicators', f'{SCHEMA}.wdi_built')}")
     changed = connection.execute(f"select count(*) from {SCHEMA}.wdi_rebuild").fetchall()[0][0]
     total = connection.execute("select count(*) from raw.wdi_indicators").fetchall()[0][0]
     return Rebuild(False, f"{changed} of {total} series added, changed or removed")

@@ -112,6 +112,13 @@ def built(first_refresh) -> Settings:
     return first_refresh.settings
 
 
+def logged_decisions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The ``[refresh]`` lines a run logged: what it loaded, rebuilt and published, and why."""
+    from orchestration.changes import LOG_PREFIX
+
+    return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)]
+
+
 def copy_home(built: Settings, target: Path) -> Path:
     """A private copy of the built warehouse home (without its lock, holder or data docs)."""
     shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))

@@ -14,14 +14,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.changes import LOG_PREFIX
 from orchestration.definitions import build_definitions
 from orchestration.jobs import snapshot_config
 from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, environment, materialize, run
+from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, environment, logged_decisions, materialize, run
 from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
 
@@ -48,7 +47,7 @@ def decisions(lines: list[str]) -> list[str]:
 def run_decisions(dagster_home: Path, run_id: str | None = None) -> list[str]:
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         run_id = run_id or instance.get_runs(limit=1)[0].run_id
-        return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)]
+        return logged_decisions(instance, run_id)
 
 
 def crlf_copy(name: str) -> bytes:
@@ -253,7 +252,7 @@ def refresh_in_process(settings: Settings, job: str = "refresh_warehouse", run_c
         config = {"ops": {op: value for op, value in config["ops"].items() if op.removeprefix("snapshots__") in {k.path[-1] for k in keys}}}
     result = build_definitions(settings).resolve_job_def(job).execute_in_process(
         instance=instance, raise_on_error=False, run_config=config, tags=tags, asset_selection=keys)
-    logged = [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(result.run_id) if e.user_message.startswith(LOG_PREFIX)]
+    logged = logged_decisions(instance, result.run_id)
     return result, logged
 
 

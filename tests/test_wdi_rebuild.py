@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 
 from orchestration import wdi_rebuild
-from orchestration.changes import LOG_PREFIX
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
-from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
+from tests.conftest import SNAPSHOTS, copy_home, failure_text, logged_decisions, materialize
 
 INTERNET = "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv"
 # The revision: one value changed, one removed, one added where the release had none.
@@ -48,7 +47,7 @@ def refresh(settings: Settings, full: bool = False) -> list[str]:
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(settings, source="worldbank", instance=instance, full=full)
     assert result.success, failure_text(result)
-    return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(result.run_id) if e.user_message.startswith(LOG_PREFIX)]
+    return logged_decisions(instance, result.run_id)
 
 
 @pytest.mark.slow

@@ -37,10 +37,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     that publishing and the report are skipped too (changes.py)."""
     with warehouse.build_connection() as connection:
         plan = build_plan(connection, warehouse.settings.published_db, is_full(context))
-    say(context, plan.reason)
-    if not plan.build:
-        return
-    with warehouse.build_connection() as connection:
+        say(context, plan.reason)
+        if not plan.build:
+            return
         rebuild = wdi_rebuild.plan(connection, is_full(context) or context.is_subset)
         wdi_rebuild.begin(connection)
     say(context, f"WDI models: every series rebuilt ({rebuild.reason})" if rebuild.full else f"WDI models: {rebuild.reason}; only those rewritten")

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
-from orchestration.changes import is_full, may_merge, say
+from orchestration.changes import differing_series, is_full, may_merge, say
 from orchestration.resources import WarehouseResource
 from orchestration.sources.snapshots import SnapshotFile
 from orchestration.sources.worldbank import SPEC, bulk_zip, parser as worldbank
@@ -37,10 +37,9 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         for table in RAW_TABLES:
             yield unchanged(warehouse, ["raw", table], snapshot_set.fingerprint)
         return
-    with warehouse.build_connection() as connection:
-        merge = may_merge(connection, WORLDBANK, is_full(context))
     files = _Files.of(settings.snapshots_dir / WORLDBANK, snapshot_set.files)
     with warehouse.build_connection() as connection:
+        merge = may_merge(connection, WORLDBANK, is_full(context))
         connection.register("countries_frame", files.countries())
         connection.execute("create or replace temp table countries_incoming as select * from countries_frame")
         series = _load_observations(connection, files, settings.build_dir / "unzipped")
@@ -221,21 +220,10 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[di
     return counts, changed
 
 
-def _changed_series(connection: duckdb.DuckDBPyConnection) -> int | None:
+def _changed_series(connection: duckdb.DuckDBPyConnection) -> int:
     """The temp table series_changed: the series added, removed or changed since the raw tables'
-    last load, by fingerprint. Returns how many; None when the raw tables have no fingerprints."""
-    fingerprinted = connection.execute(
-        "select count(*) from duckdb_columns() where database_name = current_database() and schema_name = 'raw' "
-        "and table_name = 'wdi_indicators' and column_name = 'fingerprint'").fetchall()[0][0]
-    if not fingerprinted:
-        return None
-    connection.execute(
-        """
-        create or replace temp table series_changed as
-        select indicator_code from indicators_incoming as n full join raw.wdi_indicators as o using (indicator_code)
-        where n.fingerprint is distinct from o.fingerprint
-        """
-    )
+    last load (by this code, so with fingerprints), by fingerprint. Returns how many."""
+    connection.execute(f"create or replace temp table series_changed as {differing_series('indicators_incoming', 'raw.wdi_indicators')}")
     return connection.execute("select count(*) from series_changed").fetchall()[0][0]
 
 
