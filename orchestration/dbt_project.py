@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -14,6 +15,9 @@ from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
 _NOT_SOURCES = ("target", "logs", "dbt_packages")
+# dagster-dbt gives every invocation a folder of its own under target/ (~6 MB: manifest, compiled
+# SQL, run results, log); the newest are kept to look into, the rest would grow without end.
+KEPT_RUN_TARGETS = 20
 
 
 class WarehouseDbtCliResource(DbtCliResource):
@@ -76,3 +80,10 @@ def prepare_at_load() -> None:
     os.environ.update(settings.dbt_env())
     if _PREPARER.using_dagster_dev() or not DBT_PROJECT.manifest_path.exists():
         prepare(settings)
+
+
+def prune_run_targets(op_name: str, keep: int = KEPT_RUN_TARGETS) -> None:
+    """Delete all but the ``keep`` newest folders dagster-dbt made under target/ for the op's invocations."""
+    folders = [path for path in (DBT_PROJECT.project_dir / DBT_PROJECT.target_path).glob(f"{op_name}-*") if path.is_dir()]
+    for folder in sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True)[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -36,15 +37,17 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
 def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     """`dbt docs generate --static` as a plain subprocess: DbtCliResource would first load a dbt
     adapter in this process (~5 s) that docs do not use. The project's manifest and partial-parse
-    state are copied in, so dbt does not parse the whole project again, and --no-compile skips compiling
-    all 118 nodes (~3 s): the docs show each model's SQL as written. The docs describe the models,
-    not the data, so they are drawn again only when the code changed since they last were."""
-    target = settings.build_dir / "dbt_docs"
-    page, drawn_for, code = target / "static_index.html", target / "code_fingerprint", code_fingerprint()
-    if page.exists() and drawn_for.exists() and drawn_for.read_text(encoding="utf-8") == code:
-        context.log.info(f"dbt docs: the code is unchanged since {page} was generated; kept")
-        return page
-    target.mkdir(parents=True, exist_ok=True)
+    state are copied in, and --no-compile skips compiling all 118 nodes (~3 s): the docs show each
+    model's SQL as written. The docs describe the models, not the data (the catalog's columns and
+    types are the code's), so they are drawn once for each version of the code, under the dbt
+    project's target folder, and every warehouse home of this checkout uses them."""
+    code = code_fingerprint()
+    drawn = DBT_PROJECT.project_dir / DBT_PROJECT.target_path / "docs" / code[:16]
+    if (drawn / "static_index.html").exists():
+        context.log.info(f"dbt docs: drawn before for this version of the code ({drawn}); kept")
+        return drawn / "static_index.html"
+    drawn.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=".drawing-", dir=drawn.parent))
     for state in (DBT_PROJECT.manifest_path, DBT_PROJECT.manifest_path.parent / "partial_parse.msgpack"):
         shutil.copyfile(state, target / state.name)
     done = subprocess.run(
@@ -53,6 +56,11 @@ def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
         cwd=DBT_PROJECT.project_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,
     )
     if done.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
         raise RuntimeError(f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    drawn_for.write_text(code, encoding="utf-8")
-    return page
+    target.chmod(0o755)  # mkdtemp's folder is its owner's alone; the docs are for anyone who can read the project
+    try:
+        target.rename(drawn)
+    except OSError:  # another refresh drew the same docs meanwhile: theirs are as good
+        shutil.rmtree(target, ignore_errors=True)
+    return drawn / "static_index.html"
