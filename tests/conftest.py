@@ -32,7 +32,8 @@ def pytest_configure(config):
         return
     from orchestration.dbt_project import prepare
 
-    prepare(Settings(home=Path(tempfile.mkdtemp(prefix="dbt-parse-")), snapshots_dir=SNAPSHOTS))
+    with tempfile.TemporaryDirectory(prefix="dbt-parse-") as home:
+        prepare(Settings(home=Path(home), snapshots_dir=SNAPSHOTS))
 
 
 def pytest_collection_modifyitems(items):
