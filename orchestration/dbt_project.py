@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 
 import dbt.version
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
@@ -82,8 +83,8 @@ def prepare_at_load() -> None:
         prepare(settings)
 
 
-def prune_run_targets(op_name: str, keep: int = KEPT_RUN_TARGETS) -> None:
-    """Delete all but the ``keep`` newest folders dagster-dbt made under target/ for the op's invocations."""
-    folders = [path for path in (DBT_PROJECT.project_dir / DBT_PROJECT.target_path).glob(f"{op_name}-*") if path.is_dir()]
+def prune_run_targets(target: Path, op_name: str, keep: int = KEPT_RUN_TARGETS) -> None:
+    """Delete all but the ``keep`` newest folders dagster-dbt made in ``target`` for the op's invocations."""
+    folders = [path for path in target.glob(f"{op_name}-*") if path.is_dir()]
     for folder in sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True)[keep:]:
         shutil.rmtree(folder, ignore_errors=True)

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_project import DBT_PROJECT, manifest_is_current
+from orchestration.dbt_project import DBT_PROJECT, manifest_is_current, prune_run_targets
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
@@ -49,6 +49,19 @@ def test_a_clone_without_a_manifest_needs_a_parse(tmp_path):
     project = copy_of_the_project(tmp_path)
     project.manifest_path.unlink()
     assert not manifest_is_current(project)
+
+
+def test_only_the_newest_invocation_folders_are_kept_and_nothing_else_is_touched(tmp_path):
+    names = [f"warehouse_dbt_models-run{n:02d}-abc" for n in range(25)]
+    for age, name in enumerate(reversed(names)):  # run24 is the newest
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (time.time() - 60 * age, time.time() - 60 * age))
+    for other in ("docs", "compiled", "other_op-run01-abc"):
+        (tmp_path / other).mkdir()
+    (tmp_path / "manifest.json").write_text("{}")
+    prune_run_targets(tmp_path, "warehouse_dbt_models", keep=20)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        names[5:] + ["docs", "compiled", "other_op-run01-abc", "manifest.json"])
 
 
 def test_the_manifest_does_not_depend_on_the_warehouse_home():

@@ -49,7 +49,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (dbt_project.py).
     events = list(invocation.stream())
-    prune_run_targets(context.op_def.name)
+    prune_run_targets(DBT_PROJECT.project_dir / DBT_PROJECT.target_path, context.op_def.name)
     with warehouse.build_connection() as connection:
         events = [event.with_metadata({**event.metadata, **table_metadata(connection, *context.asset_key_for_output(event.output_name).path)})
                   if isinstance(event, dg.Output) else event for event in events]
