@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dbt.version
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME
 from packaging import version
 
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
@@ -88,3 +89,17 @@ def prune_run_targets(target: Path, op_name: str, keep: int = KEPT_RUN_TARGETS) 
     folders = [path for path in target.glob(f"{op_name}-*") if path.is_dir()]
     for folder in sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True)[keep:]:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def keep_parse_state(invocation_target: Path, target: Path) -> None:
+    """Make the parse state an invocation wrote the one the next starts from. dagster-dbt copies
+    target/partial_parse.msgpack into each invocation's folder, and dbt parses the whole project
+    again (~3.5 s) unless that state was parsed with the same profile values, the build database's
+    path among them: left as `dbt parse` wrote it, every build in a home other than the one it was
+    parsed for re-parses. Replaced whole, as another home's refresh may be reading it."""
+    state = invocation_target / PARTIAL_PARSE_FILE_NAME
+    if not state.exists():
+        return
+    staged = target / f".{PARTIAL_PARSE_FILE_NAME}.{os.getpid()}"
+    shutil.copyfile(state, staged)
+    os.replace(staged, target / PARTIAL_PARSE_FILE_NAME)

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_project import DBT_PROJECT, manifest_is_current, prune_run_targets
+from orchestration.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
@@ -62,6 +62,18 @@ def test_only_the_newest_invocation_folders_are_kept_and_nothing_else_is_touched
     prune_run_targets(tmp_path, "warehouse_dbt_models", keep=20)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         names[5:] + ["docs", "compiled", "other_op-run01-abc", "manifest.json"])
+
+
+def test_the_parse_state_of_the_latest_invocation_is_the_one_the_next_starts_from(tmp_path):
+    target, invocation = tmp_path / "target", tmp_path / "target" / "warehouse_dbt_models-run01-abc"
+    invocation.mkdir(parents=True)
+    (target / "partial_parse.msgpack").write_bytes(b"parsed for another home")
+    keep_parse_state(invocation, target)  # an invocation that stopped before parsing leaves the state as it was
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed for another home"
+    (invocation / "partial_parse.msgpack").write_bytes(b"parsed for this home")
+    keep_parse_state(invocation, target)
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed for this home"
+    assert sorted(path.name for path in target.iterdir()) == ["partial_parse.msgpack", invocation.name]
 
 
 def test_the_manifest_does_not_depend_on_the_warehouse_home():
