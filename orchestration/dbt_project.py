@@ -46,6 +46,8 @@ class WarehouseDbtPreparer(DagsterDbtProjectPreparer):
 
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# DbtProject.target_path is relative to the project folder, where dbt runs; this process runs elsewhere.
+TARGET_DIR = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
 _PREPARER = WarehouseDbtPreparer()
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.assets.report import docs_folder
 from orchestration.changes import code_fingerprint
-from orchestration.dbt_project import DBT_PROJECT
 from tests import raw_files
 from tests.conftest import PAPER
 from tests.test_paper import expected_status
@@ -48,7 +48,7 @@ def test_the_page_is_self_contained(page):
     assert all(f"model.digital_warehouse.{name}" in docs for name in ("egov_scores", "wdi_observations", "audit")), \
         "the dbt docs, with the manifest of every model, are written next to the report"
     # Drawn once for this version of the code, for every warehouse home of the checkout.
-    assert docs == (DBT_PROJECT.project_dir / DBT_PROJECT.target_path / "docs" / code_fingerprint()[:16] / "static_index.html").read_text(encoding="utf-8")
+    assert docs == (docs_folder(code_fingerprint()) / "static_index.html").read_text(encoding="utf-8")
 
 
 def test_table_1_shows_the_raw_files_numbers_and_marks_the_printed_ones(page):

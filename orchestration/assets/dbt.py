@@ -10,7 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import wdi_rebuild
 from orchestration.changes import build_plan, is_full, say
-from orchestration.dbt_project import DBT_PROJECT, keep_parse_state, prepare_at_load, prune_run_targets
+from orchestration.dbt_project import DBT_PROJECT, TARGET_DIR, keep_parse_state, prepare_at_load, prune_run_targets
 from orchestration.resources import WarehouseResource, table_metadata
 from orchestration.settings import PUBLISHED_SCHEMAS
 
@@ -49,9 +49,8 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (dbt_project.py).
     events = list(invocation.stream())
-    target = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
-    keep_parse_state(invocation.target_path, target)
-    prune_run_targets(target, context.op_def.name)
+    keep_parse_state(invocation.target_path, TARGET_DIR)
+    prune_run_targets(TARGET_DIR, context.op_def.name)
     with warehouse.build_connection() as connection:
         events = [event.with_metadata({**event.metadata, **table_metadata(connection, *context.asset_key_for_output(event.output_name).path)})
                   if isinstance(event, dg.Output) else event for event in events]

@@ -11,7 +11,7 @@ import dagster as dg
 from orchestration.assets.publish import published_warehouse
 from orchestration.changes import code_fingerprint
 from orchestration.report import write_report
-from orchestration.dbt_project import DBT_PROJECT
+from orchestration.dbt_project import DBT_PROJECT, TARGET_DIR
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, Settings
 
@@ -34,6 +34,11 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     })
 
 
+def docs_folder(code: str) -> Path:
+    """Where the dbt docs of one version of the code are drawn."""
+    return TARGET_DIR / "docs" / code[:16]
+
+
 def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     """`dbt docs generate --static` as a plain subprocess: DbtCliResource would first load a dbt
     adapter in this process (~5 s) that docs do not use. The project's manifest and partial-parse
@@ -41,8 +46,7 @@ def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     model's SQL as written. The docs describe the models, not the data (the catalog's columns and
     types are the code's), so they are drawn once for each version of the code, under the dbt
     project's target folder, and every warehouse home of this checkout uses them."""
-    code = code_fingerprint()
-    drawn = DBT_PROJECT.project_dir / DBT_PROJECT.target_path / "docs" / code[:16]
+    drawn = docs_folder(code_fingerprint())
     if (drawn / "static_index.html").exists():
         context.log.info(f"dbt docs: drawn before for this version of the code ({drawn}); kept")
         return drawn / "static_index.html"
