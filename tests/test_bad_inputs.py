@@ -5,6 +5,7 @@ input stays for inspection, and the repaired input restores the very same rows."
 
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from datetime import date
 from dataclasses import dataclass
@@ -122,6 +123,17 @@ def test_the_gate_refuses_a_bad_table_naming_the_row_and_the_expectation(name, t
     result = materialize(settings, [f"snapshots/{case.source}", *RAW_TABLES[case.source]])
     assert not result.success
     assert re.search(case.message, failure_text(result), flags=re.S), failure_text(result)
+
+
+def test_a_passing_gate_writes_its_data_docs_and_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    settings = Settings(home=tmp_path / "home", snapshots_dir=SNAPSHOTS)
+    assert materialize(settings, ["snapshots/datareportal", *RAW_TABLES["datareportal"]]).success
+    assert (settings.quality_dir / "datareportal_figures" / "index.html").is_file()
+    # No file; the one empty folder is the ephemeral Dagster instance's that `materialize` uses.
+    assert [path for path in temporary.rglob("*") if path.is_file()] == []
 
 
 @pytest.fixture(scope="module")
