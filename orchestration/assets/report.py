@@ -11,7 +11,7 @@ import dagster as dg
 from orchestration.assets.publish import published_warehouse
 from orchestration.changes import code_fingerprint
 from orchestration.report import write_report
-from orchestration.dbt_project import DBT_PROJECT, TARGET_DIR
+from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, Settings
 
@@ -52,7 +52,7 @@ def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
         return drawn / "static_index.html"
     drawn.parent.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix=".drawing-", dir=drawn.parent))
-    for state in (DBT_PROJECT.manifest_path, DBT_PROJECT.manifest_path.parent / "partial_parse.msgpack"):
+    for state in (DBT_PROJECT.manifest_path, TARGET_DIR / PARTIAL_PARSE_FILE_NAME):
         shutil.copyfile(state, target / state.name)
     done = subprocess.run(
         [DBT_EXECUTABLE, "docs", "generate", "--static", "--no-compile", "--target-path", str(target),
