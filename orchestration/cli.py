@@ -241,6 +241,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from orchestration import limits
     from orchestration.analyst import QueryRefused, run_query
 
     if bool(args.sql) == bool(args.file):
@@ -248,13 +249,17 @@ def _query(args: argparse.Namespace) -> int:
         return 2
     sql = args.file.read_text(encoding="utf-8") if args.file else args.sql
     try:
-        sys.stdout.write(run_query(Settings.from_env().published_db, sql, args.output))
+        text, result = run_query(Settings.from_env().published_db, sql, args.output)
+        sys.stdout.write(text)
     except QueryRefused as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
     except Exception as error:  # DuckDB's own message (syntax, unknown table) is the clearest answer
         print(f"query failed: {error}", file=sys.stderr)
         return 1
+    if result.truncated:
+        print(f"cut off: only the first {len(result.rows):,} rows were returned ({limits.QUERY_MAX_ROWS.env} sets the limit; "
+              "0 for none)", file=sys.stderr)
     return 0
 
 

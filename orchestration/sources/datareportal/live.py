@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import requests
-
 from orchestration.settings import Settings
 from orchestration.sources import http
 from orchestration.sources.datareportal import parser
@@ -17,7 +15,7 @@ def fetch_changed_pages(settings: Settings, current: SnapshotSet, log: Callable[
     config = parser.load_config(settings.datareportal_config)
     policy = http.RetryPolicy(timeout=config.timeout_seconds, retries=config.retries, backoff=config.backoff_seconds)
     held = {record.file: record.sha256 for _, record in current.files}
-    session = requests.Session()
+    session = http.session(policy)
     incoming = []
     for name, (year, country) in parser.configured_pages(config).items():
         url = parser.page_url(settings.datareportal_base_url, year, country)
@@ -28,6 +26,6 @@ def fetch_changed_pages(settings: Settings, current: SnapshotSet, log: Callable[
         if held.get(name) == sha256_bytes(response.content):
             continue
         log(f"datareportal: {'changed' if name in held else 'new'} report page {url}")
-        incoming.append(IncomingFile(name, response.content, url, now(), vintage=f"Digital {year}",
+        incoming.append(IncomingFile(name, response.content, response.url, now(), vintage=f"Digital {year}",
                                      notes="report page saved by a live check"))
     return incoming

@@ -60,7 +60,7 @@ class WorldBankClient:
         self.per_page = per_page
         self.policy = http.RetryPolicy(timeout=timeout, retries=retries, backoff=backoff)
         self.countries_per_request = countries_per_request
-        self.session = session or requests.Session()
+        self.session = session or http.session(self.policy)
 
     def indicator(self, code: str, countries: list[str] | None = None) -> LiveFetch:
         """All observations of one WDI indicator, for all economies or the given ISO3 codes."""
@@ -90,8 +90,8 @@ class WorldBankClient:
         page = 1
         while True:
             url = f"{self.base_url}/{path}?" + urlencode({"format": "json", "per_page": self.per_page, "page": page, **params})
-            body, meta = self._get(url, what)
-            fetch.urls.append(url)
+            body, meta, answered = self._get(url, what)
+            fetch.urls.append(answered)
             fetch.pages.append(body)
             fetch.lastupdated = fetch.lastupdated or meta.get("lastupdated")
             pages = _as_int(meta.get("pages"), what, url)
@@ -99,12 +99,13 @@ class WorldBankClient:
                 return
             page += 1
 
-    def _get(self, url: str, what: str) -> tuple[str, dict]:
+    def _get(self, url: str, what: str) -> tuple[str, dict, str]:
+        """A page's body, its metadata, and the URL that answered."""
         response = http.get(self.session, url, self.policy, what)
-        return response.text, _page_meta(response, what, url)
+        return response.text, _page_meta(response, what, response.url), response.url
 
 
-def _page_meta(response: requests.Response, what: str, url: str) -> dict:
+def _page_meta(response: http.Answer, what: str, url: str) -> dict:
     try:
         payload = response.json()
     except ValueError:
