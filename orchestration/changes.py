@@ -5,7 +5,7 @@
   bytes, staged files included) and of the code with what the build database holds
   (``raw.loaded_snapshots``). Equal: its tables are current, and it loads nothing.
 - The dbt step compares what the build database then holds with what the published warehouse was
-  built from (``meta.inputs`` and ``meta.publication``). Equal: nothing changed, so the models,
+  built from (the build area's record of the last publication, orchestration/publication_record.py). Equal: nothing changed, so the models,
   the Parquet export, publishing and the report are skipped, and the run's log says so. Otherwise
   every model is rebuilt and tested: the marts join the sources, and a partial build could publish
   models built from a load that a gate later refused.
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from orchestration import publication_record
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -111,20 +111,17 @@ def differing_series(new: str, old: str) -> str:
             "where n.fingerprint is distinct from o.fingerprint")
 
 
-def published_state(published: Path) -> tuple[State, str] | None:
-    """What the published file was built from, and the run that published it."""
-    if not published.exists():
+def published_state(settings: Settings) -> tuple[State, str] | None:
+    """What the published file was built from, and the run that published it, from the build area's
+    record: the published file itself is never opened by a refresh."""
+    last = publication_record.last(settings)
+    if last is None or not settings.published_db.exists():
         return None
-    with duckdb.connect(str(published), read_only=True) as connection:
-        if not (table_exists(connection, "meta", "inputs") and table_exists(connection, "meta", "publication")):
-            return None
-        inputs = dict(connection.execute("select source, fingerprint from meta.inputs").fetchall())
-        code, run_id = connection.execute("select code_fingerprint, dagster_run_id from meta.publication").fetchall()[0]
-    return State(inputs, code), run_id
+    return State(last.fingerprints(), last.code_fingerprint), last.run_id
 
 
-def published_run(published: Path) -> str | None:
-    state = published_state(published)
+def published_run(settings: Settings) -> str | None:
+    state = published_state(settings)
     return state[1] if state else None
 
 
@@ -134,11 +131,11 @@ class BuildPlan:
     reason: str
 
 
-def build_plan(connection: duckdb.DuckDBPyConnection, published: Path, full: bool) -> BuildPlan:
+def build_plan(connection: duckdb.DuckDBPyConnection, settings: Settings, full: bool) -> BuildPlan:
     """Whether the models must be rebuilt and published, from the build database just loaded."""
     if full:
         return BuildPlan(True, "full rebuild requested: building every model")
-    before = published_state(published)
+    before = published_state(settings)
     if before is None:
         return BuildPlan(True, "no published warehouse yet: building every model")
     (state, run_id), loaded = before, loaded_inputs(connection)

@@ -11,6 +11,7 @@ from expectations.common import Gate
 from orchestration import gate_history, quality
 from orchestration.changes import is_full, loaded_inputs, table_exists
 from orchestration.resources import WarehouseResource
+from orchestration.publication_record import copy_path
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
@@ -35,10 +36,12 @@ def _gate(connection: duckdb.DuckDBPyConnection, settings: Settings, table: str)
 
 
 def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
-    """What the published warehouse holds now, for the checks that a new snapshot is not older."""
-    if not settings.published_db.exists():
+    """What the published warehouse holds now, for the checks that a new snapshot is not older: read
+    from the build area's copy of it, since an analyst may hold the published file locked."""
+    copy = copy_path(settings)
+    if not copy.exists():
         return {}
-    with duckdb.connect(str(settings.published_db), read_only=True) as published:
+    with duckdb.connect(str(copy), read_only=True) as published:
         return {
             "survey_years": published.execute("select distinct survey_year from marts.egov_scores where egdi is not null").df(),
             "vintages": published.execute("select indicator_code, vintage as previous from marts.wdi_indicators").df()

@@ -137,7 +137,7 @@ def _refresh(args: argparse.Namespace) -> int:
         print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
         return 0
     gates = sum(1 for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed)
-    _print_summary(settings.published_db)
+    _print_summary(settings)
     print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
     print(f"report: {settings.report_dir / 'index.html'} (dbt docs: {settings.report_dir / 'docs.html'})")
     return 0
@@ -208,15 +208,17 @@ def _print_run_failure(result) -> None:
             print(f"  FAILED  {innermost_message(error) if error else event.message}", file=sys.stderr)
 
 
-def _print_summary(published_db: Path) -> None:
+def _print_summary(settings: Settings) -> None:
+    """What was published, read from the build area's copy of it: an analyst may hold the file itself locked."""
     import duckdb
 
     from orchestration.analyst import list_tables
+    from orchestration.publication_record import copy_path
 
     print("\npublished tables:")
-    for name, rows, _ in list_tables(published_db):
+    for name, rows, _ in list_tables(copy_path(settings)):
         print(f"  {name:<40} {rows:>8,} rows")
-    with duckdb.connect(str(published_db), read_only=True) as connection:
+    with duckdb.connect(str(copy_path(settings)), read_only=True) as connection:
         headline = connection.execute(
             """
             select c.country_name, s.egdi, s.egdi_rank, s.egdi_group

@@ -8,6 +8,7 @@ from datetime import datetime
 import duckdb
 
 from orchestration.changes import table_exists
+from orchestration.publication_record import copy_path
 from orchestration.settings import Settings
 
 BUILD_TABLE = "raw.gate_results"
@@ -26,10 +27,10 @@ def record(connection: duckdb.DuckDBPyConnection, run_id: str, table: str, passe
 
 def recent(settings: Settings, tables: list[str], limit: int = 3) -> tuple[list[tuple[datetime, str, str, bool, int, int, str | None]], str]:
     """The latest results of ``tables``, newest first, and where they were read: the build database,
-    or the published file while a refresh holds the build database open."""
+    or the build area's copy of the published file while a refresh holds the build database open."""
     query = ("select checked_at, run_id, table_name, passed, expectations, failed, failures from {} "
              "where table_name in (select unnest(?)) order by checked_at desc limit ?")
-    for path, table, where in ((settings.build_db, BUILD_TABLE, "build database"), (settings.published_db, PUBLISHED_TABLE, "published file")):
+    for path, table, where in ((settings.build_db, BUILD_TABLE, "build database"), (copy_path(settings), PUBLISHED_TABLE, "published file")):
         if not path.exists():
             continue
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.changes import published_run
 from orchestration.runs import failure_reason
 from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
@@ -31,10 +32,16 @@ def snapshot_config(inbox: set[str], live: set[str]) -> dict:
 
 @dg.failure_hook(required_resource_keys={"warehouse"})
 def reject_staged(context: dg.HookContext) -> None:
-    """A failed step ends the refresh: what it staged is kept as rejected, with the reason."""
+    """A failed step ends the refresh: what it staged is kept as rejected, with the reason. Unless the
+    run published first (a promotion that failed): the publication used those files, so the next
+    refresh completes their promotion instead."""
     settings = context.resources.warehouse.settings
+    published = published_run(settings) == context.run_id
     for name in SOURCES:
-        if staging.staged_run(settings, name) == context.run_id:
+        if staging.staged_run(settings, name) == context.run_id and published:
+            context.log.error(f"{name}: this run published from its staged files, so they are kept for the next refresh to "
+                              "finish promoting into warehouse/snapshots/")
+        elif staging.staged_run(settings, name) == context.run_id:
             reason = failure_reason(context.instance, context.run_id)
             if context.op_exception is not None:
                 reason += f"; step {context.step_key}: {context.op_exception}"

@@ -1,68 +1,115 @@
 """Write-audit-publish: copy a fully built and tested build database into the published file.
 
-Analysts open ``warehouse.duckdb``. It is never written in place: the publish step writes a new
-file beside it and renames it over the old one, which is atomic on POSIX. A reader who has the
-old file open keeps reading the old file, untouched and consistent; the next connection opens
-the new one. A refresh that fails before this step leaves the published file as it was.
+Analysts open ``warehouse.duckdb``. It is never written in place, nor even opened by a refresh (an
+analyst's client may hold it read-write, which locks it): the publication is written in the build
+area, copied beside the published file and renamed over it, which is atomic on POSIX. A reader who
+has the old file open keeps reading the old file, untouched and consistent; the next connection
+opens the new one. What a refresh must know of the last publication comes from the build area's
+record of it (orchestration/publication_record.py). A refresh that fails before this step leaves
+the published file as it was; one killed during it is completed or undone by the next (``recover``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from orchestration import gate_history, wdi_rebuild
+from orchestration import failpoints, gate_history, publication_record, wdi_rebuild
 from orchestration.changes import differing_series, table_exists
-from orchestration.settings import DUCKDB_MEMORY_LIMIT
+from orchestration.durable import fsync, sweep, temporary_beside
+from orchestration.publication_record import COPY, INTENT, RECORD, Publication
+from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 
 
-def publish(build_db: Path, published_db: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "",
+def publish(settings: Settings, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "",
             series_tables: frozenset[str] = frozenset()) -> tuple[dict[str, int], int | None]:
-    """Publish ``schemas`` of ``build_db`` as plain tables; returns rows per published table, and
-    how many WDI series were patched (None: every table copied whole).
+    """Publish ``schemas`` of the build database as plain tables; returns rows per published table,
+    and how many WDI series were patched (None: every table copied whole).
 
-    When the published file holds the WDI models of the same code and inputs but other series,
+    When the last publication holds the WDI models of the same code and inputs but other series,
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
-    published_db.parent.mkdir(parents=True, exist_ok=True)
-    staged = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
+    base = publication_record.copy_path(settings)
+    written = temporary_beside(base)
+    staged = temporary_beside(settings.published_db)
+    settings.published_db.parent.mkdir(parents=True, exist_ok=True)
     try:
-        patch = series_tables if series_tables and _patchable(build_db, published_db, code_fingerprint) else frozenset()
+        patch = series_tables if series_tables and _patchable(settings.build_db, base, code_fingerprint) else frozenset()
         if patch:
-            shutil.copyfile(published_db, staged)
-        counts, patched = _write_copy(build_db, staged, schemas, run_id, code_fingerprint, patch)
-        _fsync(staged)
-        os.replace(staged, published_db)
-        _fsync(published_db.parent)
+            shutil.copyfile(base, written)
+        counts, patched, inputs = _write_copy(settings.build_db, written, schemas, run_id, code_fingerprint, patch)
+        fsync(written)
+        shutil.copyfile(written, staged)
+        fsync(staged)
+        publication = Publication(run_id, datetime.now(timezone.utc).isoformat(), code_fingerprint, inputs,
+                                  inode=staged.stat().st_ino, copy=written.name)
+        publication_record.save(settings, INTENT, publication)
+        failpoints.reached("publish:before-rename")
+        os.replace(staged, settings.published_db)
+        fsync(settings.published_db.parent)
+        failpoints.reached("publish:after-rename")
+        _commit(settings, publication)
         return counts, patched
     finally:
         staged.unlink(missing_ok=True)
+        written.unlink(missing_ok=True)
 
 
-def _patchable(build_db: Path, published_db: Path, code_fingerprint: str) -> bool:
-    """Whether the published file's WDI tables were built by this code from the same inputs, other
+def _commit(settings: Settings, publication: Publication) -> None:
+    """The build area's record and copy become those of the file now published."""
+    written = settings.build_dir / publication.copy
+    if written.exists():
+        os.replace(written, settings.build_dir / COPY)
+    else:  # its copy is gone: the next publication writes every table rather than patch a stale base
+        (settings.build_dir / COPY).unlink(missing_ok=True)
+    publication_record.save(settings, RECORD, replace(publication, copy=COPY))
+    (settings.build_dir / INTENT).unlink(missing_ok=True)
+    fsync(settings.build_dir)
+
+
+def recover(settings: Settings) -> str | None:
+    """Complete a publication a killed refresh left with its file in place, or forget one that never
+    got there; then remove the temporary files it left. Says what it did, if anything."""
+    intent = publication_record.intended(settings)
+    said = None
+    if intent is not None:
+        published = settings.published_db.stat().st_ino if settings.published_db.exists() else None
+        if published == intent.inode:
+            _commit(settings, intent)
+            said = f"completed the record of run {intent.run_id}'s publication, which was killed once its file was in place"
+        else:
+            (settings.build_dir / INTENT).unlink()
+            said = f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
+    removed = sweep(settings.published_db.parent) + sweep(settings.build_dir)
+    if removed:
+        said = (said + "; " if said else "") + f"removed {len(removed)} temporary file(s) of a killed publication"
+    return said
+
+
+def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:
+    """Whether the last publication's WDI tables were built by this code from the same inputs, other
     than the series themselves, as the build's: then the series that differ are all that differ."""
-    if not published_db.exists():
+    if not base.exists():
         return False
-    with duckdb.connect(str(published_db), read_only=True) as connection:
+    with duckdb.connect(str(base), read_only=True) as connection:
         if not table_exists(connection, "meta", "wdi_series") or not table_exists(connection, "meta", "publication"):
             return False
         context = connection.execute("select context from meta.wdi_series_context").fetchall()[0][0]
         code = connection.execute("select code_fingerprint from meta.publication").fetchall()[0][0]
-        connection.execute(f"attach '{build_db}' as build (read_only)")
+        connection.execute("attach ? as build (read_only)", [str(build_db)])
         return code == code_fingerprint and context == wdi_rebuild.built_context(connection, "build")
 
 
 def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str,
-                patch: frozenset[str]) -> tuple[dict[str, int], int | None]:
+                patch: frozenset[str]) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
     connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
-        connection.execute(f"attach '{build_db}' as build (read_only)")
+        connection.execute("attach ? as build (read_only)", [str(build_db)])
         patched = None
         if patch:
             connection.execute(PATCHED_SERIES)
@@ -80,10 +127,10 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
                 _copy_comments(connection, schema, table, comment)
                 _copy_primary_key(connection, schema, table)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
-        _record_publication(connection, run_id, code_fingerprint)
+        inputs = _record_publication(connection, run_id, code_fingerprint)
         connection.execute("detach build")
         connection.execute("checkpoint")
-        return counts, patched
+        return counts, patched, inputs
     finally:
         connection.close()
 
@@ -131,11 +178,11 @@ def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table:
 
 
 def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return str(duckdb.ConstantExpression(text))  # DuckDB's own quoting: COMMENT ON takes no parameter
 
 
-def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code_fingerprint: str) -> None:
-    """What this file was built from: the run, the code, and each source's snapshot set."""
+def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code_fingerprint: str) -> dict[str, dict[str, str]]:
+    """What this file was built from: the run, the code, and each source's snapshot set (returned too)."""
     connection.execute("create schema if not exists meta")
     connection.execute("drop table if exists meta.publication")
     connection.execute("drop table if exists meta.inputs")
@@ -155,12 +202,6 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code
     if context is not None:
         connection.execute(f"create table meta.wdi_series as select * from build.{wdi_rebuild.SCHEMA}.wdi_built")
         connection.execute("create table meta.wdi_series_context as select ?::varchar as context", [context])
+    rows = connection.execute("select source, fingerprint, loaded_at::varchar from meta.inputs").fetchall()
+    return {source: {"fingerprint": fingerprint, "loaded_at": loaded_at} for source, fingerprint, loaded_at in rows}
 
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

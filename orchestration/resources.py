@@ -16,7 +16,8 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from orchestration.changes import code_fingerprint, published_run
+from orchestration import publishing
+from orchestration.changes import FULL_TAG, code_fingerprint, published_run
 from orchestration.runs import failure_reason
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 from orchestration.sources import staging
@@ -27,10 +28,12 @@ class RefreshLockedError(RuntimeError):
     """Another refresh held the build area for longer than a refresh waits."""
 
 
-def verify_snapshots(settings: Settings) -> None:
+def verify_snapshots(settings: Settings, full: bool = False) -> None:
     """Check every source's snapshot set byte for byte against its records: a file that differs
-    stops the refresh before anything runs, naming the file."""
+    stops the refresh before anything runs, naming the file. ``full`` hashes every byte again."""
     hashes = staging.hash_cache(settings)
+    if full:
+        hashes.forget()
     for name, spec in SOURCES.items():
         staging.candidate(settings, spec, hashes)
     hashes.save()
@@ -46,18 +49,27 @@ def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: st
     return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
 
 
-def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance) -> None:
-    """What an earlier run staged and left behind: promoted if that run published (it died right
-    after), otherwise kept as rejected with the reason from its log."""
-    published = published_run(settings.published_db)
+def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance, log) -> None:
+    """What an earlier, killed run left behind: its publication completed or forgotten, what it
+    staged promoted if it published (a promotion is completed where it stopped), otherwise kept as
+    rejected with the reason from its log; then the temporary files of its writes removed."""
+    said = publishing.recover(settings)
+    if said and log:
+        log.warning(said)
+    published = published_run(settings)
     for name, spec in SOURCES.items():
         staged_by = staging.staged_run(settings, name)
         if staged_by is None or staged_by == run_id:
             continue
         if staged_by == published:
-            staging.promote(settings, spec)
+            promoted = staging.promote(settings, spec)
+            if log:
+                log.warning(f"{name}: completed the promotion of {', '.join(promoted)}, staged by run {staged_by}, which published them")
         else:
-            staging.reject(settings, name, failure_reason(instance, staged_by))
+            kept = staging.reject(settings, name, failure_reason(instance, staged_by))
+            if log:
+                log.warning(f"{name}: what run {staged_by} staged did not publish; kept in {kept}")
+    staging.sweep_leftovers(settings, list(SOURCES))
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -94,8 +106,9 @@ class WarehouseResource(dg.ConfigurableResource):
         run_id = context.run_id if context and context.run_id else "no run"
         with self._exclusive(settings, run_id, context.log if context else None):
             if context and context.instance:
-                settle_leftovers(settings, run_id, context.instance)
-            verify_snapshots(settings)
+                settle_leftovers(settings, run_id, context.instance, context.log)
+            full = bool(context and context.dagster_run and context.dagster_run.tags.get(FULL_TAG) == "true")
+            verify_snapshots(settings, full)
             yield self
 
     @staticmethod

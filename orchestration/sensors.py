@@ -28,13 +28,13 @@ def build_inbox_sensor(settings: Settings, refresh_jobs: list) -> dg.SensorDefin
         jobs=refresh_jobs,
     )
     def inbox(context: dg.SensorEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
-        waiting = {name: files for name in SOURCES if (files := staging.inbox_files(settings, name))}
+        waiting = {name: files for name in SOURCES if (files := staging.settled_inbox_files(settings, name))}
         if not waiting:
-            return dg.SkipReason("no file waiting in any inbox")
+            return dg.SkipReason("no file waiting in any inbox (a file still changing waits until it settles)")
         requests = []
         for name, files in waiting.items():
             # The same files waiting (a run queued, not yet started) ask for no second run.
-            key = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()).hexdigest()
+            key = hashlib.sha256("\n".join(f"{p.name}:{p.lstat().st_size}:{p.lstat().st_mtime_ns}" for p in files).encode()).hexdigest()
             context.log.info(f"{name}: {', '.join(p.name for p in files)} waiting in the inbox")
             requests.append(dg.RunRequest(run_key=f"inbox-{name}-{key[:16]}", job_name=source_job_name(name),
                                           run_config=snapshot_config(inbox={name}, live=set())))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import dagster as dg
-import duckdb
 
-from orchestration import gate_history
+from orchestration import gate_history, publication_record
 from orchestration.checks import SUITES
 from orchestration.settings import Settings
 from orchestration.sources import staging
@@ -62,13 +61,13 @@ def _snapshots(settings: Settings, source, hashes) -> str:
 
 
 def _loaded(settings: Settings) -> dict[str, datetime]:
-    if not settings.published_db.exists():
+    """When each source's published data was loaded, from the build area's record of the publication
+    (the published file is never opened here: an analyst's client may hold it locked)."""
+    last = publication_record.last(settings)
+    if last is None or not settings.published_db.exists():
         return {}
-    with duckdb.connect(str(settings.published_db), read_only=True) as connection:
-        if not connection.execute("select count(*) from duckdb_tables() where schema_name = 'meta' and table_name = 'inputs'").fetchall()[0][0]:
-            return {}
-        rows = connection.execute("select source, loaded_at from meta.inputs").fetchall()
-    return {source: loaded_at.replace(tzinfo=timezone.utc) for source, loaded_at in rows}
+    return {source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=timezone.utc)
+            for source, values in last.inputs.items() if values["loaded_at"]}
 
 
 def _gates(instance: dg.DagsterInstance, source: str) -> str:

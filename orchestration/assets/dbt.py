@@ -36,7 +36,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     when the build database holds what the published warehouse was built from, nothing, so
     that publishing and the report are skipped too (changes.py)."""
     with warehouse.build_connection() as connection:
-        plan = build_plan(connection, warehouse.settings.published_db, is_full(context))
+        plan = build_plan(connection, warehouse.settings, is_full(context))
         say(context, plan.reason)
         if not plan.build:
             return

@@ -29,14 +29,14 @@ def raw_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     root = warehouse.settings.parquet_dir
     counts = {}
     with warehouse.build_connection() as connection:
-        if not build_plan(connection, warehouse.settings.published_db, is_full(context)).build and root.exists():
+        if not build_plan(connection, warehouse.settings, is_full(context)).build and root.exists():
             return
         for schema, table in raw_sources():
             folder = root / schema / table
             incoming = folder.with_name(f".{table}.incoming")
             shutil.rmtree(incoming, ignore_errors=True)
             incoming.mkdir(parents=True)
-            connection.execute(f"copy {schema}.{table} to '{incoming / 'part-0.parquet'}' (format parquet)")
+            connection.execute(f"copy {schema}.{table} to ? (format parquet)", [str(incoming / "part-0.parquet")])
             shutil.rmtree(folder, ignore_errors=True)
             incoming.rename(folder)
             counts[f"{schema}.{table}"] = connection.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]

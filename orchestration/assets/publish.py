@@ -4,6 +4,7 @@
 import dagster as dg
 
 from orchestration.assets.dbt import published_keys
+from orchestration import failpoints
 from orchestration.changes import code_fingerprint, is_full, say
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.publishing import publish
@@ -25,10 +26,12 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     settings = warehouse.settings
     # A full rebuild republishes every table whole, as it rebuilt them.
     patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
-    counts, patched = publish(settings.build_db, settings.published_db, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
+    counts, patched = publish(settings, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
     say(context, f"published {len(counts)} tables"
                  + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"))
+    failpoints.reached("publish:recorded")
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
+    # Should this fail or die, the next refresh completes the promotion: the publication used them.
     for name, spec in SOURCES.items():
         if staging.staged_run(settings, name) == context.run_id:
             say(context, f"{name}: promoted {', '.join(staging.promote(settings, spec))} into the snapshots")

@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.assets.publish import published_warehouse
 from orchestration.changes import code_fingerprint
+from orchestration.publication_record import copy_path
 from orchestration.report import write_report
 from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.resources import WarehouseResource
@@ -25,7 +26,8 @@ from orchestration.settings import DBT_EXECUTABLE, Settings
 )
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
-    page = write_report(settings.published_db, settings.report_dir / "index.html")
+    # Drawn from the build area's copy of what was just published: the published file may be locked by an analyst.
+    page = write_report(copy_path(settings), settings.report_dir / "index.html")
     shutil.copyfile(_dbt_docs(settings, context), settings.report_dir / "docs.html")
     context.log.info(f"report written to {page}")
     return dg.MaterializeResult(metadata={

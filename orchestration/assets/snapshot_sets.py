@@ -24,7 +24,7 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.asset(key=["snapshots", spec.name], group_name=spec.name, kinds=set(spec.kinds), description=spec.description)
     def _snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse.settings
-        staged = staging.take_inbox(settings, spec.name, context.run_id) if config.inbox else []
+        staged = staging.take_inbox(settings, spec, context.run_id, lambda text: say(context, f"{spec.name}: {text}")) if config.inbox else []
         if staged:
             say(context, f"{spec.name}: took {', '.join(r.file for r in staged)} from the inbox")
         if config.live:

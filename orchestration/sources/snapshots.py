@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Callable
 from fnmatch import fnmatch
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from orchestration.durable import sha256_of, write_atomic
 
 MANIFEST_NAME = "provenance.json"
 SUPERSEDED_DIR = "superseded"
 
 
 def _is_snapshot(path: Path) -> bool:
-    """Data files only: not the manifest, the human-readable notes (*.md) or sub-folders."""
-    return path.is_file() and path.name != MANIFEST_NAME and path.suffix != ".md"
+    """Data files only: not the manifest, the human-readable notes (*.md), sub-folders, or the
+    hidden temporary file of a write in progress (orchestration/durable.py)."""
+    return path.is_file() and path.name != MANIFEST_NAME and path.suffix != ".md" and not path.name.startswith(".")
 
 
 class SnapshotError(RuntimeError):
@@ -32,14 +33,6 @@ class SnapshotError(RuntimeError):
 
 def sha256_bytes(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,15 +63,21 @@ class SourceProvenance:
         manifest = folder / MANIFEST_NAME
         if not manifest.is_file():
             raise SnapshotError(f"{manifest}: no provenance record for the snapshots in {folder}")
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        files = [SnapshotFile(**entry) for entry in data.pop("files")]
-        return cls(**data, files=files)
+        return cls.from_dict(json.loads(manifest.read_text(encoding="utf-8")))
 
-    def save(self, folder: Path) -> None:
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceProvenance:
+        fields = {name: value for name, value in data.items() if name != "files"}
+        return cls(**fields, files=[SnapshotFile(**entry) for entry in data["files"]])
+
+    def to_dict(self) -> dict:
         data = asdict(self)
         data["files"] = sorted(data["files"], key=lambda entry: entry["file"])
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        (folder / MANIFEST_NAME).write_text(text, encoding="utf-8")
+        return data
+
+    def save(self, folder: Path) -> None:
+        """Written atomically: a crash leaves the old record or the new one, never a part of either."""
+        write_atomic(folder / MANIFEST_NAME, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
     def record(self, path: Path, *, obtained_from: str, date_accessed: str, **extra: str) -> SnapshotFile:
         """Add or replace the record of ``path`` with its current checksum and size."""
@@ -104,8 +103,11 @@ def fingerprint_of(records: list[SnapshotFile]) -> str:
 
 
 class HashCache:
-    """sha256 of files, remembered by (size, mtime): every refresh and `warehouse status` hash the
-    snapshot bytes, and a full-WDI zip takes seconds to hash. Kept as JSON in the build area."""
+    """sha256 of files, remembered by (size, mtime, inode, ctime): every refresh and `warehouse status`
+    hash the snapshot bytes, and a full-WDI zip takes seconds to hash. A same-size rewrite can put
+    the mtime back, but not the ctime, which any write or utime moves, nor the inode of a file
+    replaced by another. Damage on disk that no write explains is found by `--full`, which forgets
+    the cache. Kept as JSON in the build area."""
 
     def __init__(self, path: Path | None = None):
         self.path = path
@@ -118,21 +120,21 @@ class HashCache:
 
     def sha256(self, path: Path) -> str:
         stat = path.stat()
-        key, seen = str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+        key, seen = str(path.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
         cached = self.entries.get(key)
-        if cached and cached[:2] == seen:
-            return cached[2]
+        if cached and cached[:-1] == seen:
+            return cached[-1]
         digest = sha256_of(path)
         self.entries[key] = [*seen, digest]
         return digest
 
+    def forget(self) -> None:
+        """Hash every file again from its bytes (`warehouse refresh --full`)."""
+        self.entries = {}
+
     def save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        staged.write_text(json.dumps(self.entries), encoding="utf-8")
-        os.replace(staged, self.path)
+        if self.path is not None:
+            write_atomic(self.path, json.dumps(self.entries))
 
 
 def verified_files(
@@ -175,28 +177,3 @@ class IncomingFile:
     date_accessed: str
     vintage: str = ""
     notes: str = ""
-
-
-def save_incoming(folder: Path, incoming: list[IncomingFile], replaces: Callable[[Path, IncomingFile], bool]) -> list[Path]:
-    """Write each file as an active snapshot with its provenance; move what it replaces aside.
-
-    Replaced files keep their records under ``superseded/<time>/`` so nothing loaded before is
-    lost. Each file is written beside its target and renamed into place, never half-written.
-    """
-    provenance = SourceProvenance.load(folder)
-    archive = folder / SUPERSEDED_DIR / incoming[0].date_accessed.replace(":", "")
-    written = []
-    for item in incoming:
-        for old in [path for path in folder.iterdir() if _is_snapshot(path) and replaces(path, item)]:
-            archive.mkdir(parents=True, exist_ok=True)
-            os.replace(old, archive / old.name)
-            provenance.files = [entry for entry in provenance.files if entry.file != old.name]
-        target = folder / item.name
-        staged = target.with_name(target.name + ".partial")
-        staged.write_bytes(item.content)
-        os.replace(staged, target)
-        provenance.record(target, obtained_from=item.obtained_from, date_accessed=item.date_accessed,
-                          vintage=item.vintage, notes=item.notes)
-        written.append(target)
-    provenance.save(folder)
-    return written

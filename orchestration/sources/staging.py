@@ -11,6 +11,13 @@ The set a refresh loads (``candidate``) is the committed snapshots with the stag
 of those they replace. Publishing promotes the staged files into ``warehouse/snapshots/<source>/``
 (the files they replace move to ``superseded/`` then); a failed refresh moves them to
 ``rejected/``. ``warehouse/snapshots/`` is never written before a publication.
+
+Nothing is lost at any instant:
+- an inbox file is copied, fsynced and read back before it leaves the inbox, and only a file that
+  has stopped changing is taken (WAREHOUSE_INBOX_SETTLE_S);
+- a promotion first writes its whole plan (``promotion.json``); each of its steps can be done
+  again, so the next refresh completes one a crash interrupted (``settle``);
+- every record is written atomically (orchestration/durable.py).
 """
 
 from __future__ import annotations
@@ -18,21 +25,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestration import failpoints, limits
+from orchestration.durable import copy_atomic, fsync, sha256_of, sweep, write_atomic
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import (
+    SUPERSEDED_DIR,
     HashCache,
     IncomingFile,
     SnapshotError,
     SnapshotFile,
     SourceProvenance,
     fingerprint_of,
-    save_incoming,
     sha256_bytes,
     verified_files,
 )
@@ -41,7 +54,15 @@ if TYPE_CHECKING:
     from orchestration.sources.spec import SourceSpec
 
 STAGED_RECORD = "staged.json"
+PROMOTION_RECORD = "promotion.json"
 REASON_FILE = "reason.txt"
+# A writer that cannot write a file whole in one go may write it as <name>.part and rename it.
+IN_PROGRESS_SUFFIX = ".part"
+_RETIRED_PREFIX = ".retired-"
+
+
+class InboxRefused(SnapshotError):
+    """An inbox entry that is not a regular file, or whose name the source does not take."""
 
 
 def now() -> str:
@@ -93,6 +114,10 @@ def _record(settings: Settings, source: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def _write_json(path: Path, data: dict) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
 def staged_run(settings: Settings, source: str) -> str | None:
     """The run that staged what waits for ``source``, if anything does."""
     record = _record(settings, source)
@@ -114,72 +139,254 @@ def _verified_staged(settings: Settings, source: str, hashes: HashCache | None) 
     return files
 
 
+def _add_to_record(settings: Settings, source: str, run_id: str, entries: list[SnapshotFile]) -> None:
+    folder = staging_dir(settings, source)
+    record = _record(settings, source) or {"run_id": run_id, "files": []}
+    names = {entry.file for entry in entries}
+    record["files"] = [data for data in record["files"] if data["file"] not in names] + [asdict(entry) for entry in entries]
+    _write_json(folder / STAGED_RECORD, record)
+
+
 def stage(settings: Settings, source: str, run_id: str, incoming: list[IncomingFile]) -> list[SnapshotFile]:
-    """Write incoming files into the source's staging area, each with its origin record."""
+    """Write fetched files into the source's staging area, each with its origin record."""
     if not incoming:
         return []
     folder = staging_dir(settings, source)
-    folder.mkdir(parents=True, exist_ok=True)
-    record = _record(settings, source) or {"run_id": run_id, "files": []}
     entries = []
     for item in incoming:
-        target = folder / item.name
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(item.content)
-        os.replace(partial, target)
-        entry = SnapshotFile(file=item.name, sha256=sha256_bytes(item.content), bytes=len(item.content), obtained_from=item.obtained_from,
-                             date_accessed=item.date_accessed, vintage=item.vintage, notes=item.notes)
-        record["files"] = [data for data in record["files"] if data["file"] != item.name] + [asdict(entry)]
-        entries.append(entry)
-    (folder / STAGED_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_atomic(folder / item.name, item.content)
+        entries.append(SnapshotFile(file=item.name, sha256=sha256_bytes(item.content), bytes=len(item.content),
+                                    obtained_from=item.obtained_from, date_accessed=item.date_accessed,
+                                    vintage=item.vintage, notes=item.notes))
+    _add_to_record(settings, source, run_id, entries)
     return entries
 
+
+# ---- the inbox -------------------------------------------------------------------------------
 
 def inbox_files(settings: Settings, source: str) -> list[Path]:
-    """The files waiting in inbox/<source>/ (hidden ones, such as a download in progress, wait on)."""
+    """What waits in inbox/<source>/: every entry but hidden ones and ``*.part`` (a writer's file in
+    progress). Entries the inbox refuses (links, folders, names the source does not take) are listed
+    too, so the refresh that finds them says why and moves them aside."""
     inbox = settings.inbox_dir / source
-    return sorted(path for path in inbox.glob("*") if path.is_file() and not path.name.startswith(".")) if inbox.is_dir() else []
-
-
-def take_inbox(settings: Settings, source: str, run_id: str) -> list[SnapshotFile]:
-    """Move every file waiting in inbox/<source>/ into staging; the inbox is then empty."""
-    waiting = inbox_files(settings, source)
-    incoming = [IncomingFile(path.name, path.read_bytes(), obtained_from=f"inbox: dropped by hand into {path.parent}",
-                             date_accessed=now(), notes="taken from the inbox") for path in waiting]
-    entries = stage(settings, source, run_id, incoming)
-    for path in waiting:
-        path.unlink()
-    return entries
-
-
-def promote(settings: Settings, spec: SourceSpec) -> list[str]:
-    """Make the staged files snapshots of ``spec``'s source; the ones they replace move to superseded/."""
-    source = spec.name
-    folder = staging_dir(settings, source)
-    record = _record(settings, source)
-    if not record:
+    if not inbox.is_dir():
         return []
-    incoming = [
-        IncomingFile(entry["file"], (folder / entry["file"]).read_bytes(), entry["obtained_from"], entry["date_accessed"],
-                     entry["vintage"], entry["notes"])
-        for entry in record["files"]
-    ]
-    if incoming:
-        filled = {item.name: spec.fills(folder / item.name) for item in incoming}
-        save_incoming(settings.snapshots_dir / source, incoming, lambda old, new: spec.slot(old) in filled[new.name])
-    shutil.rmtree(folder)
-    return [item.name for item in incoming]
+    return sorted(path for path in inbox.iterdir() if not path.name.startswith(".") and not path.name.endswith(IN_PROGRESS_SUFFIX))
 
 
-def reject(settings: Settings, source: str, reason: str) -> Path | None:
-    """Keep what a failed refresh staged, with the reason, and clear the staging area."""
-    folder = staging_dir(settings, source)
-    if not folder.exists():
+def unsettled_for(path: Path, now_s: float | None = None) -> float:
+    """Seconds until ``path`` has gone WAREHOUSE_INBOX_SETTLE_S without a change; 0 once it has.
+    The ctime counts as well as the mtime: a copy that keeps the source's mtime still moves it."""
+    info = os.lstat(path)
+    changed = max(info.st_mtime, info.st_ctime)
+    return max(0.0, limits.INBOX_SETTLE_S.value() - ((now_s or time.time()) - changed))
+
+
+def settled_inbox_files(settings: Settings, source: str) -> list[Path]:
+    """The inbox entries that have stopped changing: what the inbox sensor starts a refresh for."""
+    settled = []
+    for path in inbox_files(settings, source):
+        try:
+            if unsettled_for(path) == 0:
+                settled.append(path)
+        except FileNotFoundError:
+            continue
+    return settled
+
+
+def refusal(path: Path, spec: SourceSpec) -> str | None:
+    """Why the inbox will not take ``path``; None when it will."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link; the inbox takes only regular files (copy the file itself in)"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a folder, a pipe or a device); the inbox takes only regular files"
+    if not spec.accepts(path.name):
+        return f"not a name {spec.title} takes; its inbox takes {spec.names_help}"
+    return None
+
+
+def _wait_until_settled(paths: list[Path], say: Callable[[str], None]) -> list[Path]:
+    """The files among ``paths`` that stop changing within WAREHOUSE_INBOX_WAIT_S; the rest stay in the inbox."""
+    give_up = time.monotonic() + limits.INBOX_WAIT_S.value()
+    pending, ready = list(paths), []
+    while pending:
+        waits = {}
+        for path in pending:
+            try:
+                waits[path] = unsettled_for(path)
+            except FileNotFoundError:  # taken away by whoever put it there
+                continue
+        ready += [path for path, wait in waits.items() if wait == 0]
+        pending = [path for path, wait in waits.items() if wait > 0]
+        if not pending:
+            break
+        if time.monotonic() + min(waits[p] for p in pending) > give_up:
+            for path in pending:
+                say(f"{path.name} is still being written (changed under {limits.INBOX_SETTLE_S.value():g} s ago, "
+                    f"{limits.INBOX_SETTLE_S.env}); left in the inbox for the next refresh")
+            break
+        say(f"waiting for {', '.join(p.name for p in pending)} to stop changing")
+        time.sleep(min(waits[p] for p in pending) + 0.05)
+    return sorted(ready)
+
+
+def _take(path: Path, folder: Path) -> tuple[SnapshotFile, tuple] | None:
+    """Copy one inbox file into ``folder``: fsynced and read back. Opened without following links, so a
+    link swapped in after the check is refused. None when the file changed while it was copied."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a pipe swapped in must not block
+    try:
+        before = os.fstat(descriptor)
+        if not stat.S_ISREG(before.st_mode):
+            raise InboxRefused(f"{path}: not a regular file; the inbox takes only regular files")
+        digest = copy_atomic(descriptor, folder / path.name)
+        after = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    identity = (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+    if identity != (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns):
+        (folder / path.name).unlink()
         return None
+    entry = SnapshotFile(file=path.name, sha256=digest, bytes=before.st_size, obtained_from=f"inbox: dropped by hand into {path.parent}",
+                         date_accessed=now(), notes="taken from the inbox")
+    return entry, identity
+
+
+def take_inbox(settings: Settings, spec: SourceSpec, run_id: str, say: Callable[[str], None] = lambda _: None) -> list[SnapshotFile]:
+    """Stage every settled file waiting in inbox/<source>/; each leaves the inbox only once its copy
+    is staged, fsynced, read back and recorded. Refused entries are moved to rejected/ with the
+    reason, and the refresh stops naming them."""
+    source = spec.name
+    waiting = inbox_files(settings, source)
+    refused = [(path, why) for path in waiting if (why := refusal(path, spec))]
+    if refused:
+        kept = _reject_entries(settings, source, refused)
+        raise InboxRefused("; ".join(f"{path}: {why}" for path, why in refused) + f" (moved to {kept})")
+    folder = staging_dir(settings, source)
+    taken = []
+    for path in _wait_until_settled(waiting, say):
+        copied = _take(path, folder)
+        if copied is None:
+            say(f"{path.name} changed while it was being taken; left in the inbox for the next refresh")
+            continue
+        taken.append((path, *copied))
+        failpoints.reached("inbox:copied")
+    if not taken:
+        return []
+    _add_to_record(settings, source, run_id, [entry for _, entry, _ in taken])
+    failpoints.reached("inbox:recorded")
+    for path, entry, identity in taken:
+        info = os.lstat(path)
+        if identity == (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns):
+            path.unlink()
+        else:
+            say(f"{path.name} changed after it was taken; the new version stays in the inbox for the next refresh")
+    return [entry for _, entry, _ in taken]
+
+
+def _reject_entries(settings: Settings, source: str, refused: list[tuple[Path, str]]) -> Path:
+    """Move refused inbox entries (links as links) into a rejected/ folder with the reasons."""
+    target = _new_rejected_folder(settings, source)
+    target.mkdir(parents=True)
+    write_atomic(target / REASON_FILE, "".join(f"{now()} refused {path.name}: {why}\n" for path, why in refused))
+    for path, _ in refused:
+        os.replace(path, target / path.name)
+    fsync(target)
+    return target
+
+
+def _new_rejected_folder(settings: Settings, source: str) -> Path:
     target = rejected_dir(settings, source) / now().replace(":", "")
     target.parent.mkdir(parents=True, exist_ok=True)
     while target.exists():
         target = target.with_name(target.name + "_")
-    os.replace(folder, target)
-    (target / REASON_FILE).write_text(f"{now()} rejected: {reason}\n", encoding="utf-8")
     return target
+
+
+# ---- promotion and rejection ------------------------------------------------------------------
+
+def promote(settings: Settings, spec: SourceSpec) -> list[str]:
+    """Make the staged files snapshots of ``spec``'s source; the ones they replace move to superseded/.
+
+    The plan is written first; every step below checks what is already done, so running this again
+    after a crash at any point completes the same promotion."""
+    folder = staging_dir(settings, spec.name)
+    record = _record(settings, spec.name)
+    if not record:
+        return []
+    target = settings.snapshots_dir / spec.name
+    plan = _promotion_plan(folder, target, spec, record)
+    archive = target / plan["archive"]
+    moved = [SnapshotFile(**entry) for entry in plan["moves"]]
+    if moved:
+        SourceProvenance.from_dict({**plan["provenance"], "files": [asdict(entry) for entry in moved]}).save(archive)
+    for entry in moved:
+        old = target / entry.file
+        if old.is_file() and sha256_of(old) == entry.sha256:
+            os.replace(old, archive / entry.file)
+            failpoints.reached("promote:moved-aside")
+    for entry in record["files"]:
+        placed = target / entry["file"]
+        if not (placed.is_file() and sha256_of(placed) == entry["sha256"]):
+            copy_atomic(folder / entry["file"], placed)
+            failpoints.reached("promote:placed")
+    SourceProvenance.from_dict(plan["provenance"]).save(target)
+    fsync(target)
+    failpoints.reached("promote:recorded")
+    _retire(folder)
+    return [entry["file"] for entry in record["files"]]
+
+
+def _promotion_plan(folder: Path, target: Path, spec: SourceSpec, record: dict) -> dict:
+    """The promotion's plan, as written when it began, or made and written now."""
+    path = folder / PROMOTION_RECORD
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    provenance = SourceProvenance.load(target)
+    filled = set().union(*(spec.fills(folder / entry["file"]) for entry in record["files"]))
+    staged_names = {entry["file"] for entry in record["files"]}
+    moves = [entry for entry in provenance.files if spec.slot(target / entry.file) in filled]
+    kept = [entry for entry in provenance.files if entry not in moves and entry.file not in staged_names]
+    provenance.files = kept + [SnapshotFile(**entry) for entry in record["files"]]
+    stamp = record["files"][0]["date_accessed"].replace(":", "")
+    plan = {"archive": f"{SUPERSEDED_DIR}/{stamp}", "moves": [asdict(entry) for entry in moves], "provenance": provenance.to_dict()}
+    _write_json(path, plan)
+    return plan
+
+
+def _retire(folder: Path) -> None:
+    """Remove a finished staging folder: renamed away first, so it is gone from its place at once."""
+    retired = folder.with_name(f"{_RETIRED_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}")
+    os.replace(folder, retired)
+    fsync(folder.parent)
+    shutil.rmtree(retired)
+
+
+def promotion_started(settings: Settings, source: str) -> bool:
+    return (staging_dir(settings, source) / PROMOTION_RECORD).is_file()
+
+
+def reject(settings: Settings, source: str, reason: str) -> Path | None:
+    """Keep what a failed refresh staged, with the reason, and clear the staging area. A set whose
+    promotion began was published: it is never rejected."""
+    folder = staging_dir(settings, source)
+    if not folder.exists() or promotion_started(settings, source):
+        return None
+    write_atomic(folder / REASON_FILE, f"{now()} rejected: {reason}\n")
+    target = _new_rejected_folder(settings, source)
+    os.replace(folder, target)
+    fsync(target.parent)
+    return target
+
+
+def sweep_leftovers(settings: Settings, sources: list[str]) -> list[Path]:
+    """What killed writes left: temporary files in the snapshot and staging folders, and staging
+    folders retired but not yet removed. Only ever called by the refresh that holds the build area."""
+    removed = []
+    for source in sources:
+        removed += sweep(settings.snapshots_dir / source) + sweep(staging_dir(settings, source))
+    staging_root = settings.build_dir / "staging"
+    for retired in staging_root.glob(f"{_RETIRED_PREFIX}*") if staging_root.is_dir() else []:
+        shutil.rmtree(retired, ignore_errors=True)
+        removed.append(retired)
+    return removed

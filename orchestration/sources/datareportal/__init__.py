@@ -40,6 +40,8 @@ SPEC = SourceSpec(
     fresh_for=timedelta(days=400),
     raw_tables=("raw/datareportal_figures",),
     upstream="the report page of every configured country and year (a 404: no report yet); a page whose bytes changed is staged",
+    file_names=r"figures\.csv|digital-\d{4}-[a-z0-9-]+\.html",
+    names_help="figures.csv, or digital-<year>-<country slug>.html",
     slot=lambda path: path.name,
     check_file=_check_file,
     fetch=lazy("orchestration.sources.datareportal.live", "fetch_changed_pages"),

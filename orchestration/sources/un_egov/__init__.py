@@ -30,6 +30,8 @@ SPEC = SourceSpec(
     fresh_for=timedelta(days=2 * 366 + 30),
     raw_tables=("raw/un_egov_surveys",),
     upstream="the next survey year's CSV at UN_EGOV_URL_TEMPLATE (a 404: not published yet); without it, the inbox only",
+    file_names=r"EGOV_DATA_\d{4}\.csv",
+    names_help="EGOV_DATA_<year>.csv",
     slot=lambda path: path.name,
     check_file=_check_file,
     fetch=lazy("orchestration.sources.un_egov.live", "fetch_new_surveys"),
