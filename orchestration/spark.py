@@ -80,7 +80,7 @@ def _spark_table(connection: duckdb.DuckDBPyConnection, folder: Path) -> pd.Data
     files = sorted(folder.glob("*.parquet"))
     if not files:
         return None
-    return connection.execute(f"select * from read_parquet({[str(f) for f in files]!r})").df()
+    return connection.execute("select * from read_parquet($files)", {"files": [str(f) for f in files]}).df()
 
 
 def compare_frames(table: str, expected: pd.DataFrame, actual: pd.DataFrame | None) -> list[Difference]:

@@ -28,6 +28,9 @@ def pytest_configure(config):
     defined from it, and a fresh clone has none. Under pytest-xdist the controller parses once,
     before it starts the workers, so no two `dbt parse` write the same target folder."""
     prepare_process_environment()
+    # Tests drop whole files into inboxes and refresh at once; an inbox file is taken once unchanged
+    # for this long (default 5 s). The slow-writer test sets its own.
+    os.environ.setdefault("WAREHOUSE_INBOX_SETTLE_S", "1")
     if hasattr(config, "workerinput"):
         return
     from orchestration.dbt_project import prepare

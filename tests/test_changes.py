@@ -1,6 +1,8 @@
 """What a refresh rebuilds, decided from real build and published DuckDB files: every branch of
 the plan, with the reasons a data engineer reads in the run's log."""
 
+import json
+
 import duckdb
 import pytest
 
@@ -26,7 +28,7 @@ def warehouse(tmp_path) -> Settings:
 def decide(settings: Settings, full: bool = False):
     with duckdb.connect(str(settings.build_db)) as connection:
         return (load_reason(connection, "un_egov", A, full), load_reason(connection, "un_egov", B, full),
-                load_reason(connection, "datareportal", A, full), build_plan(connection, settings.published_db, full))
+                load_reason(connection, "datareportal", A, full), build_plan(connection, settings, full))
 
 
 def test_a_first_refresh_builds_and_a_new_snapshot_set_loads(warehouse):
@@ -38,21 +40,21 @@ def test_a_first_refresh_builds_and_a_new_snapshot_set_loads(warehouse):
 
 
 def test_nothing_changed_since_the_publication_builds_nothing(warehouse):
-    publish(warehouse.build_db, warehouse.published_db, PUBLISHED_SCHEMAS, run_id="run-1", code_fingerprint=code_fingerprint())
+    publish(warehouse, PUBLISHED_SCHEMAS, run_id="run-1", code_fingerprint=code_fingerprint())
     plan = decide(warehouse)[3]
     assert (plan.build, plan.reason) == (False, "nothing changed since the publication of run run-1: nothing rebuilt")
     assert decide(warehouse, full=True)[3].build and decide(warehouse, full=True)[0] == "full rebuild requested"
 
 
 def test_a_reloaded_source_or_changed_code_rebuilds_every_model(warehouse):
-    publish(warehouse.build_db, warehouse.published_db, PUBLISHED_SCHEMAS, run_id="run-1", code_fingerprint=code_fingerprint())
+    publish(warehouse, PUBLISHED_SCHEMAS, run_id="run-1", code_fingerprint=code_fingerprint())
     WarehouseResource.from_settings(warehouse).record_loaded("worldbank", A)
     plan = decide(warehouse)[3]
     assert (plan.build, plan.reason) == (True, "worldbank changed since the last publication: building every model")
     with duckdb.connect(str(warehouse.build_db)) as connection:
         connection.execute("update raw.loaded_snapshots set code_fingerprint = 'older code'")
-    with duckdb.connect(str(warehouse.published_db)) as connection:
-        connection.execute("update meta.publication set code_fingerprint = 'older code'")
+    record = warehouse.build_dir / "publication.json"  # what a refresh knows of the last publication
+    record.write_text(json.dumps({**json.loads(record.read_text()), "code_fingerprint": "older code"}))
     same, *_, plan = decide(warehouse)
     assert same == "the code changed since it was loaded"
     assert (plan.build, plan.reason) == (True, "the code changed since the last publication: building every model")

@@ -88,7 +88,7 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL
-    assert sha256_of(published) == before_bytes and not list(home.glob(".warehouse.duckdb.*.tmp"))
+    assert sha256_of(published) == before_bytes and not list(home.glob(".tmp-*"))
 
     read_until(lambda: second.poll() is not None, limit=600)
     out, err = second.communicate()

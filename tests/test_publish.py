@@ -17,10 +17,11 @@ from tests.conftest import SNAPSHOTS, environment, run
 
 @pytest.fixture
 def published_home(built, tmp_path) -> Settings:
-    """A warehouse home holding a copy of a good published file, and nothing else."""
+    """A warehouse home holding a copy of a good published file and the build database it came from."""
     settings = Settings(home=tmp_path / "home", snapshots_dir=built.snapshots_dir)
-    settings.home.mkdir()
+    settings.build_dir.mkdir(parents=True)
     shutil.copy2(built.published_db, settings.published_db)
+    shutil.copy2(built.build_db, settings.build_db)
     return settings
 
 
@@ -54,7 +55,7 @@ def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, pu
     old_run = duckdb.connect(str(published), read_only=True).execute("select dagster_run_id from meta.publication").fetchone()[0]
     reader = duckdb.connect(str(published), read_only=True)
     try:
-        publish(built.build_db, published, PUBLISHED_SCHEMAS, run_id="second-publication")
+        publish(published_home, PUBLISHED_SCHEMAS, run_id="second-publication")
         # The reader still sees the complete old file, and can keep querying it.
         assert reader.execute("select dagster_run_id from meta.publication").fetchone()[0] == old_run
         assert reader.execute("select count(*) from marts.egov_scores").fetchone()[0] == 2316
@@ -72,17 +73,16 @@ def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, pu
         for schema, table in tables:
             assert fresh.execute(f"select count(*) from (select * from build.{schema}.{table} "
                                  f"except all select * from {schema}.{table})").fetchone()[0] == 0, f"{schema}.{table}"
-    assert not list(published.parent.glob(".warehouse.duckdb.*.tmp")), "no staged file is left behind"
+    assert not list(published.parent.glob(".tmp-*")) and not list(published_home.build_dir.glob(".tmp-*")), "no staged file is left behind"
 
 
 def test_publishing_an_unreadable_build_leaves_the_old_file(published_home, tmp_path):
     before = sha256_of(published_home.published_db)
-    broken = tmp_path / "build.duckdb"
-    broken.write_bytes(b"not a database")
+    published_home.build_db.write_bytes(b"not a database")
     with pytest.raises(duckdb.Error):
-        publish(broken, published_home.published_db, PUBLISHED_SCHEMAS, run_id="never")
+        publish(published_home, PUBLISHED_SCHEMAS, run_id="never")
     assert sha256_of(published_home.published_db) == before
-    assert not list(published_home.home.glob(".warehouse.duckdb.*.tmp"))
+    assert not list(published_home.home.glob(".tmp-*")) and not list(published_home.build_dir.glob(".tmp-*"))
 
 
 def test_the_published_file_keeps_the_gate_history_of_its_run(built):

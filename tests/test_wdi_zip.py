@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.settings import Settings
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import SUPERSEDED_DIR, SourceProvenance, sha256_of
+from orchestration.sources.snapshots import SUPERSEDED_DIR, SourceProvenance, sha256_of, verified_files
 from orchestration.sources.worldbank import bulk_zip, parser
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 
@@ -224,8 +224,11 @@ def test_a_zip_dropped_into_the_inbox_refreshes_green_with_every_series_and_supe
     provenance = SourceProvenance.load(folder)
     assert [(entry.file, entry.sha256) for entry in provenance.files] == [("WDI_CSV.zip", dropped_sha256)]
     assert sha256_of(folder / "WDI_CSV.zip") == dropped_sha256 and not any(inbox.iterdir())
-    superseded = {path.name for path in (folder / SUPERSEDED_DIR).rglob("*") if path.is_file()}
+    [archive] = (folder / SUPERSEDED_DIR).iterdir()
+    superseded = {path.name for path in archive.iterdir() if path.name != "provenance.json"}
     assert superseded == before and not any(folder.glob("API_*.csv"))
+    # The superseded files keep their records beside them, and still verify against them.
+    assert {path.name for path, _ in verified_files(archive, "*")[1]} == before
 
 
 def economies_reporting(code: str) -> int:

@@ -12,7 +12,7 @@
             {%- endif %}
             {%- set location = env_var('WAREHOUSE_PARQUET_DIR') ~ '/' ~ source.schema ~ '/' ~ source.identifier %}
             {%- do run_query('drop table if exists ' ~ source.schema ~ '.' ~ source.identifier) %}
-            {%- do run_query('create table ' ~ source.schema ~ '.' ~ source.identifier ~ " using parquet location '" ~ location ~ "'") %}
+            {%- do run_query('create table ' ~ source.schema ~ '.' ~ source.identifier ~ " using parquet location '" ~ (location | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") %}
         {%- endfor %}
     {%- endif %}
 {% endmacro %}

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import zipfile
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
+from orchestration import limits
 from orchestration.sources.text_files import InputFileError
 
 DATA_FILES = ("WDICSV.csv", "WDIData.csv")  # newest name first
@@ -32,6 +32,8 @@ SERIES_COLUMNS = {
     "License Type": "license_type",
 }
 COUNTRY_COLUMNS = ("Country Code", "Table Name", "Region", "Income Group", "Special Notes")
+# The metadata files are read into memory; the real ones are a few MB, so far past that is not one.
+METADATA_MAX_BYTES = 256 << 20
 
 
 class WdiZipError(InputFileError):
@@ -52,10 +54,30 @@ def _member(archive: zipfile.ZipFile, path: Path, names: tuple[str, ...]) -> zip
 
 
 def _open(path: Path) -> zipfile.ZipFile:
+    """The zip, once its directory shows nothing inflates past the limits: no byte is inflated before."""
     try:
-        return zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
         raise WdiZipError(f"{path}: not a readable zip: {error}") from None
+    try:
+        _check_sizes(path, archive.infolist())
+    except WdiZipError:
+        archive.close()
+        raise
+    return archive
+
+
+def _check_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    max_bytes, max_ratio = limits.ZIP_MAX_BYTES.value(), limits.ZIP_MAX_RATIO.value()
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > max_ratio:
+            raise WdiZipError(f"{path}!{info.filename}: inflates {ratio:,.0f} times ({info.compress_size:,} bytes to {info.file_size:,}), "
+                              f"past the limit of {max_ratio:g} ({limits.ZIP_MAX_RATIO.env}); refused as a zip bomb, nothing inflated")
+    total = sum(info.file_size for info in members)
+    if total > max_bytes:
+        raise WdiZipError(f"{path}: its members inflate to {total:,} bytes, past the limit of {max_bytes:,} "
+                          f"({limits.ZIP_MAX_BYTES.env}); refused, nothing inflated")
 
 
 def extract_data_file(path: Path, folder: Path) -> Path:
@@ -66,8 +88,18 @@ def extract_data_file(path: Path, folder: Path) -> Path:
         target = folder / path.name / Path(info.filename).name
         target.parent.mkdir(parents=True, exist_ok=True)
         with archive.open(info) as source, target.open("wb") as sink:
-            shutil.copyfileobj(source, sink, 1 << 20)
+            _copy_bounded(source, sink, info.file_size, f"{path}!{info.filename}")
     return target
+
+
+def _copy_bounded(source, sink, declared: int, where: str) -> None:
+    """Inflate no more than the directory declared: a member that lies about its size is cut off."""
+    written = 0
+    while block := source.read(1 << 20):
+        written += len(block)
+        if written > declared:
+            raise WdiZipError(f"{where}: inflates past the {declared:,} bytes its zip directory declares; refused")
+        sink.write(block)
 
 
 def data_file_head(path: Path) -> tuple[str, bytes]:
@@ -88,6 +120,9 @@ def _rows(path: Path, name: str, required: tuple[str, ...]) -> tuple[str, list[t
     """A metadata file's rows as {column: text}, each with its line; names the file and line on error."""
     with _open(path) as archive:
         info = _member(archive, path, (name,))
+        if info.file_size > METADATA_MAX_BYTES:
+            raise WdiZipError(f"{path}!{info.filename}: {info.file_size:,} bytes, far larger than a WDI metadata file "
+                              f"(at most {METADATA_MAX_BYTES:,} are read); refused")
         raw = archive.read(info)
     where = f"{path}!{info.filename}"
     try:

@@ -1,0 +1,77 @@
+"""The analysts' connection holds whatever the SQL says: DuckDB's configuration refuses files,
+attachments, extensions and settings; a runaway query is stopped and the next one runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from orchestration import analyst
+from tests.conftest import environment, run
+
+# Each is a way to leave the published warehouse, dressed as an analyst might dress it.
+ESCAPES = {
+    "read a local file": "select * from read_csv('/etc/passwd')",
+    "read a file as text": "select content from read_text('/etc/hostname')",
+    "read a file in a subquery": "with t as (select * from (select 1) join read_csv_auto('/etc/passwd') on true) select count(*) from t",
+    "list files": "select * from glob('/etc/*')",
+    "write a file": "copy (select 1 as x) to '{out}'",
+    "write a file inside EXPLAIN ANALYZE": "explain analyze copy (select 1 as x) to '{out}'",
+    "export the database": "export database '{folder}'",
+    "attach another database": "attach '{folder}/other.duckdb' as other",
+    "install an extension": "install httpfs",
+    "load an extension": "load httpfs",
+    "change a setting": "set enable_external_access = true",
+    "change a setting by PRAGMA": "pragma enable_external_access=true",
+    "reset a limit": "reset memory_limit",
+    "raise a limit": "set threads = 64",
+    "hide a setting in a second statement": "select 1; set memory_limit = '100GB'",
+    "write into the published file": "create table marts.mine as select 1 as x",
+}
+
+
+@pytest.mark.parametrize("what", ESCAPES)
+def test_every_way_out_of_the_published_warehouse_is_refused(built, tmp_path, what):
+    out, folder = tmp_path / "out.csv", tmp_path / "exported"
+    sql = ESCAPES[what].format(out=out, folder=folder)
+    with analyst.connect(built.published_db) as connection:
+        with pytest.raises(analyst.QueryRefused, match=r"read-only|refused by the analysts' sandbox"):
+            analyst.execute(connection, sql)
+        # The connection is still the analysts' one, and still works.
+        assert analyst.execute(connection, "select count(*) from marts.egov_scores").rows == [(2316,)]
+        assert analyst.execute(connection, "select current_setting('enable_external_access')").rows == [(False,)]
+    assert not out.exists() and not folder.exists()
+
+
+def test_the_sandbox_is_the_connection_not_the_statement_filter(built, tmp_path):
+    """Below the statement filter, DuckDB's configuration alone refuses a file read and a write."""
+    with analyst.connect(built.published_db) as connection:
+        for sql in ("select * from read_csv('/etc/passwd')", f"copy (select 1) to '{tmp_path / 'x.csv'}'"):
+            with pytest.raises(Exception, match="disabled by configuration"):
+                connection.execute(sql)
+        # A file named where a table goes is not scanned: it is only a table that does not exist.
+        with pytest.raises(Exception, match="Table with name /etc/passwd does not exist"):
+            connection.execute("select * from '/etc/passwd'")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_runaway_query_is_stopped_at_the_time_limit_and_the_next_query_runs(built, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_QUERY_TIMEOUT_S", "1")
+    runaway = "select count(*) from range(100000000000) as a, range(100) as b where a.range + b.range < 0"
+    with analyst.connect(built.published_db) as connection:
+        started = time.monotonic()
+        with pytest.raises(analyst.QueryRefused, match=r"ran past the time limit of 1 s and was stopped \(WAREHOUSE_QUERY_TIMEOUT_S"):
+            analyst.execute(connection, runaway)
+        assert time.monotonic() - started < 10
+        assert analyst.execute(connection, "select count(*) from marts.dim_country where is_central_asia").rows == [(5,)]
+
+
+def test_the_row_limit_cuts_a_result_and_says_so(built, tmp_path):
+    env = {**environment(tmp_path), "WAREHOUSE_HOME": str(built.home), "WAREHOUSE_QUERY_MAX_ROWS": "7"}
+    done = run(["query", "--csv", "select iso3, survey_year from marts.egov_scores order by 1, 2"], env)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 + 7
+    assert "cut off: only the first 7 rows were returned (WAREHOUSE_QUERY_MAX_ROWS sets the limit; 0 for none)" in done.stderr
+    refused = run(["query", "select * from read_csv('/etc/passwd')"], env)
+    assert refused.returncode == 2 and "refused by the analysts' sandbox" in refused.stderr and "/etc/passwd" in refused.stderr

@@ -1,0 +1,128 @@
+"""A refresh killed at any point loses nothing: the next one completes or undoes what it left, the
+store verifies, and every byte dropped into the inbox is a snapshot, still in the inbox, or in
+rejected/. The kills are real SIGKILLs of the `warehouse` process (orchestration/failpoints.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+import dagster as dg
+
+from orchestration import publishing
+from orchestration.jobs import reject_staged
+from orchestration.settings import Settings
+from orchestration.sources import staging
+from orchestration.sources.registry import SOURCES
+from orchestration.sources.snapshots import IncomingFile, sha256_of, verified_files
+from tests.conftest import SNAPSHOTS, copy_home, environment, run
+
+
+def another_release(year: int) -> bytes:
+    """A survey file the store does not hold yet: the committed one with CRLF line ends."""
+    return (SNAPSHOTS / "un_egov" / f"EGOV_DATA_{year}.csv").read_bytes().replace(b"\n", b"\r\n")
+
+
+def store_verifies(settings: Settings) -> None:
+    for name in SOURCES:
+        verified_files(settings.snapshots_dir / name, "*")
+    leftovers = [p for root in (settings.home, settings.snapshots_dir) for p in root.rglob(".tmp-*")]
+    assert not leftovers, leftovers
+
+
+def found_intact(settings: Settings, name: str, content: bytes) -> list[str]:
+    """Where the dropped file's bytes are, whole: the snapshots, the inbox, rejected/."""
+    places = {"snapshot": settings.snapshots_dir / "un_egov" / name, "inbox": settings.inbox_dir / "un_egov" / name}
+    where = [place for place, path in places.items() if path.is_file() and path.read_bytes() == content]
+    where += ["rejected" for path in staging.rejected_dir(settings, "un_egov").glob(f"*/{name}") if path.read_bytes() == content]
+    return where
+
+
+@pytest.mark.slow
+def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_nothing(built, tmp_path, snapshot_copy):
+    """Throughout, an analyst holds the published file open read-write, as the DuckDB CLI and DBeaver do
+    by default, which locks it against every other process: no refresh, full or plain, nor `warehouse
+    status`, is stopped by it, and the next connection sees the last publication. The home's path holds
+    a quote, which no path may break by reaching SQL as text."""
+    settings = Settings(home=copy_home(built, tmp_path / "O'Neil's warehouse"), snapshots_dir=snapshot_copy)
+    env = {**environment(tmp_path, snapshot_copy), "WAREHOUSE_HOME": str(settings.home)}
+    inbox = settings.inbox_dir / "un_egov"
+    inbox.mkdir(parents=True)
+    analyst = duckdb.connect(str(settings.published_db))  # read-write
+    try:
+        opened = analyst.execute("select dagster_run_id from meta.publication").fetchone()[0]
+        for year, point, then in ((2022, "inbox:recorded", ["refresh", "--full"]), (2020, "publish:after-rename", ["refresh"]),
+                                  (2018, "promote:moved-aside", ["refresh"])):
+            name, content = f"EGOV_DATA_{year}.csv", another_release(year)
+            (inbox / name).write_bytes(content)
+            time.sleep(1.1)  # settled (WAREHOUSE_INBOX_SETTLE_S in the suite)
+            before = sha256_of(settings.published_db)
+            killed = run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": point})
+            assert killed.returncode == -signal.SIGKILL, (point, killed.stdout[-2000:], killed.stderr[-2000:])
+            if point.startswith("inbox"):
+                assert sha256_of(settings.published_db) == before, "killed before publishing: the published file is as it was"
+
+            after = run(then, env)
+            assert after.returncode == 0, (point, after.stderr[-3000:])
+            store_verifies(settings)
+            assert "snapshot" in found_intact(settings, name, content), (point, found_intact(settings, name, content))
+            if point == "publish:after-rename":
+                assert "nothing changed" in after.stdout, "the killed run's publication was completed, not rebuilt"
+            if point == "promote:moved-aside":
+                superseded = list((snapshot_copy / "un_egov" / "superseded").glob(f"*/{name}"))
+                assert [sha256_of(path) for path in superseded] == [sha256_of(SNAPSHOTS / "un_egov" / name)]
+        status = run(["status"], env)
+        assert status.returncode == 0 and f"published   {settings.published_db}" in status.stdout, status.stderr[-3000:]
+        assert "INTEGRITY FAILED" not in status.stdout
+        # The analyst's session still reads the file it opened.
+        assert analyst.execute("select dagster_run_id from meta.publication").fetchone()[0] == opened
+    finally:
+        analyst.close()
+    assert not any(inbox.iterdir())
+    last = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
+    assert last != opened
+    with duckdb.connect(str(settings.published_db), read_only=True) as fresh:
+        assert fresh.execute("select dagster_run_id from meta.publication").fetchone()[0] == last
+
+
+def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path):
+    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=SNAPSHOTS)
+    record = (settings.build_dir / "publication.json").read_text()
+    published = sha256_of(settings.published_db)
+    intent = {**json.loads(record), "run_id": "killed-run", "inode": os.stat(settings.build_db).st_ino, "copy": ".tmp-publication.duckdb.x"}
+    (settings.build_dir / "publishing.json").write_text(json.dumps(intent))
+    for left in (settings.home / ".tmp-warehouse.duckdb.1a2b", settings.build_dir / ".tmp-publication.duckdb.x"):
+        left.write_bytes(b"half a database")
+    said = publishing.recover(settings)
+    assert said == ("run killed-run was killed before its publication was in place; the published file is as it was; "
+                    "removed 2 temporary file(s) of a killed publication")
+    assert (settings.build_dir / "publication.json").read_text() == record and sha256_of(settings.published_db) == published
+    assert not (settings.build_dir / "publishing.json").exists() and not list(settings.home.rglob(".tmp-*"))
+
+
+def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_did(built, tmp_path):
+    """A run that failed after it published (its promotion failed) leaves its staged files for the next
+    refresh to promote; a run that failed before publishing has them kept in rejected/ with the reason."""
+    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=SNAPSHOTS)
+    # The hook reads only the settings of the run's warehouse; the resource itself would settle the staged set on opening.
+    warehouse = SimpleNamespace(settings=settings)
+    published = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
+    incoming = [IncomingFile("EGOV_DATA_2022.csv", another_release(2022), "inbox: test", "2026-12-06T00:00:00+00:00")]
+    staging.stage(settings, "un_egov", published, incoming)
+    reject_staged(dg.build_hook_context(resources={"warehouse": warehouse}, run_id=published, instance=dg.DagsterInstance.ephemeral()))
+    assert staging.staged_run(settings, "un_egov") == published and not staging.rejected_dir(settings, "un_egov").exists()
+
+    staging.reject(settings, "un_egov", "cleared for the second case")
+    staging.stage(settings, "un_egov", "a-run-that-never-published", incoming)
+    reject_staged(dg.build_hook_context(resources={"warehouse": warehouse}, run_id="a-run-that-never-published",
+                                        instance=dg.DagsterInstance.ephemeral()))
+    assert staging.staged_run(settings, "un_egov") is None
+    kept = sorted(staging.rejected_dir(settings, "un_egov").glob("*/EGOV_DATA_2022.csv"))
+    assert [path.read_bytes() for path in kept] == [another_release(2022)] * 2
+    assert "run a-run-that-never-published is not in this Dagster instance" in (kept[-1].parent / "reason.txt").read_text()
