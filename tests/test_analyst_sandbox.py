@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from orchestration import analyst
+from orchestration import analyst, limits
+from orchestration.settings import PROJECT_ROOT
 from tests.conftest import environment, run
 
 # Each is a way to leave the published warehouse, dressed as an analyst might dress it.
@@ -75,3 +76,15 @@ def test_the_row_limit_cuts_a_result_and_says_so(built, tmp_path):
     assert "cut off: only the first 7 rows were returned (WAREHOUSE_QUERY_MAX_ROWS sets the limit; 0 for none)" in done.stderr
     refused = run(["query", "select * from read_csv('/etc/passwd')"], env)
     assert refused.returncode == 2 and "refused by the analysts' sandbox" in refused.stderr and "/etc/passwd" in refused.stderr
+
+
+def test_the_readme_lists_every_limit_with_its_default():
+    """The README's "Limits and guarantees" table and orchestration/limits.py say the same."""
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Limits and guarantees", 1)[1].split("\n### ", 1)[0]
+    rows = {cells[0].strip("` "): cells[1].strip() for line in section.splitlines() if line.startswith("| `")
+            for cells in [line.strip("|").split("|")]}
+    assert set(rows) == {limit.env for limit in limits.ALL}
+    for limit in limits.ALL:
+        shown = rows[limit.env].split(" ")[0]
+        assert shown == (f"{limit.default:g}" if isinstance(limit.default, float) else str(limit.default) or "(none)"), limit.env
