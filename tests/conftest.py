@@ -17,6 +17,7 @@ import pytest
 from filelock import FileLock
 
 from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
+from orchestration.sources.snapshots import sha256_of
 
 SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
 PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
@@ -37,6 +38,23 @@ def pytest_configure(config):
 
     with tempfile.TemporaryDirectory(prefix="dbt-parse-") as home:
         prepare(Settings(home=Path(home), snapshots_dir=SNAPSHOTS))
+
+
+def _embedded_snapshots() -> dict[str, str]:
+    return {str(path.relative_to(SNAPSHOTS)): sha256_of(path) for path in sorted(SNAPSHOTS.rglob("*")) if path.is_file()}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        session.config.embedded_snapshots = _embedded_snapshots()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The embedded snapshots are the product's data: a test that wrote into them fails the run."""
+    before = getattr(session.config, "embedded_snapshots", None)
+    if before is not None and _embedded_snapshots() != before:
+        session.config.get_terminal_writer().line(f"FAILED: a test changed {SNAPSHOTS}; tests must work on snapshot_copy", red=True)
+        session.exitstatus = 1
 
 
 def pytest_collection_modifyitems(items):

@@ -91,8 +91,8 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
         assert fresh.execute("select dagster_run_id from meta.publication").fetchone()[0] == last
 
 
-def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path):
-    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=SNAPSHOTS)
+def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path, snapshot_copy):
+    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=snapshot_copy)
     record = (settings.build_dir / "publication.json").read_text()
     published = sha256_of(settings.published_db)
     intent = {**json.loads(record), "run_id": "killed-run", "inode": os.stat(settings.build_db).st_ino, "copy": ".tmp-publication.duckdb.x"}
@@ -106,10 +106,10 @@ def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_remov
     assert not (settings.build_dir / "publishing.json").exists() and not list(settings.home.rglob(".tmp-*"))
 
 
-def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_did(built, tmp_path):
+def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_did(built, tmp_path, snapshot_copy):
     """A run that failed after it published (its promotion failed) leaves its staged files for the next
     refresh to promote; a run that failed before publishing has them kept in rejected/ with the reason."""
-    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=SNAPSHOTS)
+    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=snapshot_copy)
     # The hook reads only the settings of the run's warehouse; the resource itself would settle the staged set on opening.
     warehouse = SimpleNamespace(settings=settings)
     published = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]

@@ -136,8 +136,8 @@ def zip_bomb(path: Path, mebibytes: int = 1024) -> None:
 
 
 @pytest.mark.slow
-def test_a_zip_bomb_is_refused_naming_the_zip_with_memory_and_disk_flat(tmp_path):
-    env = environment(tmp_path)
+def test_a_zip_bomb_is_refused_naming_the_zip_with_memory_and_disk_flat(tmp_path, snapshot_copy):
+    env = environment(tmp_path, snapshot_copy)
     home = Path(env["WAREHOUSE_HOME"])
     dropped = home / "inbox" / "worldbank" / "WDI_CSV.zip"
     dropped.parent.mkdir(parents=True)
@@ -158,7 +158,8 @@ def test_a_zip_bomb_is_refused_naming_the_zip_with_memory_and_disk_flat(tmp_path
     assert "refused as a zip bomb, nothing inflated" in err
     # Disk: nothing inflated anywhere in the warehouse home; the zip itself kept, whole, with the reason.
     assert sum(p.stat().st_size for p in home.rglob("*") if p.is_file()) < 3 * bomb_bytes + (50 << 20)
-    [kept] = [p for p in staging.rejected_dir(Settings(home=home, snapshots_dir=SNAPSHOTS), "worldbank").glob("*/WDI_CSV.zip")]
+    assert not (snapshot_copy / "worldbank" / "WDI_CSV.zip").exists()
+    [kept] = [p for p in staging.rejected_dir(Settings(home=home, snapshots_dir=snapshot_copy), "worldbank").glob("*/WDI_CSV.zip")]
     assert sha256_of(kept) == bomb_sha and "zip bomb" in (kept.parent / "reason.txt").read_text()
 
 
