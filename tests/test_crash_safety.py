@@ -29,6 +29,25 @@ def another_release(year: int) -> bytes:
     return (SNAPSHOTS / "un_egov" / f"EGOV_DATA_{year}.csv").read_bytes().replace(b"\n", b"\r\n")
 
 
+def drop(settings: Settings, year: int) -> tuple[str, bytes]:
+    """Another release of one survey year into the inbox, settled (WAREHOUSE_INBOX_SETTLE_S in the suite)."""
+    name, content = f"EGOV_DATA_{year}.csv", another_release(year)
+    (settings.inbox_dir / "un_egov" / name).write_bytes(content)
+    time.sleep(1.1)
+    return name, content
+
+
+def killed(done) -> None:
+    assert done.returncode == -signal.SIGKILL, (done.stdout[-2000:], done.stderr[-2000:])
+
+
+def succeeded(done, settings: Settings):
+    """A refresh that exited 0, after which the store verifies and no temporary file is left."""
+    assert done.returncode == 0, done.stderr[-3000:]
+    store_verifies(settings)
+    return done
+
+
 def store_verifies(settings: Settings) -> None:
     for name in SOURCES:
         verified_files(settings.snapshots_dir / name, "*")
@@ -57,26 +76,28 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
     analyst = duckdb.connect(str(settings.published_db))  # read-write
     try:
         opened = analyst.execute("select dagster_run_id from meta.publication").fetchone()[0]
-        for year, point, then in ((2022, "inbox:recorded", ["refresh", "--full"]), (2020, "publish:after-rename", ["refresh"]),
-                                  (2018, "promote:moved-aside", ["refresh"])):
-            name, content = f"EGOV_DATA_{year}.csv", another_release(year)
-            (inbox / name).write_bytes(content)
-            time.sleep(1.1)  # settled (WAREHOUSE_INBOX_SETTLE_S in the suite)
-            before = sha256_of(settings.published_db)
-            killed = run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": point})
-            assert killed.returncode == -signal.SIGKILL, (point, killed.stdout[-2000:], killed.stderr[-2000:])
-            if point.startswith("inbox"):
-                assert sha256_of(settings.published_db) == before, "killed before publishing: the published file is as it was"
+        # 1. Killed while taking the file in; the next refresh, a full one, takes it again and publishes.
+        first = drop(settings, 2022)
+        before = sha256_of(settings.published_db)
+        killed(run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": "inbox:recorded"}))
+        assert sha256_of(settings.published_db) == before, "killed before publishing: the published file is as it was"
+        succeeded(run(["refresh", "--full"], env), settings)
+        assert "snapshot" in found_intact(settings, *first) and "rejected" in found_intact(settings, *first)
 
-            after = run(then, env)
-            assert after.returncode == 0, (point, after.stderr[-3000:])
-            store_verifies(settings)
-            assert "snapshot" in found_intact(settings, name, content), (point, found_intact(settings, name, content))
-            if point == "publish:after-rename":
-                assert "nothing changed" in after.stdout, "the killed run's publication was completed, not rebuilt"
-            if point == "promote:moved-aside":
-                superseded = list((snapshot_copy / "un_egov" / "superseded").glob(f"*/{name}"))
-                assert [sha256_of(path) for path in superseded] == [sha256_of(SNAPSHOTS / "un_egov" / name)]
+        # 2. Killed once its publication was in place, before the record said so; the next refresh
+        # completes the record and starts the promotion, and is killed in it, the old file moved
+        # aside and the new one not yet in place; the one after completes the promotion.
+        second = drop(settings, 2020)
+        before = sha256_of(settings.published_db)
+        killed(run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": "publish:after-rename"}))
+        assert sha256_of(settings.published_db) != before, "the publication took effect"
+        killed(run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": "promote:moved-aside"}))
+        assert not (snapshot_copy / "un_egov" / second[0]).exists(), "killed between the two renames of the promotion"
+        after = succeeded(run(["refresh"], env), settings)
+        assert "nothing changed" in after.stdout, "the killed run's publication was completed, not rebuilt"
+        assert "snapshot" in found_intact(settings, *second)
+        superseded = list((snapshot_copy / "un_egov" / "superseded").glob(f"*/{second[0]}"))
+        assert [sha256_of(path) for path in superseded] == [sha256_of(SNAPSHOTS / "un_egov" / second[0])]
         status = run(["status"], env)
         assert status.returncode == 0 and f"published   {settings.published_db}" in status.stdout, status.stderr[-3000:]
         assert "INTEGRITY FAILED" not in status.stdout
