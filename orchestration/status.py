@@ -51,6 +51,9 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
 
 def _snapshots(settings: Settings, source, hashes) -> str:
     """What the next refresh would load, checked byte for byte as a refresh checks it."""
+    if staging.promotion_started(settings, source.name):
+        return (f"a promotion of what run {staging.staged_run(settings, source.name)} published was interrupted; "
+                "the next refresh completes it before it reads anything")
     try:
         snapshot_set = staging.candidate(settings, source, hashes)
     except SnapshotError as error:
