@@ -93,6 +93,8 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
         assert sha256_of(settings.published_db) != before, "the publication took effect"
         killed(run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": "promote:moved-aside"}))
         assert not (snapshot_copy / "un_egov" / second[0]).exists(), "killed between the two renames of the promotion"
+        interrupted = run(["status"], env)
+        assert interrupted.returncode == 0 and "was interrupted; the next refresh completes it" in interrupted.stdout
         after = succeeded(run(["refresh"], env), settings)
         assert "nothing changed" in after.stdout, "the killed run's publication was completed, not rebuilt"
         assert "snapshot" in found_intact(settings, *second)
