@@ -118,7 +118,8 @@ settings = Settings(home=Path(sys.argv[1]), snapshots_dir=Path(sys.argv[2]))
 with WarehouseResource.from_settings(settings).build_connection() as connection:
     build = connection.execute("select current_setting('memory_limit')").fetchone()[0]
 shown = subprocess.run([DBT_EXECUTABLE, "show", "--inline", "select current_setting('memory_limit') as m", "--output", "json",
-                        "--log-format", "json", "--quiet"], cwd=DBT_PROJECT_DIR, env={**os.environ, **settings.dbt_env()},
+                        "--log-format", "json", "--quiet", "--target-path", str(settings.home / "dbt-target")],
+                       cwd=DBT_PROJECT_DIR, env={**os.environ, **settings.dbt_env()},
                        capture_output=True, text=True, check=True).stdout
 print(json.dumps({"build": build, "dbt": json.loads(json.loads(shown.strip().splitlines()[-1])["data"]["preview"])[0]["m"]}))
 """
@@ -126,6 +127,8 @@ print(json.dumps({"build": build, "dbt": json.loads(json.loads(shown.strip().spl
 
 @pytest.mark.slow
 def test_the_duckdb_memory_limit_setting_reaches_the_build_connection_and_dbt(tmp_path):
+    """dbt writes its parse into a target folder of the test's own: written into the project's, it
+    raced the refreshes of other workers reading target/manifest.json (one failed a clean-clone run)."""
     env = {**os.environ, "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "321MiB"}
     done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "home"), str(SNAPSHOTS)], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300)
