@@ -31,7 +31,7 @@ def pytest_configure(config):
     prepare_process_environment()
     # Tests drop whole files into inboxes and refresh at once; an inbox file is taken once unchanged
     # for this long (default 5 s). The slow-writer test sets its own.
-    os.environ.setdefault("WAREHOUSE_INBOX_SETTLE_S", "1")
+    os.environ.setdefault("WAREHOUSE_INBOX_SETTLE_S", "0.5")
     if hasattr(config, "workerinput"):
         return
     from orchestration.dbt_project import prepare

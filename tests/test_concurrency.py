@@ -57,12 +57,15 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
                                                                                                    datareportal):
     """The first refresh is a full one (the copied home is current, so without --full change
     detection would skip it all); the second, `--source datareportal --live` as its schedule would
-    run it, waits for the lock, finds a new report page, and publishes once the first is killed."""
+    run it but full, waits for the lock, finds a new report page, and publishes once the first is
+    killed. The analyst holds the published file read-write throughout."""
     base, requested = datareportal
     env = {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": base}
     published = home / "warehouse.duckdb"
     before, before_bytes = publication(published), sha256_of(published)
-    analyst = duckdb.connect(str(published), read_only=True)
+    # Read-write, as the DuckDB CLI and DBeaver open a file by default: DuckDB then locks it against
+    # every other process, and no refresh may need that lock.
+    analyst = duckdb.connect(str(published))
     queries = 0
 
     def read_until(done, limit: float = 300) -> None:
@@ -81,7 +84,7 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     read_until(lambda: holder.exists() or first.poll() is not None)
     assert first.poll() is None, first.communicate()[1][-2000:]
     holder_run = re.search(r"run ([0-9a-f-]{36})", holder.read_text()).group(1)
-    second = start_refresh(env, "--source", "datareportal", "--live")
+    second = start_refresh(env, "--full", "--source", "datareportal", "--live")
     read_until(lambda: any(" build" in command and "dbt" in command for command in children_in_group(first.pid)))
     inside = time.monotonic() + 2
     read_until(lambda: time.monotonic() > inside)  # well inside `dbt build`

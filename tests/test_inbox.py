@@ -55,9 +55,9 @@ def write_slowly(path: Path, content: bytes, pieces: int, pause: float) -> threa
 
 
 def test_a_file_still_being_written_is_waited_for_and_taken_whole(tmp_path, snapshot_copy, monkeypatch):
-    monkeypatch.setenv("WAREHOUSE_INBOX_SETTLE_S", "1.5")
+    monkeypatch.setenv("WAREHOUSE_INBOX_SETTLE_S", "0.8")
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
-    writer = write_slowly(inbox(settings, "un_egov") / "EGOV_DATA_2022.csv", SURVEY, pieces=8, pause=0.5)
+    writer = write_slowly(inbox(settings, "un_egov") / "EGOV_DATA_2022.csv", SURVEY, pieces=12, pause=0.3)
     result, logged = take(settings)
     writer.join()
     assert result.success, failure_text(result)
@@ -67,17 +67,17 @@ def test_a_file_still_being_written_is_waited_for_and_taken_whole(tmp_path, snap
 
 
 def test_a_writer_slower_than_the_wait_keeps_its_file_and_the_next_refresh_takes_it_whole(tmp_path, snapshot_copy, monkeypatch):
-    monkeypatch.setenv("WAREHOUSE_INBOX_SETTLE_S", "1.5")
-    monkeypatch.setenv("WAREHOUSE_INBOX_WAIT_S", "1")
+    monkeypatch.setenv("WAREHOUSE_INBOX_SETTLE_S", "0.8")
+    monkeypatch.setenv("WAREHOUSE_INBOX_WAIT_S", "0.5")
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
     dropped = inbox(settings, "un_egov") / "EGOV_DATA_2022.csv"
-    writer = write_slowly(dropped, SURVEY, pieces=10, pause=0.5)
+    writer = write_slowly(dropped, SURVEY, pieces=16, pause=0.3)
     result, logged = take(settings)
     assert result.success, failure_text(result)
     assert any("EGOV_DATA_2022.csv is still being written" in line and "left in the inbox" in line for line in logged)
     assert staging.staged_run(settings, "un_egov") is None, "no partial file is staged"
     writer.join()
-    time.sleep(1.6)
+    time.sleep(0.9)
     # Nothing lost: the file is whole in the inbox, and the next refresh takes it whole.
     assert dropped.read_bytes() == SURVEY
     result, _ = take(settings)
@@ -145,7 +145,7 @@ def test_a_zip_bomb_is_refused_naming_the_zip_with_memory_and_disk_flat(tmp_path
     zip_bomb(dropped)
     bomb_bytes, bomb_sha = dropped.stat().st_size, sha256_of(dropped)
     assert bomb_bytes < 10 << 20
-    time.sleep(1.1)  # settled (WAREHOUSE_INBOX_SETTLE_S in the suite)
+    time.sleep(0.6)  # settled (WAREHOUSE_INBOX_SETTLE_S in the suite)
     result, _ = take(settings, "worldbank")
     assert not result.success
     text = failure_text(result)

@@ -137,7 +137,7 @@ def test_the_inbox_sensor_requests_each_sources_refresh_and_a_bad_file_is_reject
     sensor = definitions.resolve_sensor_def("inbox")
     skipped = sensor(dg.build_sensor_context())
     assert isinstance(skipped, dg.SkipReason) and "still changing waits until it settles" in skipped.skip_message
-    time.sleep(1.1)  # the files have now gone WAREHOUSE_INBOX_SETTLE_S without a change
+    time.sleep(0.6)  # the files have now gone WAREHOUSE_INBOX_SETTLE_S without a change
     requests = {r.job_name: r for r in sensor(dg.build_sensor_context())}
     assert sorted(requests) == ["refresh_un_egov", "refresh_worldbank"]
     for job, request in requests.items():

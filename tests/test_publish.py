@@ -117,8 +117,9 @@ from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 settings = Settings(home=Path(sys.argv[1]), snapshots_dir=Path(sys.argv[2]))
 with WarehouseResource.from_settings(settings).build_connection() as connection:
     build = connection.execute("select current_setting('memory_limit')").fetchone()[0]
+target = settings.home / "dbt-target"
 shown = subprocess.run([DBT_EXECUTABLE, "show", "--inline", "select current_setting('memory_limit') as m", "--output", "json",
-                        "--log-format", "json", "--quiet", "--target-path", str(settings.home / "dbt-target")],
+                        "--log-format", "json", "--quiet", "--target-path", str(target)],
                        cwd=DBT_PROJECT_DIR, env={**os.environ, **settings.dbt_env()},
                        capture_output=True, text=True, check=True).stdout
 print(json.dumps({"build": build, "dbt": json.loads(json.loads(shown.strip().splitlines()[-1])["data"]["preview"])[0]["m"]}))
