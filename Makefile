@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test check test-spark ui clean browser bench
+.PHONY: install run test check test-spark test-bench ui clean browser bench
 
 install: $(VENV)/.installed
 
@@ -31,7 +31,11 @@ test: install browser
 
 # The inner loop: every module's fast tests on one shared build (no test that runs refreshes of its own).
 check: install browser
-	$(PYTEST) -m "not slow and not spark"
+	$(PYTEST) -m "not slow and not spark and not bench"
+
+# The benchmark scripts end to end at a tiny size, so they never rot (no timing asserted; CI runs it).
+test-bench: install
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -m bench
 
 # The same dbt models on Apache Spark (PySpark, local mode), compared with the DuckDB build.
 test-spark: $(VENV)/.installed-spark

@@ -42,7 +42,7 @@ def test_a_release_with_one_series_changed_differs_in_that_series_only(tmp_path)
     assert {row[3] for row, other in zip(first, second) if row != other} == {"SYN.BENCH.0002"}
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     out = tmp_path / "RESULTS.md"
     assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--out", str(out)]) == 0

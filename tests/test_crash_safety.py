@@ -82,13 +82,17 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
     analyst = duckdb.connect(str(settings.published_db))  # read-write
     try:
         opened = analyst.execute("select dagster_run_id from meta.publication").fetchone()[0]
-        # 1. Killed while taking the file in; the next refresh takes it again and publishes.
-        first = drop(settings, 2022)
+        # 1. Killed while taking a file in (the held survey's bytes again, so that nothing needs
+        # rebuilding): the next refresh keeps the killed run's copy in rejected/ and takes it again.
+        first = ("EGOV_DATA_2022.csv", (SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes())
+        (inbox / first[0]).write_bytes(first[1])
+        time.sleep(0.6)
         before = sha256_of(settings.published_db)
         killed(run(["refresh"], {**env, "WAREHOUSE_FAILPOINT": "inbox:recorded"}))
         assert sha256_of(settings.published_db) == before, "killed before publishing: the published file is as it was"
+        assert "inbox" in found_intact(settings, *first), "the file left the inbox only once staged and recorded"
         succeeded(run(["refresh"], env), settings)
-        assert "snapshot" in found_intact(settings, *first) and "rejected" in found_intact(settings, *first)
+        assert "rejected" in found_intact(settings, *first) and "snapshot" in found_intact(settings, *first)
 
         # 2. Killed once its publication was in place, before the record said so; the next refresh
         # completes the record and starts the promotion, and is killed in it, the old file moved
