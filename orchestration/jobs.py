@@ -38,10 +38,12 @@ def reject_staged(context: dg.HookContext) -> None:
     settings = context.resources.warehouse.settings
     published = published_run(settings) == context.run_id
     for name in SOURCES:
-        if staging.staged_run(settings, name) == context.run_id and published:
+        if staging.staged_run(settings, name) != context.run_id:
+            continue
+        if published:
             context.log.error(f"{name}: this run published from its staged files, so they are kept for the next refresh to "
                               "finish promoting into warehouse/snapshots/")
-        elif staging.staged_run(settings, name) == context.run_id:
+        else:
             reason = failure_reason(context.instance, context.run_id)
             if context.op_exception is not None:
                 reason += f"; step {context.step_key}: {context.op_exception}"

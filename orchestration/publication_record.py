@@ -43,9 +43,13 @@ def copy_path(settings: Settings) -> Path:
     return settings.build_dir / COPY
 
 
-def last(settings: Settings) -> Publication | None:
-    path = settings.build_dir / RECORD
+def _read(settings: Settings, name: str) -> Publication | None:
+    path = settings.build_dir / name
     return Publication(**json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+
+
+def last(settings: Settings) -> Publication | None:
+    return _read(settings, RECORD)
 
 
 def save(settings: Settings, name: str, publication: Publication) -> None:
@@ -53,5 +57,4 @@ def save(settings: Settings, name: str, publication: Publication) -> None:
 
 
 def intended(settings: Settings) -> Publication | None:
-    path = settings.build_dir / INTENT
-    return Publication(**json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    return _read(settings, INTENT)

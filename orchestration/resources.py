@@ -49,12 +49,12 @@ def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: st
     return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
 
 
-def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance, log) -> None:
+def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstance, log: dg.DagsterLogManager) -> None:
     """What an earlier, killed run left behind: its publication completed or forgotten, what it
     staged promoted if it published (a promotion is completed where it stopped), otherwise kept as
     rejected with the reason from its log; then the temporary files of its writes removed."""
     said = publishing.recover(settings)
-    if said and log:
+    if said:
         log.warning(said)
     published = published_run(settings)
     for name, spec in SOURCES.items():
@@ -63,12 +63,10 @@ def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstan
             continue
         if staged_by == published:
             promoted = staging.promote(settings, spec)
-            if log:
-                log.warning(f"{name}: completed the promotion of {', '.join(promoted)}, staged by run {staged_by}, which published them")
+            log.warning(f"{name}: completed the promotion of {', '.join(promoted)}, staged by run {staged_by}, which published them")
         else:
             kept = staging.reject(settings, name, failure_reason(instance, staged_by))
-            if log:
-                log.warning(f"{name}: what run {staged_by} staged did not publish; kept in {kept}")
+            log.warning(f"{name}: what run {staged_by} staged did not publish; kept in {kept}")
     staging.sweep_leftovers(settings, list(SOURCES))
 
 

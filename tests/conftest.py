@@ -141,6 +141,11 @@ def logged_decisions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)]
 
 
+def crlf_copy(name: str) -> bytes:
+    """A survey file with the same numbers in new bytes: a changed snapshot that passes every gate."""
+    return (SNAPSHOTS / "un_egov" / name).read_bytes().replace(b"\n", b"\r\n")
+
+
 def copy_home(built: Settings, target: Path) -> Path:
     """A private copy of the built warehouse home (without its lock, holder or data docs)."""
     shutil.copytree(built.home, target, ignore=shutil.ignore_patterns("quality", "*.lock", "refresh.holder"))

@@ -21,17 +21,12 @@ from orchestration.settings import Settings
 from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import IncomingFile, sha256_of, verified_files
-from tests.conftest import SNAPSHOTS, copy_home, environment, run
-
-
-def another_release(year: int) -> bytes:
-    """A survey file the store does not hold yet: the committed one with CRLF line ends."""
-    return (SNAPSHOTS / "un_egov" / f"EGOV_DATA_{year}.csv").read_bytes().replace(b"\n", b"\r\n")
+from tests.conftest import SNAPSHOTS, copy_home, crlf_copy, environment, run
 
 
 def drop(settings: Settings, year: int) -> tuple[str, bytes]:
     """Another release of one survey year into the inbox, settled (WAREHOUSE_INBOX_SETTLE_S in the suite)."""
-    name, content = f"EGOV_DATA_{year}.csv", another_release(year)
+    name, content = f"EGOV_DATA_{year}.csv", crlf_copy(f"EGOV_DATA_{year}.csv")
     (settings.inbox_dir / "un_egov" / name).write_bytes(content)
     time.sleep(0.6)
     return name, content
@@ -145,7 +140,7 @@ def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_di
     # The hook reads only the settings of the run's warehouse; the resource itself would settle the staged set on opening.
     warehouse = SimpleNamespace(settings=settings)
     published = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
-    incoming = [IncomingFile("EGOV_DATA_2022.csv", another_release(2022), "inbox: test", "2026-12-06T00:00:00+00:00")]
+    incoming = [IncomingFile("EGOV_DATA_2022.csv", crlf_copy("EGOV_DATA_2022.csv"), "inbox: test", "2026-12-06T00:00:00+00:00")]
     staging.stage(settings, "un_egov", published, incoming)
     reject_staged(dg.build_hook_context(resources={"warehouse": warehouse}, run_id=published, instance=dg.DagsterInstance.ephemeral()))
     assert staging.staged_run(settings, "un_egov") == published and not staging.rejected_dir(settings, "un_egov").exists()
@@ -156,5 +151,5 @@ def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_di
                                         instance=dg.DagsterInstance.ephemeral()))
     assert staging.staged_run(settings, "un_egov") is None
     kept = sorted(staging.rejected_dir(settings, "un_egov").glob("*/EGOV_DATA_2022.csv"))
-    assert [path.read_bytes() for path in kept] == [another_release(2022)] * 2
+    assert [path.read_bytes() for path in kept] == [crlf_copy("EGOV_DATA_2022.csv")] * 2
     assert "run a-run-that-never-published is not in this Dagster instance" in (kept[-1].parent / "reason.txt").read_text()

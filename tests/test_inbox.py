@@ -15,10 +15,10 @@ from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.worldbank.bulk_zip import WdiZipError
 from orchestration.sources.snapshots import sha256_of
-from tests.conftest import SNAPSHOTS, failure_text, logged_decisions, materialize
+from tests.conftest import crlf_copy, failure_text, logged_decisions, materialize
 from tests.zip_bomb import write_zip_bomb
 
-SURVEY = (SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes().replace(b"\n", b"\r\n")  # another release of 2022
+SURVEY = crlf_copy("EGOV_DATA_2022.csv")  # another release of 2022
 
 
 def inbox(settings: Settings, source: str) -> Path:

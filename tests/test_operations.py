@@ -18,7 +18,7 @@ from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS, environment, materialize, run
+from tests.conftest import SNAPSHOTS, crlf_copy, environment, materialize, run
 from tests.test_bad_inputs import CASES, damaged_copy
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]
@@ -128,7 +128,7 @@ def test_the_inbox_sensor_requests_each_sources_refresh_and_a_bad_file_is_reject
     un_inbox, wb_inbox = settings.inbox_dir / "un_egov", settings.inbox_dir / "worldbank"
     un_inbox.mkdir(parents=True)
     wb_inbox.mkdir(parents=True)
-    (un_inbox / "EGOV_DATA_2022.csv").write_bytes((SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv").read_bytes().replace(b"\n", b"\r\n"))
+    (un_inbox / "EGOV_DATA_2022.csv").write_bytes(crlf_copy("EGOV_DATA_2022.csv"))
     truncated = (SNAPSHOTS / "worldbank" / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").read_bytes()[:3000]
     (wb_inbox / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv").write_bytes(truncated)
     snapshots_before = {p.name: sha256_of(p) for p in (snapshot_copy / "worldbank").iterdir() if p.is_file()}

@@ -20,7 +20,7 @@ from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, environment, logged_decisions, materialize, run
+from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, crlf_copy, environment, logged_decisions, materialize, run
 from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
 
@@ -48,11 +48,6 @@ def run_decisions(dagster_home: Path, run_id: str | None = None) -> list[str]:
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         run_id = run_id or instance.get_runs(limit=1)[0].run_id
         return logged_decisions(instance, run_id)
-
-
-def crlf_copy(name: str) -> bytes:
-    """A survey file with the same numbers in new bytes: a changed snapshot that passes every gate."""
-    return (SNAPSHOTS / "un_egov" / name).read_bytes().replace(b"\n", b"\r\n")
 
 
 # 1. An edited snapshot goes unnoticed.

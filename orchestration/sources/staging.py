@@ -174,12 +174,12 @@ def inbox_files(settings: Settings, source: str) -> list[Path]:
     return sorted(path for path in inbox.iterdir() if not path.name.startswith(".") and not path.name.endswith(IN_PROGRESS_SUFFIX))
 
 
-def unsettled_for(path: Path, now_s: float | None = None) -> float:
+def unsettled_for(path: Path) -> float:
     """Seconds until ``path`` has gone WAREHOUSE_INBOX_SETTLE_S without a change; 0 once it has.
     The ctime counts as well as the mtime: a copy that keeps the source's mtime still moves it."""
     info = os.lstat(path)
     changed = max(info.st_mtime, info.st_ctime)
-    return max(0.0, limits.INBOX_SETTLE_S.value() - ((now_s or time.time()) - changed))
+    return max(0.0, limits.INBOX_SETTLE_S.value() - (time.time() - changed))
 
 
 def settled_inbox_files(settings: Settings, source: str) -> list[Path]:
@@ -243,13 +243,18 @@ def _take(path: Path, folder: Path) -> tuple[SnapshotFile, tuple] | None:
         after = os.fstat(descriptor)
     finally:
         os.close(descriptor)
-    identity = (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)
-    if identity != (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns):
+    identity = _identity(before)
+    if identity != _identity(after):
         (folder / path.name).unlink()
         return None
     entry = SnapshotFile(file=path.name, sha256=digest, bytes=before.st_size, obtained_from=f"inbox: dropped by hand into {path.parent}",
                          date_accessed=now(), notes="taken from the inbox")
     return entry, identity
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    """What any write to a file, or its replacement by another, changes."""
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 def take_inbox(settings: Settings, spec: SourceSpec, run_id: str, say: Callable[[str], None] = lambda _: None) -> list[SnapshotFile]:
@@ -276,8 +281,7 @@ def take_inbox(settings: Settings, spec: SourceSpec, run_id: str, say: Callable[
     _add_to_record(settings, source, run_id, [entry for _, entry, _ in taken])
     failpoints.reached("inbox:recorded")
     for path, entry, identity in taken:
-        info = os.lstat(path)
-        if identity == (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns):
+        if identity == _identity(os.lstat(path)):
             path.unlink()
         else:
             say(f"{path.name} changed after it was taken; the new version stays in the inbox for the next refresh")
