@@ -15,10 +15,13 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from orchestration import limits
 
@@ -28,6 +31,14 @@ FORMATS = ("table", "csv", "json")
 
 class QueryRefused(ValueError):
     """A statement that is not a query, a query past a limit, or a warehouse that is not there."""
+
+
+class QueryInvalid(QueryRefused):
+    """SQL that does not parse, or no statement at all."""
+
+
+class QueryTimedOut(QueryRefused):
+    """A query stopped at the time limit."""
 
 
 def sandbox_config() -> dict[str, object]:
@@ -63,9 +74,9 @@ def statements_of(sql: str) -> list:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
-        raise QueryRefused(f"the SQL does not parse: {error}") from None
+        raise QueryInvalid(f"the SQL does not parse: {error}") from None
     if not statements:
-        raise QueryRefused("no SQL statement given")
+        raise QueryInvalid("no SQL statement given")
     refused = [s for s in statements if s.type not in _READING]
     if refused:
         kinds = ", ".join(sorted({s.type.name for s in refused}))
@@ -74,35 +85,105 @@ def statements_of(sql: str) -> list:
     return statements
 
 
+class TimeLimit:
+    """DuckDB's time on one query, summed over the calls that run it (not the time a client takes to
+    read what it streams). DuckDB has no statement timeout of its own: a timer calls interrupt(),
+    and the connection stays usable for the next query."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection):
+        self.connection, self.limit, self.spent = connection, limits.QUERY_TIMEOUT_S.value(), 0.0
+        self._stopped = threading.Event()
+
+    @contextmanager
+    def running(self):
+        """A call into DuckDB, stopped once the query's time is spent; what the sandbox or the timer
+        refused comes out as QueryRefused."""
+        timer = threading.Timer(max(self.limit - self.spent, 0.0), self._stop)
+        started = time.perf_counter()
+        timer.start()
+        try:
+            yield
+        except (duckdb.InterruptException, OSError):  # OSError: an interrupt seen through an Arrow stream
+            if not self._stopped.is_set():
+                raise
+            raise self._refusal() from None
+        except duckdb.PermissionException as error:
+            raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}; only the published "
+                               "warehouse can be read, and no file written, attached or loaded") from None
+        except duckdb.InvalidInputException as error:
+            if "configuration has been locked" not in str(error):
+                raise
+            raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}") from None
+        finally:
+            timer.cancel()
+            self.spent += time.perf_counter() - started
+        if self._stopped.is_set():  # an interrupted Arrow stream may simply end: never take it for the whole result
+            raise self._refusal()
+
+    def _stop(self) -> None:
+        self._stopped.set()
+        self.connection.interrupt()
+
+    def _refusal(self) -> QueryTimedOut:
+        return QueryTimedOut(f"the query ran past the time limit of {self.limit:g} s and was stopped "
+                            f"({limits.QUERY_TIMEOUT_S.env} sets the limit)")
+
+
 def execute(connection: duckdb.DuckDBPyConnection, sql: str) -> Result:
     """Run ``sql`` on an analyst connection within the time and row limits; the last statement's rows."""
     statements = statements_of(sql)
-    timeout, max_rows = limits.QUERY_TIMEOUT_S.value(), limits.QUERY_MAX_ROWS.value()
-    # DuckDB has no statement timeout of its own; interrupt() from a timer stops the query, and
-    # the connection stays usable for the next one.
-    timer = threading.Timer(timeout, connection.interrupt)
+    max_rows = limits.QUERY_MAX_ROWS.value()
     started = time.perf_counter()
-    timer.start()
-    try:
+    with TimeLimit(connection).running():
         for statement in statements[:-1]:
             connection.execute(statement.query).fetchall()
         cursor = connection.execute(statements[-1].query)
         columns = [(column[0], str(column[1])) for column in cursor.description]
         rows = cursor.fetchmany(max_rows + 1) if max_rows else cursor.fetchall()
-    except duckdb.InterruptException:
-        raise QueryRefused(f"the query ran past the time limit of {timeout:g} s and was stopped "
-                           f"({limits.QUERY_TIMEOUT_S.env} sets the limit)") from None
-    except duckdb.PermissionException as error:
-        raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}; only the published "
-                           "warehouse can be read, and no file written, attached or loaded") from None
-    except duckdb.InvalidInputException as error:
-        if "configuration has been locked" not in str(error):
-            raise
-        raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}") from None
-    finally:
-        timer.cancel()
     truncated = bool(max_rows) and len(rows) > max_rows
     return Result(columns, rows[:max_rows] if truncated else rows, truncated, (time.perf_counter() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class Stream:
+    columns: list[tuple[str, str]]  # name and DuckDB type
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]  # every row, no row limit; the time limit still holds
+
+
+def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[str], bool] = lambda kind: False,
+           batch_rows: int = 65_536) -> Stream:
+    """Every row of ``sql`` as Arrow batches, computed as they are read (for downloads), with the
+    columns whose DuckDB type ``as_text`` names cast to text. The first batch is computed here, so a
+    query that is refused, fails or runs out of time says so before anything is sent."""
+    statements = statements_of(sql)
+    limit = TimeLimit(connection)
+    with limit.running():
+        for statement in statements[:-1]:
+            connection.execute(statement.query).fetchall()
+        relation = connection.sql(statements[-1].query)
+        if any(as_text(str(kind)) for kind in relation.types):
+            relation = relation.project(", ".join(
+                _quoted(name) + ("::varchar" if as_text(str(kind)) else "") for name, kind in zip(relation.columns, relation.types)))
+        reader = relation.to_arrow_reader(batch_rows)
+        first = _next_batch(reader)
+    columns = [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        batch = first
+        while batch is not None:
+            yield batch
+            with limit.running():
+                batch = _next_batch(reader)
+
+    return Stream(columns, reader.schema, batches())
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
 
 
 def run_query(published: Path, sql: str, output: str = "table") -> tuple[str, Result]:
@@ -134,15 +215,38 @@ def _table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def list_tables(published: Path) -> list[tuple[str, int, str]]:
-    """Every published table with its row count and its dbt description."""
+@dataclass(frozen=True)
+class Table:
+    name: str  # schema.table
+    description: str  # dbt's, carried into the published file
+    row_count: int
+    columns: list[tuple[str, str, str]]  # name, DuckDB type, description
+
+
+def catalog(connection: duckdb.DuckDBPyConnection) -> list[Table]:
+    """Every published table with its row count, its columns and their dbt descriptions."""
+    tables = connection.execute(
+        "select schema_name, table_name, coalesce(comment, '') from duckdb_tables() order by 1, 2"
+    ).fetchall()
+    columns: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for schema, table, column, kind, comment in connection.execute(
+        "select schema_name, table_name, column_name, data_type, coalesce(comment, '') from duckdb_columns() "
+        "order by schema_name, table_name, column_index"
+    ).fetchall():
+        columns.setdefault((schema, table), []).append((column, kind, comment))
+    return [Table(f"{schema}.{table}", comment, _count(connection, schema, table), columns.get((schema, table), []))
+            for schema, table, comment in tables]
+
+
+def list_tables(published: Path) -> list[Table]:
     with connect(published) as connection:
-        tables = connection.execute(
-            "select schema_name, table_name, coalesce(comment, '') from duckdb_tables() order by 1, 2"
-        ).fetchall()
-        return [(f"{schema}.{table}", _count(connection, schema, table), comment) for schema, table, comment in tables]
+        return catalog(connection)
 
 
 def _count(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
-    quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
-    return connection.execute(f"select count(*) from {quoted}").fetchall()[0][0]
+    return connection.execute(f"select count(*) from {_quoted(schema)}.{_quoted(table)}").fetchall()[0][0]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+

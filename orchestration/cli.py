@@ -42,10 +42,17 @@ examples:
   warehouse query "select * from marts.dim_country where is_central_asia"
   warehouse query --csv "select iso3, survey_year, egdi from marts.egov_scores" > egdi.csv
   warehouse query --json -f my_query.sql
+  warehouse query --publication 20261202-101503-3f0acae4 "select * from meta.publication"
 """),
     "tables": ("list the published tables with row counts and descriptions", """\
 examples:
   warehouse tables
+"""),
+    "serve": ("serve the published warehouse to analysts: a read-only SQL API and web console", """\
+examples:
+  warehouse serve                                   http://127.0.0.1:8765, this machine only
+  WAREHOUSE_SERVE_TOKEN=$(openssl rand -hex 24) warehouse serve --host 0.0.0.0
+                                                    the team's: every request shows the token
 """),
     "ui": ("start the Dagster UI and daemon on 127.0.0.1", """\
 examples:
@@ -75,11 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     sub["status"].set_defaults(handler=_status)
     sub["query"].add_argument("sql", nargs="?", help="the SQL to run")
     sub["query"].add_argument("-f", "--file", type=Path, help="read the SQL from this file")
+    sub["query"].add_argument("--publication", metavar="ID", help="query this kept publication instead of the current one")
     formats = sub["query"].add_mutually_exclusive_group()
     formats.add_argument("--csv", dest="output", action="store_const", const="csv", help="CSV with a header row")
     formats.add_argument("--json", dest="output", action="store_const", const="json", help="a JSON array of objects")
     sub["query"].set_defaults(handler=_query, output="table")
     sub["tables"].set_defaults(handler=_tables)
+    sub["serve"].add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
+    sub["serve"].add_argument("--port", type=int, default=8765)
+    sub["serve"].add_argument("--token", help="the secret every request must show (better: WAREHOUSE_SERVE_TOKEN, "
+                                               "which other users of this machine cannot read from the process list)")
+    sub["serve"].set_defaults(handler=_serve)
     sub["ui"].add_argument("--port", type=int, default=3000)
     sub["ui"].set_defaults(handler=_ui)
     args = parser.parse_args(argv)
@@ -213,11 +226,12 @@ def _print_summary(settings: Settings) -> None:
     import duckdb
 
     from orchestration.analyst import list_tables
-    from orchestration.publication_record import copy_path
+    from orchestration.publication_record import copy_path, last
 
-    print("\npublished tables:")
-    for name, rows, _ in list_tables(copy_path(settings)):
-        print(f"  {name:<40} {rows:>8,} rows")
+    print(f"\npublication {last(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept")
+    print("published tables:")
+    for table in list_tables(copy_path(settings)):
+        print(f"  {table.name:<40} {table.row_count:>8,} rows")
     with duckdb.connect(str(copy_path(settings)), read_only=True) as connection:
         headline = connection.execute(
             """
@@ -243,17 +257,21 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from orchestration import limits
+    from orchestration import limits, publication_record
     from orchestration.analyst import QueryRefused, run_query
 
     if bool(args.sql) == bool(args.file):
         print("give the SQL either as an argument or with -f FILE", file=sys.stderr)
         return 2
     sql = args.file.read_text(encoding="utf-8") if args.file else args.sql
+    settings = Settings.from_env()
     try:
-        text, result = run_query(Settings.from_env().published_db, sql, args.output)
+        published = settings.published_db
+        if args.publication:
+            published = publication_record.kept_file(settings, publication_record.find(settings, args.publication))
+        text, result = run_query(published, sql, args.output)
         sys.stdout.write(text)
-    except QueryRefused as refused:
+    except (QueryRefused, publication_record.UnknownPublication) as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
     except Exception as error:  # DuckDB's own message (syntax, unknown table) is the clearest answer
@@ -273,8 +291,28 @@ def _tables(args: argparse.Namespace) -> int:
     except QueryRefused as refused:
         print(refused, file=sys.stderr)
         return 2
-    for name, rows, description in tables:
-        print(f"{name}  ({rows:,} rows)\n    {description or '(no description)'}\n")
+    for table in tables:
+        print(f"{table.name}  ({table.row_count:,} rows)\n    {table.description or '(no description)'}\n")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from orchestration.serving.access import TOKEN_ENV, refusal_to_start
+    from orchestration.serving.app import create_app
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    refusal = refusal_to_start(args.host, token)
+    if refusal:
+        print(f"warehouse serve: {refusal}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    where = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving the publications of {settings.home} on http://{where}:{args.port} (Ctrl-C to stop)"
+          + ("; every request must show the token" if token else ""), flush=True)
+    uvicorn.run(create_app(settings, token), host=args.host, port=args.port, log_level="warning", server_header=False,
+                timeout_graceful_shutdown=5)
     return 0
 
 

@@ -61,5 +61,12 @@ FETCH_MAX_BYTES = Limit("WAREHOUSE_FETCH_MAX_BYTES", 64 * MIB, "bytes of one ups
 FETCH_REDIRECT_HOSTS = Limit("WAREHOUSE_FETCH_REDIRECT_HOSTS", "",
                              "hosts besides the one asked that an upstream may redirect to (comma-separated; https only)")
 
+# The served door (orchestration/serving/).
+SERVE_MAX_BODY_BYTES = Limit("WAREHOUSE_SERVE_MAX_BODY_BYTES", 1 * MIB, "bytes of one request to the served door (its SQL); a larger one is refused")
+
+# Publications (orchestration/publishing.py): each is kept read-only under its id, for citing.
+KEEP_PUBLICATIONS = Limit("WAREHOUSE_KEEP_PUBLICATIONS", 5,
+                          "publications kept, queryable by id; the refresh that publishes removes older ones (at least 1 stays)")
+
 ALL = (QUERY_TIMEOUT_S, QUERY_MAX_ROWS, QUERY_MEMORY, QUERY_THREADS, INBOX_SETTLE_S, INBOX_WAIT_S, ZIP_MAX_BYTES,
-       ZIP_MAX_RATIO, FETCH_DEADLINE_S, FETCH_MAX_BYTES, FETCH_REDIRECT_HOSTS)
+       ZIP_MAX_RATIO, FETCH_DEADLINE_S, FETCH_MAX_BYTES, FETCH_REDIRECT_HOSTS, SERVE_MAX_BODY_BYTES, KEEP_PUBLICATIONS)

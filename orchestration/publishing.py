@@ -7,6 +7,11 @@ has the old file open keeps reading the old file, untouched and consistent; the 
 opens the new one. What a refresh must know of the last publication comes from the build area's
 record of it (orchestration/publication_record.py). A refresh that fails before this step leaves
 the published file as it was; one killed during it is completed or undone by the next (``recover``).
+
+Each publication is also kept under its id in ``publications/``, read-only, and the oldest beyond
+``WAREHOUSE_KEEP_PUBLICATIONS`` are removed once a new one is in place. The kept file is the build
+area's copy itself, linked: that copy is never written in place (the next patch starts from a copy
+of it), so keeping a publication costs no bytes and no time.
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import failpoints, gate_history, publication_record, wdi_rebuild
+from orchestration import failpoints, gate_history, limits, publication_record, wdi_rebuild
 from orchestration.changes import differing_series, table_exists
 from orchestration.durable import fsync, sweep, temporary_beside
-from orchestration.publication_record import COPY, INTENT, RECORD, Publication
+from orchestration.publication_record import COPY, INTENT, RECORD, Publication, publication_id
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 
 
@@ -35,6 +40,7 @@ def publish(settings: Settings, schemas: tuple[str, ...], run_id: str, code_fing
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
     base = publication_record.copy_path(settings)
+    published_at = datetime.now(timezone.utc)
     written = temporary_beside(base)
     staged = temporary_beside(settings.published_db)
     settings.published_db.parent.mkdir(parents=True, exist_ok=True)
@@ -42,12 +48,13 @@ def publish(settings: Settings, schemas: tuple[str, ...], run_id: str, code_fing
         patch = series_tables if series_tables and _patchable(settings.build_db, base, code_fingerprint) else frozenset()
         if patch:
             shutil.copyfile(base, written)
-        counts, patched, inputs = _write_copy(settings.build_db, written, schemas, run_id, code_fingerprint, patch)
+        counts, patched, inputs = _write_copy(settings.build_db, written, schemas, run_id, published_at, code_fingerprint, patch)
         fsync(written)
         shutil.copyfile(written, staged)
         fsync(staged)
-        publication = Publication(run_id, datetime.now(timezone.utc).isoformat(), code_fingerprint, inputs,
+        publication = Publication(run_id, published_at.isoformat(), code_fingerprint, inputs,
                                   inode=staged.stat().st_ino, copy=written.name)
+        _keep_file(settings, written, publication)
         publication_record.save(settings, INTENT, publication)
         failpoints.reached("publish:before-rename")
         os.replace(staged, settings.published_db)
@@ -68,8 +75,35 @@ def _commit(settings: Settings, publication: Publication) -> None:
     else:  # its copy is gone: the next publication writes every table rather than patch a stale base
         (settings.build_dir / COPY).unlink(missing_ok=True)
     publication_record.save(settings, RECORD, replace(publication, copy=COPY))
+    publication_record.keep_record(settings, replace(publication, copy=COPY))
     (settings.build_dir / INTENT).unlink(missing_ok=True)
     fsync(settings.build_dir)
+    _remove_beyond_kept(settings)
+
+
+def _keep_file(settings: Settings, written: Path, publication: Publication) -> None:
+    """``publications/<id>.duckdb``: the publication's file, read-only; listed once its record is written."""
+    kept = publication_record.kept_file(settings, publication)
+    kept.parent.mkdir(exist_ok=True)
+    written.chmod(0o444)
+    kept.unlink(missing_ok=True)  # a killed attempt's link under the same id
+    os.link(written, kept)
+    fsync(kept.parent)
+
+
+def _remove_beyond_kept(settings: Settings) -> None:
+    """Remove the publications older than the last ``WAREHOUSE_KEEP_PUBLICATIONS`` (at least the
+    current one stays), and any file a killed publication left unlisted. A reader that has one open
+    keeps reading it: the name goes, the file goes when the reader closes it."""
+    if not settings.publications_dir.is_dir():
+        return
+    kept = publication_record.kept(settings)
+    for old in kept[max(1, limits.KEEP_PUBLICATIONS.value()):]:
+        (settings.publications_dir / f"{old.id}.json").unlink()
+    for file in settings.publications_dir.glob("*.duckdb"):
+        if not file.with_suffix(".json").exists():
+            file.unlink()
+    fsync(settings.publications_dir)
 
 
 def recover(settings: Settings) -> str | None:
@@ -77,6 +111,7 @@ def recover(settings: Settings) -> str | None:
     got there; then remove the temporary files it left. Says what it did, if anything."""
     intent = publication_record.intended(settings)
     said = None
+    _keep_last(settings)
     if intent is not None:
         published = settings.published_db.stat().st_ino if settings.published_db.exists() else None
         if published == intent.inode:
@@ -84,11 +119,21 @@ def recover(settings: Settings) -> str | None:
             said = f"completed the record of run {intent.run_id}'s publication, which was killed once its file was in place"
         else:
             (settings.build_dir / INTENT).unlink()
+            _remove_beyond_kept(settings)  # its kept file, not listed
             said = f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
-    removed = sweep(settings.published_db.parent) + sweep(settings.build_dir)
+    removed = sweep(settings.published_db.parent) + sweep(settings.build_dir) + sweep(settings.publications_dir)
     if removed:
         said = (said + "; " if said else "") + f"removed {len(removed)} temporary file(s) of a killed publication"
     return said
+
+
+def _keep_last(settings: Settings) -> None:
+    """Keep the last publication under its id if it is not kept yet: one published before
+    publications were kept, whose build copy is still the file as published."""
+    last, copy = publication_record.last(settings), publication_record.copy_path(settings)
+    if last is not None and copy.exists() and not (settings.publications_dir / f"{last.id}.json").exists():
+        _keep_file(settings, copy, last)
+        publication_record.keep_record(settings, last)
 
 
 def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:
@@ -105,8 +150,8 @@ def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:
         return code == code_fingerprint and context == wdi_rebuild.built_context(connection, "build")
 
 
-def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, code_fingerprint: str,
-                patch: frozenset[str]) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
+def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, published_at: datetime,
+                code_fingerprint: str, patch: frozenset[str]) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
     connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         connection.execute("attach ? as build (read_only)", [str(build_db)])
@@ -127,7 +172,7 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
                 _copy_comments(connection, schema, table, comment)
                 _copy_primary_key(connection, schema, table)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
-        inputs = _record_publication(connection, run_id, code_fingerprint)
+        inputs = _record_publication(connection, run_id, published_at, code_fingerprint)
         connection.execute("detach build")
         connection.execute("checkpoint")
         return counts, patched, inputs
@@ -181,15 +226,17 @@ def _literal(text: str) -> str:
     return str(duckdb.ConstantExpression(text))  # DuckDB's own quoting: COMMENT ON takes no parameter
 
 
-def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, code_fingerprint: str) -> dict[str, dict[str, str]]:
-    """What this file was built from: the run, the code, and each source's snapshot set (returned too)."""
+def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, published_at: datetime,
+                        code_fingerprint: str) -> dict[str, dict[str, str]]:
+    """Which publication this file is, what it was built from: the run, the code, and each source's
+    snapshot set (returned too)."""
     connection.execute("create schema if not exists meta")
     connection.execute("drop table if exists meta.publication")
     connection.execute("drop table if exists meta.inputs")
     connection.execute(
-        "create table meta.publication as select ?::varchar as dagster_run_id, ?::timestamp as published_at, "
-        "?::varchar as code_fingerprint",
-        [run_id, datetime.now(timezone.utc).replace(tzinfo=None), code_fingerprint],
+        "create table meta.publication as select ?::varchar as publication_id, ?::varchar as dagster_run_id, "
+        "?::timestamp as published_at, ?::varchar as code_fingerprint",
+        [publication_id(published_at, run_id), run_id, published_at.replace(tzinfo=None), code_fingerprint],
     )
     source = "build.raw.loaded_snapshots" if table_exists(connection, "raw", "loaded_snapshots", "build") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")

@@ -40,13 +40,15 @@ def write_report(published: Path, target: Path) -> Path:
             _internet(connection),
             _provenance(connection),
         ]
-        published_at = connection.execute("select published_at from meta.publication").fetchall()[0][0]
+        publication, published_at = connection.execute("select publication_id, published_at from meta.publication").fetchall()[0]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Digital transformation of Central Asia: the study recomputed</title>"
         f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>"
         "<h1>Digital transformation of Central Asia: the study's numbers recomputed</h1>"
-        f"<p class='note'>From the published warehouse of {published_at:%Y-%m-%d %H:%M} UTC. "
+        f"<p class='note'>Drawn from publication <code id='publication'>{publication}</code> of the warehouse, "
+        f"published {published_at:%Y-%m-%d %H:%M} UTC (cite it by its id; <code>warehouse query --publication {publication}</code> "
+        "queries it while it is kept). "
         "&#10003; the printed number matches the raw data at its printed precision; &#10007; it does not; "
         "&ge; a printed lower bound that holds; ? no independent source.</p>"
         + "".join(sections)

@@ -107,6 +107,11 @@ class Settings:
         """What analysts open; only ever replaced whole, at the end of a successful refresh."""
         return self.home / "warehouse.duckdb"
 
+    @property
+    def publications_dir(self) -> Path:
+        """The last few publications, each read-only and citable by its id (orchestration/publication_record.py)."""
+        return self.home / "publications"
+
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
         return {

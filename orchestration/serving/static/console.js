@@ -1,0 +1,102 @@
+// The console's behaviour: run the editor's SQL through the JSON API and show the rows as a table.
+// Every value is placed with textContent, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const publication = () => $("publication").value;
+
+function downloadUrl(format) {
+  const params = new URLSearchParams({ sql: $("sql").value, format, publication: publication() });
+  return "/api/query?" + params.toString();
+}
+
+function refreshLinks() {
+  $("csv").href = downloadUrl("csv");
+  $("parquet").href = downloadUrl("parquet");
+}
+
+function cell(tag, text) {
+  const element = document.createElement(tag);
+  element.textContent = text;
+  return element;
+}
+
+function show(body) {
+  const table = document.createElement("table");
+  table.className = "rows";
+  const head = table.createTHead().insertRow();
+  for (const column of body.columns) {
+    const th = cell("th", column.name);
+    th.title = column.type;
+    th.scope = "col";
+    head.appendChild(th);
+  }
+  const rows = table.createTBody();
+  for (const row of body.rows) {
+    const tr = rows.insertRow();
+    for (const value of row) {
+      const td = cell("td", value === null ? "NULL" : typeof value === "object" ? JSON.stringify(value) : String(value));
+      if (value === null) td.className = "null";
+      else if (typeof value === "number") td.className = "number";
+      tr.appendChild(td);
+    }
+  }
+  $("result").replaceChildren(table);
+  const count = body.rows.length.toLocaleString("en");
+  const cut = body.truncated ? " (cut off at the row limit: download CSV or Parquet for every row)" : "";
+  $("status").textContent = `${count} row${body.rows.length === 1 ? "" : "s"}${cut} · publication ${body.publication} · ${Math.round(body.elapsed_ms)} ms`;
+  $("status").className = body.truncated ? "warning" : "";
+}
+
+async function run(event) {
+  if (event) event.preventDefault();
+  $("run").disabled = true;
+  $("status").className = "";
+  $("status").textContent = "running…";
+  try {
+    const response = await fetch("/api/query", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sql: $("sql").value, publication: publication() }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      $("result").replaceChildren();
+      $("status").className = "error";
+      $("status").textContent = `${body.error}: ${body.message}`;
+      return;
+    }
+    show(body);
+  } catch (error) {
+    $("status").className = "error";
+    $("status").textContent = `the service did not answer: ${error}`;
+  } finally {
+    $("run").disabled = false;
+  }
+}
+
+function pickTable(details) {
+  if (!details.open) return;
+  $("sql").value = `select * from ${details.dataset.table} limit 100`;
+  refreshLinks();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("query").addEventListener("submit", run);
+  $("sql").addEventListener("input", refreshLinks);
+  $("sql").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) run(event);
+  });
+  $("publication").addEventListener("change", () => $("choose").submit());
+  for (const details of document.querySelectorAll("details.table")) {
+    details.addEventListener("toggle", () => pickTable(details));
+  }
+  for (const button of document.querySelectorAll("button.example")) {
+    button.addEventListener("click", () => {
+      $("sql").value = button.dataset.sql;
+      refreshLinks();
+      run();
+    });
+  }
+  refreshLinks();
+});

@@ -1,0 +1,250 @@
+"""`warehouse serve` on the shared build: the JSON API, the downloads, the sandbox and the token
+through real HTTP to a real uvicorn process, and the console in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import duckdb
+import pandas as pd
+import pytest
+import requests
+
+from orchestration.serving.examples import readme_examples
+from tests.browser import driven
+from tests.conftest import environment, run
+from tests.served import serving
+
+EXAMPLES = readme_examples()
+# Three of the README's examples: a join with ranks, an aggregate with NULLs, provenance text.
+CHOSEN = [title for title in EXAMPLES if title.startswith(("1. ", "6. ", "8. "))]
+TIMEOUT_S = 2
+MAX_ROWS = 1000
+TOKEN = "a-token-for-the-tests-0123456789"
+
+
+@pytest.fixture(scope="module")
+def env(built) -> dict[str, str]:
+    return {**environment(built.home.parent), "WAREHOUSE_QUERY_TIMEOUT_S": str(TIMEOUT_S),
+            "WAREHOUSE_QUERY_MAX_ROWS": str(MAX_ROWS)}
+
+
+@pytest.fixture(scope="module")
+def served(env) -> str:
+    with serving(env) as service:
+        yield service.url
+
+
+@pytest.fixture(scope="module")
+def current(db) -> tuple[str, str]:
+    return db.execute("select publication_id, dagster_run_id from meta.publication").fetchall()[0]
+
+
+def post(url: str, sql: str, **fields) -> requests.Response:
+    return requests.post(f"{url}/api/query", json={"sql": sql, **fields}, timeout=60)
+
+
+def normal(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame as CSV gives it back, so that frames from JSON, CSV and Parquet compare by value."""
+    return pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+
+
+def test_tables_are_the_published_tables_with_counts_columns_and_dbt_descriptions(served, db, current):
+    answer = requests.get(f"{served}/api/tables", timeout=60)
+    assert answer.status_code == 200 and answer.headers["X-Publication"] == current[0]
+    tables = {table["name"]: table for table in answer.json()}
+    expected = db.execute("select schema_name || '.' || table_name, coalesce(comment, '') from duckdb_tables()").fetchall()
+    assert {name: table["description"] for name, table in tables.items()} == dict(expected)
+    for name, table in tables.items():
+        assert table["row_count"] == db.execute(f"select count(*) from {name}").fetchall()[0][0], name
+        schema, relation = name.split(".")
+        columns = db.execute("select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
+                             "where schema_name = ? and table_name = ? order by column_index", [schema, relation]).fetchall()
+        assert [(c["name"], c["type"], c["description"]) for c in table["columns"]] == columns, name
+    scores = tables["marts.egov_scores"]
+    assert scores["description"] and scores["row_count"] == 2316
+    assert any(c["name"] == "egdi" and "E-Government Development Index" in c["description"] for c in scores["columns"])
+
+
+@pytest.mark.parametrize("title", CHOSEN)
+def test_json_csv_and_parquet_give_the_rows_of_warehouse_query(served, env, current, title, tmp_path):
+    sql = EXAMPLES[title]
+    cli = run(["query", "--csv", sql], env)
+    assert cli.returncode == 0, cli.stderr
+    expected = pd.read_csv(io.StringIO(cli.stdout))
+    assert len(expected) > 0
+
+    answer = post(served, sql)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["publication"] == current[0] and body["truncated"] is False and body["elapsed_ms"] >= 0
+    assert [c["name"] for c in body["columns"]] == list(expected.columns)
+    from_json = pd.DataFrame(body["rows"], columns=list(expected.columns))
+
+    query_url = f"{served}/api/query?" + urlencode({"sql": sql, "format": "csv"})
+    from_csv = pd.read_csv(query_url)  # as a notebook reads it, by URL
+
+    parquet = tmp_path / "answer.parquet"
+    download = requests.get(f"{served}/api/query", params={"sql": sql, "format": "parquet"}, timeout=60)
+    assert download.status_code == 200 and download.headers["X-Publication"] == current[0]
+    assert f'filename="query-{current[0]}.parquet"' in download.headers["Content-Disposition"]
+    parquet.write_bytes(download.content)
+    with duckdb.connect() as reader:
+        from_parquet = reader.execute("select * from read_parquet(?)", [str(parquet)]).df()
+
+    for frame in (from_json, from_csv, from_parquet):
+        pd.testing.assert_frame_equal(normal(frame), normal(expected), check_dtype=False)
+
+
+def test_the_row_limit_cuts_json_and_not_downloads(served, db):
+    sql = "select iso3, survey_year, egdi from marts.egov_scores order by iso3, survey_year"
+    body = requests.get(f"{served}/api/query", params={"sql": sql}, timeout=60).json()
+    assert body["truncated"] is True and len(body["rows"]) == MAX_ROWS
+    every_row = pd.read_csv(f"{served}/api/query?" + urlencode({"sql": sql, "format": "csv"}))
+    assert len(every_row) == 2316 == db.execute("select count(*) from marts.egov_scores").fetchall()[0][0]
+    assert [tuple(row) for row in body["rows"]] == list(every_row.head(MAX_ROWS).itertuples(index=False, name=None))
+
+
+def test_publications_name_their_run_and_inputs_and_a_kept_one_is_queried_by_id(served, db, current):
+    listed = requests.get(f"{served}/api/publications", timeout=60).json()
+    assert listed[0]["id"] == current[0] and listed[0]["run_id"] == current[1]
+    inputs = dict(db.execute("select source, fingerprint from meta.inputs").fetchall())
+    assert {source: values["fingerprint"] for source, values in listed[0]["inputs"].items()} == inputs
+    body = post(served, "select publication_id from meta.publication", publication=current[0]).json()
+    assert body["rows"] == [[current[0]]] and body["publication"] == current[0]
+
+
+@pytest.mark.parametrize("sql, status, error, says", [
+    ("select * from read_csv('/etc/passwd')", 403, "refused", "sandbox"),
+    ("select * from read_text('/etc/hostname')", 403, "refused", "sandbox"),
+    ("select * from glob('/etc/*')", 403, "refused", "sandbox"),
+    ("copy (select 1) to '/tmp/served.csv'", 403, "refused", "COPY"),
+    ("attach '/tmp/served.duckdb' as other", 403, "refused", "ATTACH"),
+    ("install httpfs", 403, "refused", "read-only"),
+    ("load httpfs", 403, "refused", "read-only"),
+    ("set threads = 64", 403, "refused", "read-only"),
+    ("select 1; set enable_external_access = true", 403, "refused", "read-only"),
+    ("create table main.mine as select 1", 403, "refused", "read-only"),
+    ("selec 1", 400, "invalid", "does not parse"),
+    ("select * from marts.no_such_table", 400, "invalid", "no_such_table"),
+    ("", 400, "invalid", "give the SQL"),
+])
+def test_what_the_sandbox_refuses_through_http_is_a_json_4xx_that_says_why(served, sql, status, error, says):
+    for answer in (post(served, sql), requests.get(f"{served}/api/query", params={"sql": sql, "format": "csv"}, timeout=60)):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.json()["error"] == error and says in answer.json()["message"]
+    assert not any(Path(p).exists() for p in ("/tmp/served.csv", "/tmp/served.duckdb"))
+
+
+def test_other_bad_requests_are_json_4xx(served):
+    unknown = post(served, "select 1", publication="20200101-000000-deadbeef")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_publication"
+    assert "those kept:" in unknown.json()["message"]
+    traversal = post(served, "select 1", publication="../warehouse")
+    assert traversal.status_code == 404
+    form = requests.post(f"{served}/api/query", data={"sql": "select 1"}, timeout=60)
+    assert form.status_code == 415 and "application/json" in form.json()["message"]
+    huge = requests.post(f"{served}/api/query", data=b'{"sql": "' + b" " * (1 << 20) + b'select 1"}',
+                         headers={"Content-Type": "application/json"}, timeout=60)
+    assert huge.status_code == 413 and "WAREHOUSE_SERVE_MAX_BODY_BYTES" in huge.json()["message"]
+    fmt = requests.get(f"{served}/api/query", params={"sql": "select 1", "format": "xlsx"}, timeout=60)
+    assert fmt.status_code == 400 and "csv" in fmt.json()["message"]
+    # A page elsewhere that points a name of its own at 127.0.0.1 is not answered (DNS rebinding).
+    rebound = requests.get(f"{served}/api/tables", headers={"Host": "attacker.example"}, timeout=60)
+    assert rebound.status_code == 400
+
+
+def test_a_runaway_query_is_stopped_at_the_limit_while_other_clients_are_answered(served):
+    runaway = "select count(*) from range(100000000) a, range(100000000) b where a.range * b.range = 7"
+    outcome = {}
+
+    def run_away():
+        started = time.monotonic()
+        outcome["answer"], outcome["seconds"] = post(served, runaway), time.monotonic() - started
+
+    thread = threading.Thread(target=run_away)
+    thread.start()
+    answered = []
+    while thread.is_alive():
+        started = time.monotonic()
+        answer = post(served, "select count(*) from marts.egov_scores where survey_year = 2024")
+        answered.append(time.monotonic() - started)
+        assert answer.status_code == 200 and answer.json()["rows"] == [[193]]
+    thread.join()
+    assert outcome["answer"].status_code == 400 and outcome["answer"].json()["error"] == "timeout"
+    assert f"time limit of {TIMEOUT_S} s" in outcome["answer"].json()["message"]
+    assert TIMEOUT_S <= outcome["seconds"] < TIMEOUT_S + 5
+    assert len(answered) >= 5 and max(answered) < TIMEOUT_S, answered
+    # The service goes on answering once the runaway is stopped.
+    assert post(served, "select 42").json()["rows"] == [[42]]
+
+
+def test_a_bind_beyond_loopback_needs_a_token(env):
+    refused = run(["serve", "--host", "0.0.0.0", "--port", "9"], env)
+    assert refused.returncode == 2 and "without a token" in refused.stderr and "WAREHOUSE_SERVE_TOKEN" in refused.stderr
+    short = run(["serve", "--host", "0.0.0.0", "--port", "9", "--token", "short"], env)
+    assert short.returncode == 2 and "at least 16 characters" in short.stderr
+
+
+def test_with_a_token_every_request_shows_it(env):
+    with serving({**env, "WAREHOUSE_SERVE_TOKEN": TOKEN}) as service:
+        for path in ("/", "/api/tables", "/api/publications", "/api/query?sql=select+1", "/static/console.js"):
+            missing = requests.get(service.url + path, timeout=60)
+            assert missing.status_code == 401 and missing.json()["error"] == "unauthorized", path
+            assert missing.headers["WWW-Authenticate"].startswith("Basic")
+            wrong = requests.get(service.url + path, headers={"Authorization": "Bearer " + TOKEN[:-1] + "x"}, timeout=60)
+            assert wrong.status_code == 401, path
+            shown = requests.get(service.url + path, headers={"Authorization": "Bearer " + TOKEN}, timeout=60)
+            assert shown.status_code == 200, path
+        basic = base64.b64encode(f"analyst:{TOKEN}".encode()).decode()
+        assert requests.get(service.url + "/api/tables", headers={"Authorization": "Basic " + basic}, timeout=60).status_code == 200
+        # A notebook gives it as a header too.
+        frame = pd.read_csv(f"{service.url}/api/query?sql=select+42+as+answer&format=csv",
+                            storage_options={"Authorization": "Bearer " + TOKEN})
+        assert frame.to_dict("records") == [{"answer": 42}]
+
+
+def test_the_console_in_chromium_picks_a_table_and_runs_an_example(served, db, current, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with driven(tmp_path / "profile") as browser:
+        browser.get(served + "/")
+        assert current[0] in browser.find_element(By.ID, "publication").text
+        # Pick a table: its columns show, and the editor holds a query of it.
+        browser.find_element(By.CSS_SELECTOR, 'details[data-table="marts.dim_country"] summary').click()
+        columns = browser.find_element(By.CSS_SELECTOR, 'details[data-table="marts.dim_country"] table.columns')
+        assert columns.is_displayed() and "is_central_asia" in columns.text and "BOOLEAN" in columns.text
+        assert browser.find_element(By.ID, "sql").get_property("value") == "select * from marts.dim_country limit 100"
+        browser.find_element(By.ID, "run").click()
+        WebDriverWait(browser, 30).until(lambda b: "rows" in b.find_element(By.ID, "status").text)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#result tbody tr")) == 100
+        status = browser.find_element(By.ID, "status").text
+        assert status.startswith("100 rows") and current[0] in status
+
+        # Run the README's first example, one click; read the rows from the page.
+        title = CHOSEN[0]
+        browser.find_element(By.XPATH, f'//button[@class="example" and normalize-space()="{title}"]').click()
+        WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text.startswith("5 rows"))
+        header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#result thead th")]
+        shown = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in browser.find_elements(By.CSS_SELECTOR, "#result tbody tr")]
+        expected = db.execute(EXAMPLES[title]).fetchall()
+        assert header == ["country_name", "egdi", "egdi_rank", "egdi_group", "epi", "epi_rank"]
+        assert [row[0] for row in shown] == [row[0] for row in expected]
+        assert [float(row[1]) for row in shown] == [row[1] for row in expected]
+        # The download links carry the same query and publication.
+        link = browser.find_element(By.ID, "csv").get_attribute("href")
+        assert "format=csv" in link and f"publication={current[0]}" in link
+        downloaded = pd.read_csv(link)
+        assert list(downloaded["country_name"]) == [row[0] for row in expected]
+        # A refused query says why on the page.
+        browser.find_element(By.ID, "sql").clear()
+        browser.find_element(By.ID, "sql").send_keys("select * from read_csv('/etc/passwd')")
+        browser.find_element(By.ID, "run").click()
+        WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text.startswith("refused"))
