@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test check test-spark test-bench ui clean browser bench
+.PHONY: install run test check test-spark test-bench ui serve clean browser bench
 
 install: $(VENV)/.installed
 
@@ -48,7 +48,7 @@ $(VENV)/.installed-spark: $(VENV)/.installed
 # Headless Chromium for the report's browser test (Debian packages). Where it cannot be installed
 # the test skips, saying so; in CI (CI=true) both this step and the test fail instead.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	@(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
 	  { echo "chromium could not be installed: the browser test will be skipped"; [ "$$CI" != true ]; }
 
 
@@ -58,6 +58,10 @@ bench: install
 
 ui: install
 	$(BIN)/warehouse ui
+
+# The analysts' door: http://127.0.0.1:8765 (see the README's "For analysts: the served warehouse").
+serve: install
+	$(BIN)/warehouse serve
 
 clean:
 	rm -rf warehouse/build warehouse/warehouse.duckdb dbt_project/target dbt_project/logs

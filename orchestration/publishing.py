@@ -74,8 +74,9 @@ def _commit(settings: Settings, publication: Publication) -> None:
         os.replace(written, settings.build_dir / COPY)
     else:  # its copy is gone: the next publication writes every table rather than patch a stale base
         (settings.build_dir / COPY).unlink(missing_ok=True)
-    publication_record.save(settings, RECORD, replace(publication, copy=COPY))
+    # Listed among those kept before it is the current one, which the served door then opens by its id.
     publication_record.keep_record(settings, replace(publication, copy=COPY))
+    publication_record.save(settings, RECORD, replace(publication, copy=COPY))
     (settings.build_dir / INTENT).unlink(missing_ok=True)
     fsync(settings.build_dir)
     _remove_beyond_kept(settings)

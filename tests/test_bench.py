@@ -45,7 +45,8 @@ def test_a_release_with_one_series_changed_differs_in_that_series_only(tmp_path)
 @pytest.mark.bench
 def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     out = tmp_path / "RESULTS.md"
-    assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--out", str(out)]) == 0
+    assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--load-seconds", "1",
+                       "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "refresh failed" not in text, text  # a failed scale refresh must fail the smoke test, wherever it stopped
     for heading in ("## 1. Full refresh", "## 2. No-change refresh", "## 3. Scale", "## 4. Analyst queries"):
@@ -56,8 +57,11 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     row = re.search(r"^\| 2 \| ([\d,]+) \|", text, flags=re.M)
     assert row and int(row.group(1).replace(",", "")) == values, text
     for query in bench.queries.QUERIES:
-        assert re.search(rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \|$", text, flags=re.M), query
+        assert re.search(rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| [+-]\d+\.\d\d \|$",
+                         text, flags=re.M), query
+    assert re.search(r"Throughput: 8 clients, .* \d+ answers per second", text), text
     results = json.loads(out.with_name("results.json").read_text(encoding="utf-8"))
+    assert set(results["served"]["query_p95_ms"]) == set(bench.queries.QUERIES) and results["served"]["answers_per_second"] > 0
     (size,) = results["scale"]
     assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
     assert set(size) >= {"indicators", "rows", "ingestion_s", "floor_s", "ingestion_over_floor", "whole_refresh_s", "peak_rss_mb",

@@ -15,6 +15,7 @@ import pytest
 
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import WAREHOUSE, environment
+from bench.served import free_port
 
 
 def test_help_lists_the_commands_with_examples():
@@ -39,18 +40,12 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
         "egov_region_summary::egov_region_summary_averages_the_states_surveyed"}
     assert len(unit_tests) == 6, unit_tests
     with duckdb.connect(str(first_refresh.settings.published_db), read_only=True) as connection:
-        run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
-    assert run_id in printed
+        run_id, publication = connection.execute("select dagster_run_id, publication_id from meta.publication").fetchone()
+    assert run_id in printed and f"publication {publication}: cite it by this id" in printed
     # The run is in the persistent instance, where the UI's run history reads it.
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
         recorded = instance.get_run_by_id(run_id)
     assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def graphql(port: int, query: str) -> dict:

@@ -5,16 +5,19 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from orchestration.settings import PROJECT_ROOT
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import WAREHOUSE, environment
 from tests.loopback import serve
+from bench.served import serving
 from tests.test_datareportal import FIXTURES
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
@@ -31,6 +34,52 @@ def start_refresh(env: dict[str, str], *args: str) -> subprocess.Popen:
 def publication(path: Path) -> str:
     with duckdb.connect(str(path), read_only=True) as connection:
         return connection.execute("select dagster_run_id from meta.publication").fetchall()[0][0]
+
+
+class ServedClients:
+    """Three clients of the served door querying in a loop until ``stop()``, which returns the
+    publications their answers reported, in order; every failed request is kept."""
+
+    SQL = "select publication_id, dagster_run_id, count(*) as n from meta.publication, marts.egov_scores group by all"
+
+    def __init__(self, url: str):
+        self.url, self.failures, self.answered, self.reported = url, [], 0, []
+        self._done = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(fmt,), daemon=True) for fmt in ("json", "json", "csv")]
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self, fmt: str) -> None:
+        while not self._done.is_set():
+            try:
+                if fmt == "json":
+                    answer = requests.post(f"{self.url}/api/query", json={"sql": self.SQL}, timeout=60)
+                    ok = answer.status_code == 200 and answer.json()["rows"][0][2] == 2316
+                    reported = answer.json()["publication"] if ok else None
+                else:
+                    answer = requests.get(f"{self.url}/api/query", params={"sql": self.SQL, "format": "csv"}, timeout=60)
+                    ok = answer.status_code == 200 and answer.text.splitlines()[1].endswith(",2316")
+                    reported = answer.headers.get("X-Publication")
+            except requests.RequestException as error:
+                self.failures.append(repr(error))
+                continue
+            if not ok:
+                self.failures.append(answer.text[:500])
+                continue
+            self.answered += 1
+            if not self.reported or self.reported[-1] != reported:
+                self.reported.append(reported)
+            time.sleep(0.2)
+
+    def stop(self) -> list[str]:
+        """Stop after a few more answers, which must report the new publication once a refresh is done."""
+        answered, deadline = self.answered, time.monotonic() + 30
+        while not self._done.is_set() and self.answered < answered + 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self._done.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+        return self.reported
 
 
 def children_in_group(group: int) -> list[str]:
@@ -53,16 +102,34 @@ def datareportal():
         yield base, requested
 
 
-def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, tmp_path, snapshot_copy,
-                                                                                                   datareportal):
+@pytest.fixture
+def env(tmp_path, snapshot_copy, datareportal) -> dict[str, str]:
+    return {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": datareportal[0], "WAREHOUSE_KEEP_PUBLICATIONS": "2"}
+
+
+@pytest.fixture
+def clients(home, env):
+    """`warehouse serve` on the home, with three clients querying it in a loop."""
+    with serving(env) as url:
+        clients = ServedClients(url)
+        try:
+            yield clients
+        finally:
+            clients.stop()
+
+
+def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, env, snapshot_copy,
+                                                                                                   datareportal, clients):
     """The first refresh is a full one (the copied home is current, so without --full change
     detection would skip it all); the second, `--source datareportal --live` as its schedule would
     run it but full, waits for the lock, finds a new report page, and publishes once the first is
-    killed. The analyst holds the published file read-write throughout."""
+    killed. The analyst holds the published file read-write throughout, and three clients of
+    `warehouse serve` query it in a loop."""
     base, requested = datareportal
-    env = {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": base}
     published = home / "warehouse.duckdb"
     before, before_bytes = publication(published), sha256_of(published)
+    with duckdb.connect(str(published), read_only=True) as connection:
+        before_id = connection.execute("select publication_id from meta.publication").fetchall()[0][0]
     # Read-write, as the DuckDB CLI and DBeaver open a file by default: DuckDB then locks it against
     # every other process, and no refresh may need that lock.
     analyst = duckdb.connect(str(published))
@@ -104,6 +171,16 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     analyst.close()
     after = publication(published)
     assert after not in (before, holder_run) and after in out
+    # The served door: not one failed request; queries started on the old publication, and those
+    # after the refresh report the new one, now listed first, the old one still queryable by its id.
+    seen = clients.stop()
+    assert clients.failures == [] and clients.answered > 20, clients.failures[:3]
+    listed = requests.get(f"{clients.url}/api/publications", timeout=60).json()
+    assert [p["run_id"] for p in listed] == [after, before] and listed[1]["id"] == before_id
+    assert seen[0] == before_id and seen[-1] == listed[0]["id"] and set(seen) == {before_id, listed[0]["id"]}
+    old = requests.post(f"{clients.url}/api/query", json={"sql": "select publication_id, dagster_run_id from meta.publication",
+                                                          "publication": before_id}, timeout=60).json()
+    assert old["rows"] == [[before_id, before]] and old["publication"] == before_id
     assert not (home / "logs" / "alerts.log").exists()
     # The page it fetched: every configured page asked for, this one published and kept as a
     # snapshot whose record names where and when it was fetched.

@@ -2,13 +2,12 @@
 test computes itself from the raw snapshot files (tests/raw_files.py), never from the marts."""
 
 import hashlib
-import re
 
 import country_converter as coco
 import pandas as pd
 import pytest
 
-from orchestration.settings import PROJECT_ROOT
+from orchestration.serving.examples import readme_examples
 from tests import raw_files as raw
 from tests.raw_files import C5
 from tests.test_paper import expected_status, printed
@@ -16,15 +15,7 @@ from tests.test_paper import expected_status, printed
 SURVEY_YEARS = [2003, 2004, 2005, 2008, 2010, 2012, 2014, 2016, 2018, 2020, 2022, 2024]
 
 
-def readme_queries() -> dict[str, str]:
-    """Each query of the README's SQL blocks by its first comment line."""
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
-    queries = [q.strip() for block in blocks for q in block.split(";") if q.strip()]
-    return {query.splitlines()[0].removeprefix("-- ").strip(): query for query in queries}
-
-
-QUERIES = readme_queries()
+QUERIES = readme_examples()  # what the served console offers too
 
 
 def name_of(iso3: str) -> str:

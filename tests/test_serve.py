@@ -18,7 +18,7 @@ import requests
 from orchestration.serving.examples import readme_examples
 from tests.browser import driven
 from tests.conftest import environment, run
-from tests.served import serving
+from bench.served import serving
 
 EXAMPLES = readme_examples()
 # Three of the README's examples: a join with ranks, an aggregate with NULLs, provenance text.
@@ -36,8 +36,8 @@ def env(built) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def served(env) -> str:
-    with serving(env) as service:
-        yield service.url
+    with serving(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -193,19 +193,19 @@ def test_a_bind_beyond_loopback_needs_a_token(env):
 
 
 def test_with_a_token_every_request_shows_it(env):
-    with serving({**env, "WAREHOUSE_SERVE_TOKEN": TOKEN}) as service:
+    with serving({**env, "WAREHOUSE_SERVE_TOKEN": TOKEN}) as url:
         for path in ("/", "/api/tables", "/api/publications", "/api/query?sql=select+1", "/static/console.js"):
-            missing = requests.get(service.url + path, timeout=60)
+            missing = requests.get(url + path, timeout=60)
             assert missing.status_code == 401 and missing.json()["error"] == "unauthorized", path
             assert missing.headers["WWW-Authenticate"].startswith("Basic")
-            wrong = requests.get(service.url + path, headers={"Authorization": "Bearer " + TOKEN[:-1] + "x"}, timeout=60)
+            wrong = requests.get(url + path, headers={"Authorization": "Bearer " + TOKEN[:-1] + "x"}, timeout=60)
             assert wrong.status_code == 401, path
-            shown = requests.get(service.url + path, headers={"Authorization": "Bearer " + TOKEN}, timeout=60)
+            shown = requests.get(url + path, headers={"Authorization": "Bearer " + TOKEN}, timeout=60)
             assert shown.status_code == 200, path
         basic = base64.b64encode(f"analyst:{TOKEN}".encode()).decode()
-        assert requests.get(service.url + "/api/tables", headers={"Authorization": "Basic " + basic}, timeout=60).status_code == 200
+        assert requests.get(url + "/api/tables", headers={"Authorization": "Basic " + basic}, timeout=60).status_code == 200
         # A notebook gives it as a header too.
-        frame = pd.read_csv(f"{service.url}/api/query?sql=select+42+as+answer&format=csv",
+        frame = pd.read_csv(f"{url}/api/query?sql=select+42+as+answer&format=csv",
                             storage_options={"Authorization": "Bearer " + TOKEN})
         assert frame.to_dict("records") == [{"answer": 42}]
 
@@ -248,3 +248,11 @@ def test_the_console_in_chromium_picks_a_table_and_runs_an_example(served, db, c
         browser.find_element(By.ID, "sql").send_keys("select * from read_csv('/etc/passwd')")
         browser.find_element(By.ID, "run").click()
         WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text.startswith("refused"))
+
+
+def test_warehouse_query_reads_a_kept_publication_by_its_id(env, current):
+    kept = run(["query", "--publication", current[0], "--csv", "select publication_id from meta.publication"], env)
+    assert kept.returncode == 0 and kept.stdout.splitlines() == ["publication_id", current[0]], kept.stderr
+    unknown = run(["query", "--publication", "20200101-000000-deadbeef", "select 1"], env)
+    assert unknown.returncode == 2
+    assert f"no publication '20200101-000000-deadbeef' is kept; those kept: {current[0]}" in unknown.stderr
