@@ -107,4 +107,6 @@ def _published_line(settings: Settings, now: datetime) -> str:
     if not settings.published_db.exists():
         return f"published   {settings.published_db} does not exist yet"
     modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
-    return f"published   {settings.published_db}, {modified:%Y-%m-%d %H:%M} UTC ({_age(modified, now)} old)"
+    last, kept = publication_record.last(settings), publication_record.kept(settings)
+    current = f"; publication {last.id} ({len(kept)} kept)" if last else ""
+    return f"published   {settings.published_db}, {modified:%Y-%m-%d %H:%M} UTC ({_age(modified, now)} old){current}"

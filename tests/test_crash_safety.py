@@ -15,7 +15,7 @@ import pytest
 
 import dagster as dg
 
-from orchestration import publishing, status
+from orchestration import publication_record, publishing, status
 from orchestration.jobs import reject_staged
 from orchestration.settings import Settings
 from orchestration.sources import staging
@@ -116,6 +116,11 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
     assert last != opened
     with duckdb.connect(str(settings.published_db), read_only=True) as fresh:
         assert fresh.execute("select dagster_run_id from meta.publication").fetchone()[0] == last
+    # The publication whose record the next refresh completed is kept under its id, as published.
+    current = publication_record.current(settings)
+    assert current.run_id == last
+    with duckdb.connect(str(publication_record.kept_file(settings, current)), read_only=True) as kept:
+        assert kept.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [(current.id, last)]
 
 
 def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path, snapshot_copy):
@@ -124,13 +129,16 @@ def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_remov
     published = sha256_of(settings.published_db)
     intent = {**json.loads(record), "run_id": "killed-run", "inode": os.stat(settings.build_db).st_ino, "copy": ".tmp-publication.duckdb.x"}
     (settings.build_dir / "publishing.json").write_text(json.dumps(intent))
-    for left in (settings.home / ".tmp-warehouse.duckdb.1a2b", settings.build_dir / ".tmp-publication.duckdb.x"):
+    kept_before = publication_record.kept(settings)
+    unlisted = publication_record.kept_file(settings, publication_record.intended(settings))
+    for left in (settings.home / ".tmp-warehouse.duckdb.1a2b", settings.build_dir / ".tmp-publication.duckdb.x", unlisted):
         left.write_bytes(b"half a database")
     said = publishing.recover(settings)
     assert said == ("run killed-run was killed before its publication was in place; the published file is as it was; "
                     "removed 2 temporary file(s) of a killed publication")
     assert (settings.build_dir / "publication.json").read_text() == record and sha256_of(settings.published_db) == published
     assert not (settings.build_dir / "publishing.json").exists() and not list(settings.home.rglob(".tmp-*"))
+    assert not unlisted.exists() and publication_record.kept(settings) == kept_before != []
 
 
 def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_did(built, tmp_path, snapshot_copy):

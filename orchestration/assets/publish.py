@@ -4,7 +4,7 @@
 import dagster as dg
 
 from orchestration.assets.dbt import published_keys
-from orchestration import failpoints
+from orchestration import failpoints, publication_record
 from orchestration.changes import code_fingerprint, is_full, say
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.publishing import publish
@@ -27,7 +27,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     # A full rebuild republishes every table whole, as it rebuilt them.
     patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
     counts, patched = publish(settings, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
-    say(context, f"published {len(counts)} tables"
+    publication = publication_record.last(settings).id
+    say(context, f"published {len(counts)} tables as publication {publication}"
                  + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"))
     failpoints.reached("publish:recorded")
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
@@ -38,6 +39,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(settings.published_db)),
+            "publication": dg.MetadataValue.text(publication),
             "tables": dg.MetadataValue.md("\n".join(f"- `{name}`: {rows:,} rows" for name, rows in counts.items())),
         }
     )
