@@ -27,7 +27,7 @@ TEST_TMPDIR := $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {pr
 PYTEST := TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -n auto --dist worksteal
 
 test: install browser
-	$(PYTEST)
+	$(PYTEST) --durations=15
 
 # The inner loop: every module's fast tests on one shared build (no test that runs refreshes of its own).
 check: install browser

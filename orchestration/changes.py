@@ -14,6 +14,11 @@
   outside the refresh jobs.
 
 Every decision is logged with the prefix ``[refresh]``; `warehouse refresh` prints those lines.
+
+No change, no run: `warehouse refresh` (neither ``--full`` nor ``--live``) first asks
+``without_a_run``, which decides with these same functions, before any run: when nothing waits
+in an inbox or in staging and every input, the code and the publication are as they were, it prints
+the lines the run would have logged and starts none.
 """
 
 from __future__ import annotations
@@ -83,6 +88,14 @@ def loaded_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str,
     return {source: (fingerprint, code) for source, fingerprint, code in rows}
 
 
+def load_line(name: str, fingerprint: str, reason: str | None) -> str:
+    return f"{name}: loading ({reason})" if reason else f"{name}: unchanged ({fingerprint[:12]}), nothing loaded"
+
+
+def intake_line(name: str, staged: list[str]) -> str:
+    return f"{name}: {len(staged)} new file(s) staged" if staged else f"{name}: nothing new to take in"
+
+
 def load_reason(connection: duckdb.DuckDBPyConnection, name: str, fingerprint: str, full: bool) -> str | None:
     """Why raw input ``name`` must be loaded from the snapshot set ``fingerprint``; None: it is current."""
     held = loaded_inputs(connection).get(name)
@@ -146,3 +159,43 @@ def build_plan(connection: duckdb.DuckDBPyConnection, settings: Settings, full: 
         return BuildPlan(True, "the code changed since the last publication: building every model")
     changed = sorted(name for name in now.inputs.keys() | state.inputs.keys() if now.inputs.get(name) != state.inputs.get(name))
     return BuildPlan(True, f"{', '.join(changed)} changed since the last publication: building every model")
+
+
+def without_a_run(settings: Settings, sources: list[str]) -> list[str] | None:
+    """The ``[refresh]`` lines of a refresh of ``sources`` (not full, not live) that would take in,
+    load, build and publish nothing, decided by the functions the run decides with; None when a run
+    has something to do, or may have: an entry in one of their inboxes, anything staged, a
+    promotion or publication a killed run left, a refresh holding the build area, or a snapshot that
+    does not verify (the run then says why)."""
+    from filelock import FileLock, Timeout
+
+    from orchestration import raw_inputs
+    from orchestration.sources import staging
+    from orchestration.sources.registry import SOURCES
+    from orchestration.sources.snapshots import SnapshotError
+
+    if publication_record.intended(settings) is not None or not settings.build_db.exists():
+        return None
+    if any(staging.inbox_files(settings, name) for name in sources):
+        return None
+    if any(staging.staged_run(settings, name) or staging.promotion_started(settings, name) for name in SOURCES):
+        return None
+    lock = FileLock(settings.build_lock)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    try:
+        fingerprints = raw_inputs.fingerprints(settings, staging.hash_cache(settings))
+        with duckdb.connect(str(settings.build_db), read_only=True) as connection:
+            if any(load_reason(connection, name, fingerprint, False) for name, fingerprint in fingerprints.items()):
+                return None
+            plan = build_plan(connection, settings, False)
+    except (SnapshotError, duckdb.Error, OSError):
+        return None
+    finally:
+        lock.release()
+    if plan.build:
+        return None
+    return ([intake_line(name, []) for name in SOURCES]
+            + [load_line(name, fingerprint, None) for name, fingerprint in fingerprints.items()] + [plan.reason])

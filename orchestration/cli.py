@@ -113,14 +113,16 @@ def _prepare_environment() -> None:
 def _refresh(args: argparse.Namespace) -> int:
     """Launch the refresh job as a Dagster run; what it rebuilds is decided inside the run, as
     for a schedule or the UI (changes.py)."""
+    settings = Settings.from_env()
+    requested = set(args.source or SOURCES)
+    if not args.full and not args.live and _nothing_to_do(settings, requested):
+        return 0
     import dagster as dg
 
     from orchestration.changes import FULL_TAG
     from orchestration.dbt_project import prepare
     from orchestration.jobs import REFRESH_JOB, snapshot_config, source_job_name
 
-    settings = Settings.from_env()
-    requested = set(args.source or SOURCES)
     prepare(settings)
     from orchestration.definitions import defs
 
@@ -156,10 +158,24 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nothing_to_do(settings: Settings, requested: set[str]) -> bool:
+    """No change, no run: what the run would decide, decided before Dagster is even imported (changes.py)."""
+    from orchestration.changes import without_a_run
+
+    lines = without_a_run(settings, sorted(requested))
+    if lines is None:
+        return False
+    print("no run needed (what the refresh would decide, decided before starting one):")
+    for line in lines:
+        print(f"  {line}")
+    print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
+    return True
+
+
 def _say_if_waiting(settings: Settings) -> None:
     from filelock import FileLock, Timeout
 
-    lock = FileLock(settings.build_dir / "refresh.lock")
+    lock = FileLock(settings.build_lock)
     try:
         lock.acquire(timeout=0)
         lock.release()

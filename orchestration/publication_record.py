@@ -33,7 +33,7 @@ INTENT = "publishing.json"
 COPY = "publication.duckdb"
 # An id is when it was published (UTC, to the second) and the run that published it: readable in a
 # citation, sorted by time, and never a path (it is checked against this before it names a file).
-_ID = re.compile(r"\d{8}-\d{6}-[0-9a-z]{8}")
+_ID = re.compile(r"\d{8}-\d{6}-[0-9a-z]{1,8}")
 
 
 class UnknownPublication(LookupError):

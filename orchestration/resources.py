@@ -113,7 +113,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def _exclusive(settings: Settings, run_id: str, log) -> Iterator[None]:
         """Hold the build area for the whole run; a second refresh waits its turn, boundedly."""
-        lock = FileLock(settings.build_dir / "refresh.lock")
+        lock = FileLock(settings.build_lock)
         holder = settings.build_dir / "refresh.holder"
         try:
             lock.acquire(timeout=0)

@@ -108,6 +108,11 @@ class Settings:
         return self.home / "warehouse.duckdb"
 
     @property
+    def build_lock(self) -> Path:
+        """Held by the refresh that writes the build area, from its first step to its last."""
+        return self.build_dir / "refresh.lock"
+
+    @property
     def publications_dir(self) -> Path:
         """The last few publications, each read-only and citable by its id (orchestration/publication_record.py)."""
         return self.home / "publications"

@@ -41,6 +41,7 @@ def decisions(lines: list[str]) -> list[str]:
     text = "\n".join(lines)
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<run>", text)
     text = re.sub(r"\b[0-9a-f]{12}\b", "<hash>", text)
+    text = re.sub(r"\b\d{8}-\d{6}-[0-9a-z]{1,8}\b", "<publication>", text)
     return sorted(text.splitlines())
 
 
@@ -132,6 +133,11 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     assert any(line.startswith("nothing changed since the publication of run ") for line in logged)
     assert sum(line.endswith(", nothing loaded") for line in logged) == 5  # three sources, two reference tables
     assert {"published_warehouse", "report"} <= {e.step_key for e in unchanged.all_events if e.is_step_skipped}
+    # The command decides the same before it starts a run: the run's lines, and no run at all.
+    _, _, cli_env = doors["cli"]
+    shortcut = run(["refresh", "--source", "un_egov"], cli_env)
+    assert shortcut.returncode == 0 and "no run needed" in shortcut.stdout, shortcut.stderr[-2000:]
+    assert sorted(line.strip() for line in shortcut.stdout.splitlines() if line.startswith("  ")) == sorted(logged)
 
     for home, _, _ in doors.values():
         (home / "inbox" / "un_egov").mkdir(parents=True)
@@ -140,7 +146,7 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     assert changed["dagster"] == changed["cli"]
     for _, _, env in doors.values():
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-            [recorded] = instance.get_runs()
+            [recorded] = instance.get_runs()  # for the CLI's instance: the no-change refresh above started none
         assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
     assert "un_egov: took EGOV_DATA_2022.csv from the inbox" in changed["cli"]
     assert any(line.startswith("un_egov: loading (snapshots changed") for line in changed["cli"])

@@ -7,7 +7,7 @@ Its data version is the fingerprint of the resulting snapshot set, computed from
 
 import dagster as dg
 
-from orchestration.changes import is_full, load_reason, say
+from orchestration.changes import intake_line, is_full, load_line, load_reason, say
 from orchestration.resources import WarehouseResource
 from orchestration.sources import staging
 from orchestration.sources.spec import SourceSpec
@@ -34,7 +34,7 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         for record in staged:
             spec.check_file(staging.staging_dir(settings, spec.name) / record.file, settings)
         snapshot_set = current_set(warehouse, spec)
-        say(context, f"{spec.name}: {len(staged)} new file(s) staged" if staged else f"{spec.name}: nothing new to take in")
+        say(context, intake_line(spec.name, staged))
         return dg.MaterializeResult(
             metadata={
                 "inbox": config.inbox,
@@ -59,7 +59,7 @@ def needs_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, 
     """Whether raw input ``name`` must be (re)loaded; logs the decision either way (changes.py)."""
     with warehouse.build_connection() as connection:
         reason = load_reason(connection, name, fingerprint, is_full(context))
-    say(context, f"{name}: loading ({reason})" if reason else f"{name}: unchanged ({fingerprint[:12]}), nothing loaded")
+    say(context, load_line(name, fingerprint, reason))
     return reason is not None
 
 
