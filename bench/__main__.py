@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import queries, refresh, scale, served
+from bench import refresh, scale, served
 from bench.measure import Spread, percentile
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
@@ -35,10 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"refresh: {args.repeats} full + no-change refreshes of the embedded data", flush=True)
     full, unchanged, published = refresh.full_and_no_change(args.repeats)
-    print(f"queries: {args.query_runs} runs each", flush=True)
-    timings = queries.latencies(published, args.query_runs)
-    print(f"served: {args.query_runs} runs each over HTTP, then 8 clients for {args.load_seconds:g} s", flush=True)
-    over_http, load = served.measure(published.parent, args.query_runs, clients=8, seconds=args.load_seconds)
+    print(f"queries: {args.query_runs} runs each, direct and served, then 8 clients for {args.load_seconds:g} s", flush=True)
+    timings, over_http, load = served.measure(published, args.query_runs, clients=8, seconds=args.load_seconds)
     shutil.rmtree(published.parent.parent, ignore_errors=True)
     sizes = []
     for indicators in (int(size) for size in args.sizes.split(",")):
@@ -204,9 +202,9 @@ def _query_section(queried: Queried) -> list[str]:
     lines = [
         "## 4. Analyst queries on the published warehouse, direct and served",
         "",
-        f"{runs} runs of each (after one warm-up), results fetched in full. Direct: one read-only DuckDB connection. "
-        "Served: `warehouse serve` on 127.0.0.1, one client on a kept-alive connection, `POST /api/query`, the JSON "
-        "answer read and parsed. SQL in bench/queries.py.",
+        f"{runs} runs of each (after one warm-up), one direct and one served in turn. Direct: one read-only DuckDB "
+        "connection, rows fetched in full. Served: `warehouse serve` on 127.0.0.1, one client (Python's http.client) on a "
+        "kept-alive connection, `POST /api/query`, the JSON answer read and parsed. SQL in bench/queries.py.",
         "",
         "| query | direct p50 ms | direct p95 ms | served p50 ms | served p95 ms | served - direct p95 ms |",
         "|---|---|---|---|---|---|",

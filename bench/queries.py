@@ -1,11 +1,6 @@
-"""Analysts' typical queries on the published warehouse: latency per query over many runs."""
+"""Analysts' typical queries on the published warehouse, timed direct and served (bench/served.py)."""
 
 from __future__ import annotations
-
-import time
-from pathlib import Path
-
-import duckdb
 
 QUERIES = {
     "a country's history": "select * from marts.country_year_digital where iso3 = 'KAZ' order by year",
@@ -24,19 +19,3 @@ QUERIES = {
     ),
     "one country's dynamics": "select * from marts.egov_dynamics where iso3 = 'UZB' order by indicator, base_year, target_year",
 }
-
-
-def latencies(published: Path, runs: int) -> dict[str, list[float]]:
-    """Milliseconds per run of each query, on one read-only connection as an analyst holds it,
-    after one warm-up run; results are fetched in full."""
-    timings = {}
-    with duckdb.connect(str(published), read_only=True) as connection:
-        for name, sql in QUERIES.items():
-            if not connection.execute(sql).fetchall():
-                raise RuntimeError(f"benchmark query {name!r} returned no rows: {sql}")
-            timings[name] = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                connection.execute(sql).fetchall()
-                timings[name].append((time.perf_counter() - started) * 1000)
-    return timings

@@ -3,16 +3,19 @@ the direct figures of the same run, and throughput with several clients at once.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import requests
 
 from bench.measure import WAREHOUSE
@@ -65,15 +68,38 @@ def _ask(session: requests.Session, url: str, sql: str) -> float:
     return elapsed
 
 
-def latencies(url: str, runs: int) -> dict[str, list[float]]:
-    """Milliseconds per request of each query, one client on one kept-alive connection, after a
-    warm-up; the whole JSON answer is read and parsed."""
-    timings = {}
-    with requests.Session() as session:
+def latencies(published: Path, url: str, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Milliseconds per run of each query, direct and served, one of each in turn so that both see
+    the machine in the same state, after a warm-up of each.
+
+    Direct: one read-only DuckDB connection, as an analyst holds it, rows fetched in full. Served:
+    one client on one kept-alive connection (the standard library's, which adds least of its own),
+    ``POST /api/query``, the JSON answer read and parsed."""
+    direct, served = {}, {}
+    port = int(url.rsplit(":", 1)[1])
+    with duckdb.connect(str(published), read_only=True) as connection, closing(http.client.HTTPConnection("127.0.0.1", port)) as client:
+        def ask(body: str) -> dict:
+            client.request("POST", "/api/query", body, {"Content-Type": "application/json"})
+            answer = client.getresponse()
+            parsed = json.loads(answer.read())
+            if answer.status != 200 or not parsed["rows"]:
+                raise RuntimeError(f"served query failed ({answer.status}): {parsed}")
+            return parsed
+
         for name, sql in QUERIES.items():
-            _ask(session, url, sql)
-            timings[name] = [_ask(session, url, sql) for _ in range(runs)]
-    return timings
+            if not connection.execute(sql).fetchall():
+                raise RuntimeError(f"benchmark query {name!r} returned no rows: {sql}")
+            body = json.dumps({"sql": sql})
+            ask(body)
+            direct[name], served[name] = [], []
+            for _ in range(runs):
+                started = time.perf_counter()
+                connection.execute(sql).fetchall()
+                direct[name].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                ask(body)
+                served[name].append((time.perf_counter() - started) * 1000)
+    return direct, served
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,8 @@ def throughput(url: str, clients: int, seconds: float) -> Throughput:
     return Throughput(clients, time.perf_counter() - started, len(timings), timings)
 
 
-def measure(home: Path, runs: int, clients: int = 8, seconds: float = 10.0) -> tuple[dict[str, list[float]], Throughput]:
-    with serving({**os.environ, "WAREHOUSE_HOME": str(home)}) as url:
-        return latencies(url, runs), throughput(url, clients, seconds)
+def measure(published: Path, runs: int, clients: int = 8, seconds: float = 10.0) -> tuple[dict, dict, Throughput]:
+    """Direct and served latencies, and the served door's throughput, of the warehouse ``published``."""
+    with serving({**os.environ, "WAREHOUSE_HOME": str(published.parent)}) as url:
+        direct, served = latencies(published, url, runs)
+        return direct, served, throughput(url, clients, seconds)

@@ -11,7 +11,9 @@ message is plain; the configuration is what holds.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
+import itertools
 import json
 import threading
 import time
@@ -19,11 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from orchestration import limits
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _READING = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 FORMATS = ("table", "csv", "json")
@@ -85,10 +90,58 @@ def statements_of(sql: str) -> list:
     return statements
 
 
+class _Watchdog:
+    """One thread that stops queries past their time: starting a timer thread for each query cost
+    more than answering some of them. Each deadline is a (due, key, callback) on a heap."""
+
+    def __init__(self):
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._pending: set[int] = set()
+        self._cancelled: set[int] = set()
+        self._condition = threading.Condition()
+        self._keys = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="query-time-limits", daemon=True)
+                self._thread.start()
+            key = next(self._keys)
+            self._pending.add(key)
+            heapq.heappush(self._due, (time.monotonic() + seconds, key, callback))
+            self._condition.notify()
+            return key
+
+    def disarm(self, key: int) -> None:
+        with self._condition:
+            if key in self._pending:  # not yet fired
+                self._cancelled.add(key)
+
+    def _watch(self) -> None:
+        while True:
+            with self._condition:
+                while True:
+                    while self._due and self._due[0][1] in self._cancelled:
+                        key = heapq.heappop(self._due)[1]
+                        self._cancelled.discard(key)
+                        self._pending.discard(key)
+                    wait = self._due[0][0] - time.monotonic() if self._due else None
+                    if wait is not None and wait <= 0:
+                        _, key, callback = heapq.heappop(self._due)
+                        self._pending.discard(key)
+                        break
+                    self._condition.wait(wait)
+            callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class TimeLimit:
     """DuckDB's time on one query, summed over the calls that run it (not the time a client takes to
-    read what it streams). DuckDB has no statement timeout of its own: a timer calls interrupt(),
-    and the connection stays usable for the next query."""
+    read what it streams). DuckDB has no statement timeout of its own: the watchdog calls
+    interrupt(), and the connection stays usable for the next query."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection):
         self.connection, self.limit, self.spent = connection, limits.QUERY_TIMEOUT_S.value(), 0.0
@@ -98,9 +151,8 @@ class TimeLimit:
     def running(self):
         """A call into DuckDB, stopped once the query's time is spent; what the sandbox or the timer
         refused comes out as QueryRefused."""
-        timer = threading.Timer(max(self.limit - self.spent, 0.0), self._stop)
+        alarm = _WATCHDOG.arm(max(self.limit - self.spent, 0.0), self._stop)
         started = time.perf_counter()
-        timer.start()
         try:
             yield
         except (duckdb.InterruptException, OSError):  # OSError: an interrupt seen through an Arrow stream
@@ -115,7 +167,7 @@ class TimeLimit:
                 raise
             raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}") from None
         finally:
-            timer.cancel()
+            _WATCHDOG.disarm(alarm)
             self.spent += time.perf_counter() - started
         if self._stopped.is_set():  # an interrupted Arrow stream may simply end: never take it for the whole result
             raise self._refusal()
@@ -135,18 +187,22 @@ def execute(connection: duckdb.DuckDBPyConnection, sql: str) -> Result:
     max_rows = limits.QUERY_MAX_ROWS.value()
     started = time.perf_counter()
     with TimeLimit(connection).running():
-        for statement in statements[:-1]:
-            connection.execute(statement.query).fetchall()
-        cursor = connection.execute(statements[-1].query)
+        _run_leading(connection, statements)
+        cursor = connection.execute(statements[-1])
         columns = [(column[0], str(column[1])) for column in cursor.description]
         rows = cursor.fetchmany(max_rows + 1) if max_rows else cursor.fetchall()
     truncated = bool(max_rows) and len(rows) > max_rows
     return Result(columns, rows[:max_rows] if truncated else rows, truncated, (time.perf_counter() - started) * 1000)
 
 
+def _run_leading(connection: duckdb.DuckDBPyConnection, statements: list) -> None:
+    """Every statement but the last, whose rows are the answer."""
+    for statement in statements[:-1]:
+        connection.execute(statement).fetchall()  # the parsed statement: DuckDB does not parse it again
+
+
 @dataclass(frozen=True)
 class Stream:
-    columns: list[tuple[str, str]]  # name and DuckDB type
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]  # every row, no row limit; the time limit still holds
 
@@ -159,15 +215,13 @@ def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[s
     statements = statements_of(sql)
     limit = TimeLimit(connection)
     with limit.running():
-        for statement in statements[:-1]:
-            connection.execute(statement.query).fetchall()
+        _run_leading(connection, statements)
         relation = connection.sql(statements[-1].query)
         if any(as_text(str(kind)) for kind in relation.types):
             relation = relation.project(", ".join(
                 _quoted(name) + ("::varchar" if as_text(str(kind)) else "") for name, kind in zip(relation.columns, relation.types)))
         reader = relation.to_arrow_reader(batch_rows)
         first = _next_batch(reader)
-    columns = [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
 
     def batches() -> Iterator[pa.RecordBatch]:
         batch = first
@@ -176,7 +230,7 @@ def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[s
             with limit.running():
                 batch = _next_batch(reader)
 
-    return Stream(columns, reader.schema, batches())
+    return Stream(reader.schema, batches())
 
 
 def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:

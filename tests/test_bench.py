@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from bench import __main__ as bench
+from bench.queries import QUERIES
 from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set, write_zip
 from orchestration.sources.snapshots import verified_files
 from orchestration.sources.worldbank import parser
@@ -56,12 +57,12 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     values = sum(cell != "" for row in members(tmp_path / "again" / "worldbank" / "WDI_CSV.zip")["WDICSV.csv"][1:] for cell in row[4:])
     row = re.search(r"^\| 2 \| ([\d,]+) \|", text, flags=re.M)
     assert row and int(row.group(1).replace(",", "")) == values, text
-    for query in bench.queries.QUERIES:
+    for query in QUERIES:
         assert re.search(rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| [+-]\d+\.\d\d \|$",
                          text, flags=re.M), query
     assert re.search(r"Throughput: 8 clients, .* \d+ answers per second", text), text
     results = json.loads(out.with_name("results.json").read_text(encoding="utf-8"))
-    assert set(results["served"]["query_p95_ms"]) == set(bench.queries.QUERIES) and results["served"]["answers_per_second"] > 0
+    assert set(results["served"]["query_p95_ms"]) == set(QUERIES) and results["served"]["answers_per_second"] > 0
     (size,) = results["scale"]
     assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
     assert set(size) >= {"indicators", "rows", "ingestion_s", "floor_s", "ingestion_over_floor", "whole_refresh_s", "peak_rss_mb",

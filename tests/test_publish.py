@@ -141,31 +141,28 @@ def test_the_duckdb_memory_limit_setting_reaches_the_build_connection_and_dbt(tm
 
 
 def test_each_publication_is_kept_read_only_by_its_id_and_those_beyond_the_limit_go(published_home, monkeypatch):
-    """Three publications with WAREHOUSE_KEEP_PUBLICATIONS=2: the two newest are kept, each the
-    file as published; a reader of the removed one goes on reading it."""
-    monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "2")
+    """Two publications with WAREHOUSE_KEEP_PUBLICATIONS=1: the newest is kept, the file as
+    published; the older one goes, and a reader who has it open goes on reading it."""
+    monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "1")
     publish(published_home, PUBLISHED_SCHEMAS, run_id="aaaaaaaa-first")
     first = publication_record.current(published_home)
     reader = duckdb.connect(str(publication_record.kept_file(published_home, first)), read_only=True)
     try:
         publish(published_home, PUBLISHED_SCHEMAS, run_id="bbbbbbbb-second")
-        publish(published_home, PUBLISHED_SCHEMAS, run_id="cccccccc-third")
         kept = publication_record.kept(published_home)
-        assert [p.run_id for p in kept] == ["cccccccc-third", "bbbbbbbb-second"]
-        assert sorted(p.name for p in published_home.publications_dir.iterdir()) == sorted(
-            f"{p.id}{suffix}" for p in kept for suffix in (".duckdb", ".json"))
+        assert [p.run_id for p in kept] == ["bbbbbbbb-second"]
+        assert sorted(p.name for p in published_home.publications_dir.iterdir()) == [f"{kept[0].id}.duckdb", f"{kept[0].id}.json"]
         assert reader.execute("select dagster_run_id, count(*) from meta.publication, marts.egov_scores group by 1").fetchall() \
             == [("aaaaaaaa-first", 2316)]
     finally:
         reader.close()
-    with pytest.raises(publication_record.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}, {kept[1].id}"):
+    with pytest.raises(publication_record.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}$"):
         publication_record.find(published_home, first.id)
-    for publication in kept:
-        path = publication_record.kept_file(published_home, publication)
-        assert stat.S_IMODE(path.stat().st_mode) == 0o444, "kept read-only"
-        with duckdb.connect(str(path), read_only=True) as connection:
-            assert connection.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == \
-                [(publication.id, publication.run_id)]
+    path = publication_record.kept_file(published_home, kept[0])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444, "kept read-only"
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == \
+            [(kept[0].id, "bbbbbbbb-second")]
     with duckdb.connect(str(published_home.published_db), read_only=True) as connection:
         assert connection.execute("select publication_id from meta.publication").fetchall() == [(kept[0].id,)]
     assert publication_record.current(published_home) == kept[0]

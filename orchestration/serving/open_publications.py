@@ -56,11 +56,12 @@ class OpenPublications:
         self._settings = settings
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
+        self._current_publication: Publication | None = None
+        self._current_stamp: tuple[int, int] | None = None
 
     def lease(self, publication_id: str | None = None) -> Lease:
         """The current publication, or the kept one of this id (UnknownPublication if none is kept)."""
-        publication = (publication_record.find(self._settings, publication_id) if publication_id
-                       else publication_record.current(self._settings))
+        publication = publication_record.find(self._settings, publication_id) if publication_id else self._current()
         with self._lock:
             entry = self._open.get(publication.id)
             if entry is None:
@@ -73,8 +74,20 @@ class OpenPublications:
             self.release(entry)
             raise
 
+    def _current(self) -> Publication:
+        """The current publication, read again only when its record was replaced (a new publication)."""
+        record = self._settings.build_dir / publication_record.RECORD
+        try:
+            info = record.stat()
+            stamp = (info.st_ino, info.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is None or self._current_stamp != stamp:
+            self._current_publication, self._current_stamp = publication_record.current(self._settings), stamp
+        return self._current_publication
+
     def release(self, entry: _Open) -> None:
-        current = publication_record.last(self._settings)
+        current = self._current_publication
         with self._lock:
             entry.leases -= 1
             for key, other in list(self._open.items()):
