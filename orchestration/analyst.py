@@ -207,7 +207,7 @@ class Stream:
     batches: Iterator[pa.RecordBatch]  # every row, no row limit; the time limit still holds
 
 
-def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[str], bool] = lambda kind: False,
+def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[str], bool] | None = None,
            batch_rows: int = 65_536) -> Stream:
     """Every row of ``sql`` as Arrow batches, computed as they are read (for downloads), with the
     columns whose DuckDB type ``as_text`` names cast to text. The first batch is computed here, so a
@@ -217,7 +217,7 @@ def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[s
     with limit.running():
         _run_leading(connection, statements)
         relation = connection.sql(statements[-1].query)
-        if any(as_text(str(kind)) for kind in relation.types):
+        if as_text and any(as_text(str(kind)) for kind in relation.types):
             relation = relation.project(", ".join(
                 _quoted(name) + ("::varchar" if as_text(str(kind)) else "") for name, kind in zip(relation.columns, relation.types)))
         reader = relation.to_arrow_reader(batch_rows)

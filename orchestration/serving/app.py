@@ -69,8 +69,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
     def download(sql: str, publication_id: str | None, fmt: str) -> Response:
         lease = publications.lease(publication_id)
         try:
-            as_text = formats.csv_needs_text if fmt == "csv" else (lambda kind: False)
-            stream = analyst.stream(lease.cursor, sql, as_text)
+            stream = analyst.stream(lease.cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
         except BaseException:
             lease.close()
             raise

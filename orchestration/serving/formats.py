@@ -23,7 +23,8 @@ from orchestration import analyst
 from orchestration.publication_record import Publication
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
-_CSV_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+# Scalar types that CSV holds as they are, and orjson writes as JSON values.
+_FLAT_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
               "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "VARCHAR", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_S",
               "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"}
 
@@ -52,7 +53,7 @@ def _fast_path_holds(result: analyst.Result) -> bool:
     """Whether orjson may write the rows: it is several times faster than json, but writes NaN and
     infinity as null, which would turn a value into a missing one. So only flat columns, and no
     float column holding one."""
-    if not all(kind.split("(")[0] in _CSV_TYPES or kind in ("UUID", "INTERVAL", "BLOB") for _, kind in result.columns):
+    if not all(kind.split("(")[0] in _FLAT_TYPES or kind in ("UUID", "INTERVAL", "BLOB") for _, kind in result.columns):
         return False
     floats = [i for i, (_, kind) in enumerate(result.columns) if kind in ("DOUBLE", "FLOAT")]
     return all(math.isfinite(row[i]) for row in result.rows for i in floats if row[i] is not None)
@@ -76,7 +77,7 @@ def _finite(value):
 
 def csv_needs_text(duckdb_type: str) -> bool:
     """Whether a column of this type goes into CSV as DuckDB's text of it."""
-    return duckdb_type.split("(")[0] not in _CSV_TYPES
+    return duckdb_type.split("(")[0] not in _FLAT_TYPES
 
 
 class _Drain(io.RawIOBase):
