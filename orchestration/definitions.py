@@ -60,7 +60,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=ASSETS,
         asset_checks=GX_CHECKS,
         jobs=refresh_jobs,
-        schedules=schedules(refresh_jobs),
+        schedules=schedules(settings, refresh_jobs),
         sensors=[build_inbox_sensor(settings, refresh_jobs), build_failure_sensor(settings)],
         resources=resources(settings),
         # DuckDB takes one writer process at a time: steps run one after another in one process,

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.settings import PROJECT_ROOT
-from tests.conftest import WAREHOUSE, environment
+from tests.conftest import WAREHOUSE, copy_home, environment, logged_decisions, run
 from bench.served import free_port
 
 
@@ -48,16 +48,28 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
     assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+LOCATIONS = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
+RUN_STATUS = 'query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }'
+
+
 @pytest.mark.slow
-def test_ui_serves_the_asset_graph_on_loopback_and_stops_everything_on_sigterm(tmp_path):
+def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_and_stops_everything_on_sigterm(built, tmp_path):
+    """On a copy of the built warehouse: the launchpad's run of `refresh_un_egov` (the job's own
+    config: its inbox and its live upstream, unset here) decides what `warehouse refresh` decided
+    before starting any run."""
+    copy_home(built, tmp_path / "home")
+    shortcut = run(["refresh", "--source", "un_egov"], environment(tmp_path))
+    assert shortcut.returncode == 0 and "no run needed" in shortcut.stdout, shortcut.stderr[-2000:]
     port = free_port()
     # Started as a script's background job starts it: with SIGINT ignored, which dagster dev would
     # pass on to SIGTERM. Not on the pytest-xdist worker's stdin, its channel to the controller; the
@@ -79,6 +91,22 @@ def test_ui_serves_the_asset_graph_on_loopback_and_stops_everything_on_sigterm(t
         assert keys, "the UI did not answer on 127.0.0.1 within 180 s"
         assert {"snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
                 "marts/egov_scores", "published_warehouse"} <= keys
+        [repository] = graphql(port, LOCATIONS)["data"]["repositoriesOrError"]["nodes"]
+        selector = {"repositoryLocationName": repository["location"]["name"], "repositoryName": repository["name"],
+                    "jobName": "refresh_un_egov"}
+        launched = graphql(port, LAUNCH, {"params": {"selector": selector, "mode": "default"}})["data"]["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        status, deadline = None, time.monotonic() + 300  # queued, dequeued by the daemon, run in a process of its own
+        while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+            time.sleep(2)
+            status = graphql(port, RUN_STATUS, {"id": run_id})["data"]["runOrError"]["status"]
+        assert status == "SUCCESS", (status, output.read_text()[-3000:])
+        with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+            logged = logged_decisions(instance, run_id)
+        asked = [line for line in logged if line.startswith(("un_egov: checking the live upstream", "un_egov: UN_EGOV_URL_TEMPLATE"))]
+        assert len(asked) == 2
+        assert sorted(set(logged) - set(asked)) == sorted(line.strip() for line in shortcut.stdout.splitlines() if line.startswith("  "))
         # A service manager stops `warehouse ui` by its pid alone: the webserver and daemon go too.
         process.send_signal(signal.SIGTERM)
         try:

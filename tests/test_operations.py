@@ -115,7 +115,7 @@ def test_every_refresh_job_spans_the_graph_and_asks_only_its_own_upstream(tmp_pa
     schedules = {s.name: s for s in definitions.schedules}
     assert {name: s.job_name for name, s in schedules.items()} == {
         "un_egov_schedule": "refresh_un_egov", "worldbank_schedule": "refresh_worldbank", "datareportal_schedule": "refresh_datareportal"}
-    assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert schedules["worldbank_schedule"].cron_schedule == "0 6 5 * *"
 
 

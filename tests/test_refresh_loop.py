@@ -95,7 +95,7 @@ def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identic
     assert sha256_of(home / "warehouse.duckdb") == published_before
 
 
-# 3 and 5. The doors decide differently; `dagster job execute` cannot find dbt.
+# 3 and 5. Every door decides alike (the CLI, `dagster job execute`, a schedule's tick); each finds dbt.
 def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path):
     doors = {}
     for door in ("dagster", "cli"):
@@ -138,6 +138,12 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     shortcut = run(["refresh", "--source", "un_egov"], cli_env)
     assert shortcut.returncode == 0 and "no run needed" in shortcut.stdout, shortcut.stderr[-2000:]
     assert sorted(line.strip() for line in shortcut.stdout.splitlines() if line.startswith("  ")) == sorted(logged)
+    # A schedule's tick decides the same after asking its upstream (unset here), and starts no run.
+    # (The UI's launch: tests/test_cli.py.)
+    tick, skipped = schedule_tick(Settings(home=home, snapshots_dir=snapshots), "un_egov_schedule")
+    assert tick is None and skipped[:2] == ["un_egov: nothing new upstream",
+                                            "un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at"]
+    assert sorted(skipped[2:]) == sorted(logged)
 
     for home, _, _ in doors.values():
         (home / "inbox" / "un_egov").mkdir(parents=True)
@@ -162,7 +168,7 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         assert cited == [(sha256_of(snapshots / "un_egov" / "EGOV_DATA_2022.csv"), f"inbox: dropped by hand into {home / 'inbox' / 'un_egov'}")]
 
 
-# 4. Schedules fetch nothing: the UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey.
+# 4. The UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey; a 404 starts no run.
 def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot_copy):
     settings = Settings(home=home, snapshots_dir=snapshot_copy)
     # A stand-in for the 2026 survey: the 2024 file with its year column moved on (test data only).
@@ -170,9 +176,10 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     requests: list[str] = []
     with serve({}, requests) as base:
         template = base + "/surveys/EGOV_DATA_{year}.csv"
-        first, logged = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
-    assert first.success and requests == ["/surveys/EGOV_DATA_2026.csv"]
-    assert any(line.startswith("un_egov: no 2026 survey at ") for line in logged) and not published_in(first)
+        first, skipped = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
+    assert first is None and requests == ["/surveys/EGOV_DATA_2026.csv"]
+    assert skipped[0] == "un_egov: nothing new upstream" and skipped[1].startswith("un_egov: no 2026 survey at ")
+    assert "nothing changed since the publication of run " in skipped[-1]
 
     # The tick's run, up to the survey's gate: the new year is fetched, staged with its origin, parsed,
     # loaded and validated. (Publishing then promotes it, as every source's staged files are, in
@@ -182,6 +189,7 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
         second, logged = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule",
                                        selection=["snapshots/un_egov", "raw/un_egov_surveys"])
     assert second.success, [e.message for e in second.all_events if e.is_failure]
+    assert requests[1:] == ["/surveys/EGOV_DATA_2026.csv"] * 2  # the tick's check, then the run's
     staged = home / "build" / "staging" / "un_egov"
     assert (staged / "EGOV_DATA_2026.csv").read_bytes() == new_survey
     assert base + "/surveys/EGOV_DATA_2026.csv" in (staged / "staged.json").read_text()
@@ -194,7 +202,8 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("raw/un_egov_surveys", True)]
 
 
-# 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few small requests.
+# 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few
+# small requests and starts no run.
 def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged_and_replays_offline(home, snapshot_copy):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     settings = Settings(home=home, snapshots_dir=snapshot_copy, worldbank_api_url=fake.start())
@@ -202,12 +211,12 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
         fetched, _ = schedule_tick(settings, "worldbank_schedule")
         assert fetched.success and published_in(fetched)
         fake.requests.clear()
-        unchanged, logged = schedule_tick(settings, "worldbank_schedule")
+        unchanged, skipped = schedule_tick(settings, "worldbank_schedule")
     finally:
         fake.stop()
-    assert unchanged.success and not published_in(unchanged)
+    assert unchanged is None
     assert len(fake.requests) == 5 and all("per_page=1&" in path for path in fake.requests)
-    assert "worldbank: IT.NET.USER.ZS unchanged (release 2026-07-13)" in logged
+    assert "worldbank: IT.NET.USER.ZS unchanged (release 2026-07-13)" in skipped
 
     folder = snapshot_copy / "worldbank"
     records = {entry.file: entry for entry in SourceProvenance.load(folder).files}
@@ -233,12 +242,17 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     assert replayed == after_live
 
 
-def schedule_tick(settings: Settings, name: str, selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+def schedule_tick(settings: Settings, name: str,
+                  selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult | None, list[str]]:
     """What the daemon does at a tick: evaluate the schedule, then run what it asked for (or the
-    assets of it in ``selection``)."""
+    assets of it in ``selection``), with the run's `[refresh]` lines; a skipped tick: no run, and
+    the lines of its reason."""
     definitions = build_definitions(settings)
     schedule = definitions.resolve_schedule_def(name)
-    [request] = schedule.evaluate_tick(dg.build_schedule_context()).run_requests
+    tick = schedule.evaluate_tick(dg.build_schedule_context())
+    if tick.skip_message:
+        return None, tick.skip_message.splitlines()
+    [request] = tick.run_requests
     job = definitions.resolve_job_def(request.job_name or schedule.job_name)
     return refresh_in_process(settings, job.name, request.run_config or job.run_config, request.tags, selection)
 
