@@ -25,13 +25,13 @@ class Measured:
     stdout: str
 
 
-def run(command: list[str], env: dict[str, str] | None = None) -> Measured:
+def run(command: list[str], env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> Measured:
     """Run ``command`` under GNU time; fail loudly, with its output, if it fails."""
     if not os.access(TIME, os.X_OK):
         raise SystemExit(f"{TIME} is needed to measure peak memory (Debian package 'time')")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.time()
-        done = subprocess.run([TIME, "-f", "%e %M", "-o", report.name, *command], cwd=PROJECT_ROOT,
+        done = subprocess.run([TIME, "-f", "%e %M", "-o", report.name, *command], cwd=cwd,
                               env={**os.environ, **(env or {})}, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -39,8 +39,8 @@ def run(command: list[str], env: dict[str, str] | None = None) -> Measured:
     return Measured(float(wall), int(rss_kb) / 1024, started, done.stdout)
 
 
-def python(code: str, *args: str) -> Measured:
-    return run([sys.executable, "-c", code, *args])
+def python(code: str, *args: str, env: dict[str, str] | None = None) -> Measured:
+    return run([sys.executable, "-c", code, *args], env)
 
 
 @dataclass(frozen=True)

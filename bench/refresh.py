@@ -4,6 +4,9 @@ Dagster run's own event log."""
 from __future__ import annotations
 
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +14,13 @@ from pathlib import Path
 import dagster as dg
 
 from bench.measure import WAREHOUSE, Measured, run
+from orchestration.settings import PROJECT_ROOT
+
+# The commit whose warm full refresh the target of issue #25 is a ratio of (at most 0.6 of it).
+BASELINE = "a94c6c4"
+# The `warehouse` command of a checkout at another commit: run from that checkout's folder, whose
+# packages then come first on the path (this environment's libraries are a superset of its pins).
+OTHER_CHECKOUT_CLI = "import sys; from orchestration.cli import main; sys.exit(main())"
 
 PHASES = ("startup", "ingestion", "gates", "dbt build", "publish", "report")
 
@@ -76,3 +86,40 @@ def full_and_no_change(repeats: int) -> tuple[list[Refresh], list[Refresh], Path
         full.append(refresh(env))
         unchanged.append(refresh(env))
     return full, unchanged, home / "warehouse" / "warehouse.duckdb"
+
+
+@dataclass(frozen=True)
+class Against:
+    """Warm `warehouse refresh --full` runs of this checkout and of ``commit``, taken in turn."""
+
+    commit: str
+    today: list[Measured]
+    baseline: list[Measured]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(m.wall_s for m in self.today) / statistics.median(m.wall_s for m in self.baseline)
+
+
+def warm_full_against(commit: str, repeats: int) -> Against:
+    """Each side in a warehouse home of its own, refreshed once (not measured), then ``repeats``
+    full refreshes of each, alternating, so a slow minute of the machine falls on both."""
+    root = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    checkout = root / "checkout"
+    added = subprocess.run(["git", "worktree", "add", "--detach", str(checkout), commit], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    if added.returncode != 0:
+        raise RuntimeError(f"commit {commit} could not be checked out beside this one (a shallow clone?): {added.stderr.strip()}")
+    try:
+        sides = {"today": ([WAREHOUSE, "refresh"], PROJECT_ROOT), "baseline": ([sys.executable, "-c", OTHER_CHECKOUT_CLI, "refresh"], checkout)}
+        homes = {name: environment(root / name) for name in sides}
+        for name, (command, folder) in sides.items():
+            Path(homes[name]["DAGSTER_HOME"]).mkdir(parents=True)
+            run(command, homes[name], folder)
+        measured: dict[str, list[Measured]] = {name: [] for name in sides}
+        for _ in range(repeats):
+            for name, (command, folder) in sides.items():
+                measured[name].append(run([*command, "--full"], homes[name], folder))
+        return Against(commit, measured["today"], measured["baseline"])
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=PROJECT_ROOT, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,31 +1,32 @@
 """The same dbt project on Apache Spark, and the proof that it gives the same tables as DuckDB.
 
 `build(settings)` runs `dbt build --target spark` (dbt-spark's `session` method: PySpark in local
-mode) over the raw layer's Parquet export. `compare(settings)` reads every table of the published
-schemas from both builds and lists each difference by table and column: row counts, column
-names, and every value, floats within 1e-9 relative.
+mode) over the raw layer's Parquet export. `compare(settings)` sets every table of the published
+schemas in the DuckDB build beside the Parquet that Spark wrote for it, inside DuckDB, so memory
+stays bounded at any size (DuckDB sorts and joins out of core): column names, then the rows
+paired in one order, every value equal, floats within 1e-9 relative.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from orchestration.dbt_project import DBT_PROJECT
-from orchestration.settings import DBT_EXECUTABLE, PUBLISHED_SCHEMAS, Settings
+from orchestration.settings import DBT_EXECUTABLE, DUCKDB_MEMORY_LIMIT, PUBLISHED_SCHEMAS, Settings
 
 RELATIVE_TOLERANCE = 1e-9
 # Two floats that should be zero may differ by rounding noise; "relative" means nothing there.
 ABSOLUTE_TOLERANCE = 1e-12
-EXAMPLES = 3
+# Rows are paired after sorting by their exact columns, then by their floats at this many
+# significant digits, so rounding noise past the tolerance cannot reorder them between engines.
+SORT_DIGITS = 8
+_FLOATS = ("FLOAT", "DOUBLE", "DECIMAL")
 
 
 class SparkBuildError(RuntimeError):
@@ -35,11 +36,27 @@ class SparkBuildError(RuntimeError):
 @dataclass(frozen=True)
 class Difference:
     table: str
-    column: str | None  # None: the table as a whole (missing, row count, column names)
+    column: str | None  # None: the table as a whole (missing, column names)
     detail: str
 
     def line(self) -> str:
         return f"{self.table}.{self.column}: {self.detail}" if self.column else f"{self.table}: {self.detail}"
+
+
+@dataclass
+class Comparison:
+    """What differs between the engines, and how many rows of the DuckDB build or Spark's do."""
+
+    differences: list[Difference] = field(default_factory=list)
+    differing_rows: int = 0
+    tables: int = 0
+    rows: int = 0  # in the DuckDB build, over the tables compared
+
+    def add(self, other: Comparison) -> None:
+        self.differences += other.differences
+        self.differing_rows += other.differing_rows
+        self.tables += other.tables
+        self.rows += other.rows
 
 
 def build(settings: Settings) -> Path:
@@ -61,80 +78,73 @@ def build(settings: Settings) -> Path:
     return settings.spark_dir / "tables"
 
 
-def compare(settings: Settings) -> list[Difference]:
-    """Every table of the published schemas in the DuckDB build against Spark's."""
-    differences = []
-    with duckdb.connect(str(settings.build_db), read_only=True) as connection:
+def compare(settings: Settings) -> Comparison:
+    """Every table of the published schemas in the DuckDB build against Spark's Parquet."""
+    total = Comparison()
+    spill = settings.spark_dir / "compare.tmp"
+    with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}) as connection:
+        connection.execute("set enable_progress_bar = false")  # a progress bar would go to the caller's stdout
+        connection.execute("attach ? as duck (read_only)", [str(settings.build_db)])
         tables = connection.execute(
-            "select schema_name, table_name from duckdb_tables() where schema_name in "
-            f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by all"
-        ).fetchall()
+            "select schema_name, table_name from duckdb_tables() where database_name = 'duck' and schema_name in "
+            f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by all").fetchall()
         for schema, table in tables:
-            expected = connection.execute(f'select * from {schema}."{table}"').df()
-            actual = _spark_table(connection, settings.spark_dir / "tables" / f"{schema}.db" / table)
-            differences += compare_frames(f"{schema}.{table}", expected, actual)
-    return differences
+            files = sorted((settings.spark_dir / "tables" / f"{schema}.db" / table).glob("*.parquet"))
+            total.add(compare_table(connection, f"{schema}.{table}", f'duck.{schema}."{table}"', [str(f) for f in files]))
+    shutil.rmtree(spill, ignore_errors=True)
+    return total
 
 
-def _spark_table(connection: duckdb.DuckDBPyConnection, folder: Path) -> pd.DataFrame | None:
-    files = sorted(folder.glob("*.parquet"))
+def compare_table(connection: duckdb.DuckDBPyConnection, name: str, expected: str, files: list[str]) -> Comparison:
+    """The relation ``expected`` against the Parquet ``files`` Spark wrote for table ``name``."""
+    rows = connection.execute(f"select count(*) from {expected}").fetchall()[0][0]
     if not files:
-        return None
-    return connection.execute("select * from read_parquet($files)", {"files": [str(f) for f in files]}).df()
+        return Comparison([Difference(name, None, "missing from the Spark build")], rows, 1, rows)
+    actual = f"read_parquet({files!r})"
+    ours, theirs = _columns(connection, expected), _columns(connection, actual)
+    if [c for c, _ in ours] != [c for c, _ in theirs]:
+        spark_rows = connection.execute(f"select count(*) from {actual}").fetchall()[0][0]
+        return Comparison([Difference(name, None, f"columns differ: DuckDB {[c for c, _ in ours]}, Spark {[c for c, _ in theirs]}")],
+                          max(rows, spark_rows), 1, rows)
+    floats = [a.startswith(_FLOATS) or b.startswith(_FLOATS) for (_, a), (_, b) in zip(ours, theirs)]
+    pairs = ", ".join(f"d.c{i} as dc{i}, s.c{i} as sc{i}, {_equal(f'd.c{i}', f's.c{i}', f)} as e{i}" for i, f in enumerate(floats))
+    counts = ", ".join(
+        f"count(*) filter (where not e{i}), "
+        f"arg_min('DuckDB ' || coalesce(dc{i}::varchar, 'NULL') || ', Spark ' || coalesce(sc{i}::varchar, 'NULL'), rn) filter (where not e{i})"
+        for i in range(len(ours)))
+    result = connection.execute(f"""
+        with d as ({_ordered(expected, ours, floats, ours)}), s as ({_ordered(actual, theirs, floats, ours)})
+        select count(*) filter (where not ({' and '.join(f'e{i}' for i in range(len(ours)))})), {counts}
+        from (select coalesce(d.rn, s.rn) as rn, {pairs} from d full join s on d.rn = s.rn)""").fetchall()[0]
+    differences = [Difference(name, column, f"{result[1 + 2 * i]} of {rows} rows differ (first: {result[2 + 2 * i]})")
+                   for i, (column, _) in enumerate(ours) if result[1 + 2 * i]]
+    return Comparison(differences, result[0], 1, rows)
 
 
-def compare_frames(table: str, expected: pd.DataFrame, actual: pd.DataFrame | None) -> list[Difference]:
-    if actual is None:
-        return [Difference(table, None, "missing from the Spark build")]
-    if list(expected.columns) != list(actual.columns):
-        return [Difference(table, None, f"columns differ: DuckDB {list(expected.columns)}, Spark {list(actual.columns)}")]
-    if len(expected) != len(actual):
-        return [Difference(table, None, f"row count differs: DuckDB {len(expected)}, Spark {len(actual)}")]
-    expected, actual = _in_one_order(_normalised(expected)), _in_one_order(_normalised(actual))
-    differences = []
-    for column in expected.columns:
-        unequal = [i for i, (a, b) in enumerate(zip(expected[column], actual[column])) if not _equal(a, b)]
-        if unequal:
-            shown = "; ".join(f"row {i}: DuckDB {expected[column].iloc[i]!r}, Spark {actual[column].iloc[i]!r}" for i in unequal[:EXAMPLES])
-            differences.append(Difference(table, column, f"{len(unequal)} of {len(expected)} values differ ({shown})"))
-    return differences
+def _columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in connection.execute(f"describe select * from {relation}").fetchall()]
 
 
-def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
-    """Python values with one spelling per kind: None for missing, float for every number with a
-    fraction, UTC for timestamps (Spark writes them as instants, DuckDB as wall-clock times)."""
-    def value(cell):
-        if cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA or cell is pd.NaT:
-            return None
-        if isinstance(cell, pd.Timestamp):
-            cell = cell.to_pydatetime()
-        if isinstance(cell, datetime) and cell.tzinfo is not None:
-            return cell.astimezone(timezone.utc).replace(tzinfo=None)
-        if hasattr(cell, "item"):  # numpy scalars
-            return cell.item()
-        return cell
-    return pd.DataFrame({column: pd.Series([value(cell) for cell in frame[column].astype(object)], dtype=object)
-                         for column in frame.columns})
+def _ordered(relation: str, columns: list[tuple[str, str]], floats: list[bool], ours: list[tuple[str, str]]) -> str:
+    """``relation``'s columns in one spelling per kind (c0, c1, ...) and numbered in one order:
+    floats as doubles with NaN as NULL, instants as UTC wall-clock times (DuckDB without ICU casts
+    them in UTC), anything else in the DuckDB build's type."""
+    values = []
+    for i, ((column, kind), is_float, (_, target)) in enumerate(zip(columns, floats, ours)):
+        quoted = '"' + column.replace('"', '""') + '"'
+        if is_float:
+            value = f"case when isnan({quoted}::double) then null else {quoted}::double end"
+        elif kind == "TIMESTAMP WITH TIME ZONE":
+            value = f"{quoted}::timestamp"
+        else:
+            value = f"try_cast({quoted} as {target})"
+        values.append(f"{value} as c{i}")
+    keys = [f"c{i}" for i, f in enumerate(floats) if not f] + [f"printf('%.{SORT_DIGITS}g', c{i})" for i, f in enumerate(floats) if f]
+    return f"select *, row_number() over (order by {', '.join(keys)}) as rn from (select {', '.join(values)} from {relation})"
 
 
-def _in_one_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by their exact columns first, then by floats rounded past the tolerance, so
-    rounding noise cannot reorder rows between the engines."""
-    def key(cell):
-        if cell is None:
-            return (0, "")
-        if isinstance(cell, float):
-            return (1, float(f"{cell:.8g}"))
-        return (2, str(cell))
-    exact = [c for c in frame.columns if not any(isinstance(v, float) for v in frame[c])]
-    inexact = [c for c in frame.columns if c not in exact]
-    order = sorted(range(len(frame)), key=lambda i: [key(frame[c].iloc[i]) for c in exact + inexact])
-    return frame.iloc[order].reset_index(drop=True)
-
-
-def _equal(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
-        return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
-    return a == b
+def _equal(a: str, b: str, is_float: bool) -> str:
+    if not is_float:
+        return f"({a} is not distinct from {b})"
+    return (f"(({a} is null and {b} is null) or coalesce(abs({a} - {b}) <= greatest({ABSOLUTE_TOLERANCE}, "
+            f"{RELATIVE_TOLERANCE} * greatest(abs({a}), abs({b}))), false))")

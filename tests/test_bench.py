@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from bench import __main__ as bench
+from bench import spark
 from bench.queries import QUERIES
 from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set, write_zip
 from orchestration.sources.snapshots import verified_files
@@ -50,7 +51,8 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
                        "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "refresh failed" not in text, text  # a failed scale refresh must fail the smoke test, wherever it stopped
-    for heading in ("## 1. Full refresh", "## 2. No-change refresh", "## 3. Scale", "## 4. Analyst queries"):
+    for heading in ("## 1. Full refresh", "## 2. No-change refresh", "### Warm full refresh against commit a94c6c4", "## 3. Scale",
+                    "## 4. Analyst queries"):
         assert heading in text
     # The generator is seeded: the same zip again, its values counted with the csv module.
     write_snapshot_set(tmp_path / "again", series=2)
@@ -62,8 +64,18 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
                          text, flags=re.M), query
     assert re.search(r"Throughput: 8 clients, .* \d+ answers per second", text), text
     results = json.loads(out.with_name("results.json").read_text(encoding="utf-8"))
+    warm = results["warm_full"]
+    assert warm["commit"] == "a94c6c4" and warm["today_s"] > 0 and warm["baseline_s"] > 0 and 0 < results["no_change_share"] < 1
     assert set(results["served"]["query_p95_ms"]) == set(QUERIES) and results["served"]["answers_per_second"] > 0
     (size,) = results["scale"]
     assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
     assert set(size) >= {"indicators", "rows", "ingestion_s", "floor_s", "ingestion_over_floor", "whole_refresh_s", "peak_rss_mb",
                          "incremental_over_full"}
+
+
+@pytest.mark.spark
+def test_the_spark_section_builds_both_engines_and_finds_no_difference_at_a_tiny_size():
+    run = spark.measure(2)
+    assert run.differing_rows == 0 and run.differences == [] and run.tables >= 20 and run.rows > 0
+    assert set(run.json()) >= {"indicators", "duckdb_build_s", "spark_build_s", "differing_rows"}
+    assert "| 2 | " in "\n".join(bench._spark_section(run))

@@ -16,5 +16,6 @@ def test_every_published_table_is_the_same_on_spark(tmp_path):
     assert materialize(settings).success
     tables = spark.build(settings)
     assert sorted(p.name for p in tables.iterdir()) == ["intermediate.db", "marts.db", "paper.db", "raw.db", "staging.db"]
-    differences = spark.compare(settings)
-    assert not differences, "\n".join(d.line() for d in differences)
+    compared = spark.compare(settings)
+    assert not compared.differences, "\n".join(d.line() for d in compared.differences)
+    assert compared.differing_rows == 0 and compared.tables >= 20 and compared.rows > 50_000

@@ -1,30 +1,59 @@
-"""The Spark equality check itself, on frames: it names the table and column of any difference,
-and tolerates only float noise within 1e-9 relative."""
+"""The Spark equality check itself, inside DuckDB over a table and the Parquet written for it: it
+names the table and column of any difference, counts the rows that differ, and tolerates only
+float noise within 1e-9 relative."""
 
-import pandas as pd
+import duckdb
+import pytest
 
-from orchestration.spark import compare_frames
+from orchestration.spark import compare_table
 
-DUCKDB = pd.DataFrame({"iso3": ["KAZ", "UZB", "KGZ"], "year": [2022, 2022, 2022], "value": [0.8628, None, 0.7]})
-
-
-def test_the_same_rows_in_another_order_with_float_noise_are_equal():
-    spark = pd.DataFrame({"iso3": ["KGZ", "KAZ", "UZB"], "year": [2022, 2022, 2022], "value": [0.7 * (1 + 1e-12), 0.8628, float("nan")]})
-    assert compare_frames("marts.t", DUCKDB, spark) == []
+DUCKDB = "select * from (values ('KAZ', 2022, 0.8628), ('UZB', 2022, null), ('KGZ', 2022, 0.7)) as t(iso3, year, value)"
 
 
-def test_a_value_off_by_more_than_the_tolerance_names_table_and_column():
-    spark = DUCKDB.assign(value=[0.8628 * (1 + 1e-7), None, 0.7])
-    [difference] = compare_frames("marts.egov_scores", DUCKDB, spark)
-    assert difference.line().startswith("marts.egov_scores.value: 1 of 3 values differ")
+@pytest.fixture
+def engine(tmp_path):
+    """A DuckDB with the build's table, and a way to write what "Spark" wrote as Parquet."""
+    connection = duckdb.connect()
+    connection.execute(f"create table built as {DUCKDB}")
+
+    def spark(sql: str) -> list[str]:
+        path = tmp_path / f"part-{len(list(tmp_path.iterdir()))}.parquet"
+        connection.execute(f"copy ({sql}) to '{path}' (format parquet)")
+        return [str(path)]
+
+    yield connection, spark
+    connection.close()
 
 
-def test_null_against_a_value_is_a_difference():
-    spark = DUCKDB.assign(value=[0.8628, 0.0, 0.7])
-    assert [d.column for d in compare_frames("marts.t", DUCKDB, spark)] == ["value"]
+def test_the_same_rows_in_another_order_with_float_noise_and_nan_for_null_are_equal(engine):
+    connection, spark = engine
+    files = spark("select * from (values ('KGZ', 2022::bigint, 0.7 * (1 + 1e-12)), ('KAZ', 2022, 0.8628), "
+                  "('UZB', 2022, 'NaN'::double)) as t(iso3, year, value)")
+    compared = compare_table(connection, "marts.t", "built", files)
+    assert compared.differences == [] and compared.differing_rows == 0 and compared.rows == 3
 
 
-def test_missing_tables_columns_and_rows_are_differences():
-    assert compare_frames("marts.t", DUCKDB, None)[0].line() == "marts.t: missing from the Spark build"
-    assert "columns differ" in compare_frames("marts.t", DUCKDB, DUCKDB.rename(columns={"value": "v"}))[0].detail
-    assert "row count differs: DuckDB 3, Spark 2" in compare_frames("marts.t", DUCKDB, DUCKDB.head(2))[0].detail
+def test_a_value_off_by_more_than_the_tolerance_names_table_column_and_row(engine):
+    connection, spark = engine
+    files = spark("select iso3, year, case when iso3 = 'KAZ' then value * (1 + 1e-7) else value end as value from built")
+    compared = compare_table(connection, "marts.egov_scores", "built", files)
+    [difference] = compared.differences
+    assert difference.line().startswith("marts.egov_scores.value: 1 of 3 rows differ (first: DuckDB 0.8628, Spark 0.86280008")
+    assert compared.differing_rows == 1
+
+
+def test_null_against_a_value_is_a_difference(engine):
+    connection, spark = engine
+    files = spark("select iso3, year, coalesce(value, 0.0) as value from built")
+    compared = compare_table(connection, "marts.t", "built", files)
+    assert [d.column for d in compared.differences] == ["value"] and compared.differing_rows == 1
+
+
+def test_a_missing_table_differing_columns_and_a_missing_row_are_differences(engine):
+    connection, spark = engine
+    missing = compare_table(connection, "marts.t", "built", [])
+    assert missing.differences[0].line() == "marts.t: missing from the Spark build" and missing.differing_rows == 3
+    renamed = compare_table(connection, "marts.t", "built", spark("select iso3, year, value as v from built"))
+    assert "columns differ" in renamed.differences[0].detail and renamed.differing_rows == 3
+    short = compare_table(connection, "marts.t", "built", spark("select * from built where iso3 <> 'UZB'"))
+    assert short.differing_rows == 1 and {d.column for d in short.differences} == {"iso3", "year"}
