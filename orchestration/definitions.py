@@ -7,7 +7,7 @@ import logging
 
 import dagster as dg
 
-from orchestration.assets import dbt, parquet, publish, reference, report
+from orchestration.assets import dbt, publish, reference, report
 from orchestration.assets.snapshot_sets import snapshots_asset
 from orchestration.checks import GX_CHECKS
 from orchestration.dbt_project import DBT_PROJECT, WarehouseDbtCliResource
@@ -28,7 +28,6 @@ ASSETS = [
     *[asset for name in SOURCES for asset in importlib.import_module(f"orchestration.sources.{name}.assets").ASSETS],
     *reference.ASSETS,
     dbt.warehouse_dbt_models,
-    parquet.raw_parquet,
     publish.published_warehouse,
     report.report,
 ]

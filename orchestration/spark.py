@@ -1,7 +1,8 @@
 """The same dbt project on Apache Spark, and the proof that it gives the same tables as DuckDB.
 
-`build(settings)` runs `dbt build --target spark` (dbt-spark's `session` method: PySpark in local
-mode) over the raw layer's Parquet export. `compare(settings)` sets every table of the published
+`build(settings)` exports the raw layer of the build database as Parquet, one folder per dbt
+source table (only here: a refresh that no Spark build reads need not pay for it), then runs
+`dbt build --target spark` (dbt-spark's `session` method: PySpark in local mode) over it. `compare(settings)` sets every table of the published
 schemas in the DuckDB build beside the Parquet that Spark wrote for it, inside DuckDB, so memory
 stays bounded at any size (DuckDB sorts and joins out of core): column names, then the rows
 paired in one order, every value equal, floats within 1e-9 relative.
@@ -9,6 +10,7 @@ paired in one order, every value equal, floats within 1e-9 relative.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock
 
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.settings import DBT_EXECUTABLE, DUCKDB_MEMORY_LIMIT, PUBLISHED_SCHEMAS, Settings
@@ -59,10 +62,34 @@ class Comparison:
         self.rows += other.rows
 
 
+def raw_sources() -> list[tuple[str, str]]:
+    """(schema, table) of every dbt source, from the parsed manifest."""
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+    return sorted({(source["schema"], source["identifier"]) for source in manifest["sources"].values()})
+
+
+def export_raw_layer(settings: Settings) -> dict[str, int]:
+    """Each dbt source table of the build database as ``parquet_dir/<schema>/<table>/part-0.parquet``
+    (what macros/register_raw_parquet.sql registers on Spark); the rows of each, by table."""
+    if not settings.build_db.exists():
+        raise SparkBuildError(f"{settings.build_db}: no build database to export; run a refresh first")
+    counts = {}
+    # Held as a refresh holds it: the export reads one load of the raw layer, not half of two.
+    with FileLock(settings.build_lock, timeout=settings.lock_timeout_seconds), \
+            duckdb.connect(str(settings.build_db), read_only=True) as connection:
+        for schema, table in raw_sources():
+            folder = settings.parquet_dir / schema / table
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            connection.execute(f'copy {schema}."{table}" to ? (format parquet)', [str(folder / "part-0.parquet")])
+            counts[f"{schema}.{table}"] = connection.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][0]
+    return counts
+
+
 def build(settings: Settings) -> Path:
-    """Every model, seed and test on Spark, from a clean Spark folder. Returns the tables' folder."""
-    if not (settings.parquet_dir).exists():
-        raise SparkBuildError(f"{settings.parquet_dir}: no Parquet export of the raw layer; run a refresh first")
+    """The raw layer exported, then every model, seed and test on Spark, from a clean Spark folder.
+    Returns the tables' folder."""
+    export_raw_layer(settings)
     shutil.rmtree(settings.spark_dir, ignore_errors=True)
     settings.spark_dir.mkdir(parents=True)
     done = subprocess.run(

@@ -1,11 +1,29 @@
-"""The Spark equality check itself, inside DuckDB over a table and the Parquet written for it: it
+"""What the Spark build reads and how it is checked: the raw layer's Parquet export, row for row;
+and the equality check itself, inside DuckDB over a table and the Parquet written for it, which
 names the table and column of any difference, counts the rows that differ, and tolerates only
 float noise within 1e-9 relative."""
 
 import duckdb
 import pytest
 
-from orchestration.spark import compare_table
+from orchestration.settings import Settings
+from orchestration.spark import compare_table, export_raw_layer
+from tests.conftest import SNAPSHOTS
+
+
+def test_the_parquet_export_holds_every_gated_raw_table_row_for_row(home):
+    """build/parquet/<schema>/<table>/, what the Spark target reads: the same rows as the build database."""
+    settings = Settings(home=home, snapshots_dir=SNAPSHOTS)
+    counts = export_raw_layer(settings)
+    with duckdb.connect(str(settings.build_db), read_only=True) as connection:
+        for name in counts:
+            schema, table = name.split(".")
+            exported = f"read_parquet('{settings.parquet_dir}/{schema}/{table}/*.parquet')"
+            found = connection.execute(f"select (select count(*) from {name}), (select count(*) from {exported}), "
+                                       f"(select count(*) from (select * from {name} except all select * from {exported}))").fetchall()[0]
+            assert found[0] == found[1] == counts[name] > 0 and found[2] == 0, (name, found)
+    assert {"raw.un_egov_surveys", "raw.wdi_observations", "raw.wdi_countries", "raw.datareportal_figures",
+            "raw.country_reference"} <= set(counts)
 
 DUCKDB = "select * from (values ('KAZ', 2022, 0.8628), ('UZB', 2022, null), ('KGZ', 2022, 0.7)) as t(iso3, year, value)"
 
