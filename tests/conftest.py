@@ -21,6 +21,8 @@ from orchestration.sources.snapshots import sha256_of
 
 SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
 PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
+# Saved DataReportal report pages, served by the tests' stand-in upstream.
+DATAREPORTAL_PAGES = Path(__file__).parent / "fixtures" / "datareportal"
 WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
 
 

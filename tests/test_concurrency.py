@@ -15,15 +15,15 @@ import requests
 
 from orchestration.settings import PROJECT_ROOT
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from tests.conftest import WAREHOUSE, environment
+from tests.conftest import DATAREPORTAL_PAGES, WAREHOUSE, environment
 from tests.loopback import serve
 from bench.served import serving
-from tests.test_datareportal import FIXTURES
+
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
 
-PAGE = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
+PAGE = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
 
 
 def start_refresh(env: dict[str, str], *args: str) -> subprocess.Popen:

@@ -12,11 +12,10 @@ from orchestration.settings import DATAREPORTAL_CONFIG, Settings
 from orchestration.sources import countries
 from orchestration.sources.datareportal import parser as datareportal
 from orchestration.sources.snapshots import sha256_of
-from tests.conftest import SNAPSHOTS, materialize
+from tests.conftest import DATAREPORTAL_PAGES, SNAPSHOTS, materialize
 from tests.loopback import serve
 
 FIGURES = SNAPSHOTS / "datareportal" / "figures.csv"
-FIXTURES = Path(__file__).parent / "fixtures" / "datareportal"
 KNOWN = set(countries.reference_table()["iso3"])
 CONFIG = datareportal.load_config(DATAREPORTAL_CONFIG)
 COUNTRY = {c.iso3: c for c in CONFIG.countries}
@@ -91,7 +90,7 @@ def fetched(base_url: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def pages():
-    fixtures = {f"/reports/{path.stem}": path.read_bytes() for path in FIXTURES.glob("digital-*.html")}
+    fixtures = {f"/reports/{path.stem}": path.read_bytes() for path in DATAREPORTAL_PAGES.glob("digital-*.html")}
     with serve(fixtures) as base_url:
         yield base_url
 
@@ -138,7 +137,7 @@ def test_a_page_for_another_year_or_country_does_not_match(pages):
 def test_a_live_check_stages_new_pages_and_their_figures_join_the_citations(tmp_path):
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
-    page = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
+    page = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
     requested = []
     with serve({"/reports/digital-2022-turkmenistan": page}, requested) as base_url:
         settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots, datareportal_base_url=base_url)
@@ -160,8 +159,8 @@ def test_a_changed_template_in_a_live_check_saves_nothing_and_keeps_the_page_wit
     snapshots = tmp_path / "snapshots"
     shutil.copytree(SNAPSHOTS, snapshots)
     before = {p.name: sha256_of(p) for p in (snapshots / "datareportal").iterdir()}
-    good = (FIXTURES / "digital-2022-turkmenistan.html").read_bytes()
-    changed = (FIXTURES / "digital-2024-tajikistan.html").read_bytes()
+    good = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
+    changed = (DATAREPORTAL_PAGES / "digital-2024-tajikistan.html").read_bytes()
     with serve({"/reports/digital-2022-turkmenistan": good, "/reports/digital-2024-tajikistan": changed}) as base_url:
         settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots, datareportal_base_url=base_url)
         result = materialize(settings, ["snapshots/datareportal"], live=("datareportal",))

@@ -19,7 +19,7 @@ from orchestration.settings import Settings
 from orchestration.sources.snapshots import sha256_of
 from orchestration.status import report
 from tests.conftest import SNAPSHOTS, crlf_copy, environment, materialize, run
-from tests.test_bad_inputs import CASES, damaged_copy
+from tests.bad_input_cases import CASES, damaged_copy
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]
 

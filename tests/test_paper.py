@@ -1,14 +1,14 @@
 """The study's printed numbers audited: every status checked against values the test computes
 itself from the raw snapshot files, not from the marts."""
 
-import csv
 
 import country_converter as coco
 import pandas as pd
 import pytest
 
 from tests import raw_files
-from tests.conftest import PAPER, SNAPSHOTS
+from tests.paper_printed import expected_status, printed
+from tests.conftest import SNAPSHOTS
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +20,6 @@ def raw():
 def audit(db) -> dict[tuple, tuple]:
     rows = db.execute("select item, coalesce(country, ''), measure, status, recomputed_value, note from paper.audit").fetchall()
     return {row[:3]: row[3:] for row in rows}
-
-
-def printed(name: str) -> list[dict]:
-    with (PAPER / name).open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def expected_status(printed_text: str, value: float, exact: bool = False) -> str:
-    decimals = len(printed_text.split(".")[1]) if "." in printed_text else 0
-    tolerance = 0 if exact else 0.5 * 10 ** -decimals + 1e-9
-    return "match" if abs(float(printed_text.replace("+", "")) - value) <= tolerance else "mismatch"
 
 
 def iso3_of(country: str) -> str:

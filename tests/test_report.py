@@ -13,7 +13,7 @@ from orchestration.changes import code_fingerprint
 from tests import raw_files
 from tests.browser import CHROMIUM, FLAGS, require
 from tests.conftest import PAPER
-from tests.test_paper import expected_status
+from tests.paper_printed import expected_status
 
 C5_NAMES = ["Kazakhstan", "Kyrgyzstan", "Tajikistan", "Turkmenistan", "Uzbekistan"]
 
