@@ -67,10 +67,15 @@ def measure(indicators: int, repeats: int) -> Size:
         archive = root / "snapshots" / "worldbank" / "WDI_CSV.zip"
         with zipfile.ZipFile(archive) as opened:
             data = Path(opened.extract("WDICSV.csv", root))
-        floor = [_timed_script(FLOOR, str(data), root / f"floor{n}.duckdb", ",".join(map(str, YEARS))) for n in range(repeats)]
+        floor = [
+            _timed_script(FLOOR, str(data), root / f"floor{n}.duckdb", ",".join(map(str, YEARS)))
+            for n in range(repeats)
+        ]
         data.unlink()
         naive = [_timed_script(PANDAS, str(archive), root / f"pandas{n}.duckdb") for n in range(repeats)]
-        env = environment(root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config))
+        env = environment(
+            root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config)
+        )
         runs, incremental, failure = [], None, None
         try:
             for _ in range(repeats):

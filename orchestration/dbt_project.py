@@ -42,7 +42,8 @@ class WarehouseDbtPreparer(DagsterDbtProjectPreparer):
 
     def _prepare_manifest(self, project: DbtProject) -> None:
         WarehouseDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
 
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

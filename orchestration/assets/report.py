@@ -30,10 +30,12 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     page = write_report(copy_path(settings), settings.report_dir / "index.html")
     shutil.copyfile(_dbt_docs(settings, context), settings.report_dir / "docs.html")
     context.log.info(f"report written to {page}")
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(page)),
-        "dbt_docs": dg.MetadataValue.path(str(settings.report_dir / "docs.html")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(page)),
+            "dbt_docs": dg.MetadataValue.path(str(settings.report_dir / "docs.html")),
+        }
+    )
 
 
 def docs_folder(code: str) -> Path:
@@ -57,13 +59,29 @@ def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     for state in (DBT_PROJECT.manifest_path, TARGET_DIR / PARTIAL_PARSE_FILE_NAME):
         shutil.copyfile(state, target / state.name)
     done = subprocess.run(
-        [DBT_EXECUTABLE, "docs", "generate", "--static", "--no-compile", "--target-path", str(target),
-         "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
-        cwd=DBT_PROJECT.project_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,
+        [
+            DBT_EXECUTABLE,
+            "docs",
+            "generate",
+            "--static",
+            "--no-compile",
+            "--target-path",
+            str(target),
+            "--project-dir",
+            str(DBT_PROJECT.project_dir),
+            "--profiles-dir",
+            str(DBT_PROJECT.profiles_dir),
+        ],
+        cwd=DBT_PROJECT.project_dir,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
-        raise RuntimeError(f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+        )
     target.chmod(0o755)  # mkdtemp's folder is its owner's alone; the docs are for anyone who can read the project
     try:
         target.rename(drawn)

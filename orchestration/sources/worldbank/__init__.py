@@ -32,7 +32,6 @@ def _check_file(path: Path, settings: Settings) -> None:
         )
 
 
-
 SPEC = SourceSpec(
     name=NAME,
     title="World Bank WDI",
