@@ -9,7 +9,7 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -102,7 +102,7 @@ def _machine() -> list[str]:
     return [
         f"- Machine: {os.cpu_count()} cores ({model}), {memory_kb / 1024 / 1024:.1f} GiB memory, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, DuckDB {duckdb.__version__}; DuckDB memory limit of a refresh: {DUCKDB_MEMORY_LIMIT}",
-        f"- Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Wall time and peak RSS come from `/usr/bin/time` around "
+        f"- Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Wall time and peak RSS come from `/usr/bin/time` around "
         "each whole process (for a refresh, the largest of the `warehouse` process and its dbt subprocess).",
         "- Cells show the median, then (min-max) over the runs.",
     ]
@@ -222,7 +222,8 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
         "layout given (the floor), and a pandas loop (read_csv from the zip, melt, store). Then a release in which one "
         "series changed is dropped into the inbox and refreshed (incremental).",
         "",
-        "| series | rows loaded | ingestion s | DuckDB floor s | ingestion / floor | pandas loop s | WDI gate s | dbt build s | whole refresh s | whole / floor | one series changed s | changed / full | peak RSS MB: refresh / floor / pandas |",
+        "| series | rows loaded | ingestion s | DuckDB floor s | ingestion / floor | pandas loop s | WDI gate s | dbt build s "
+        "| whole refresh s | whole / floor | one series changed s | changed / full | peak RSS MB: refresh / floor / pandas |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size in sizes:
@@ -376,7 +377,7 @@ def _results(command: str, measured: Measurements) -> dict:
     )
     return {
         "command": command.strip(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "full_refresh_s": round(Spread.of([r.measured.wall_s for r in full]).median, 1),
         "no_change_refresh_s": round(Spread.of([r.measured.wall_s for r in unchanged]).median, 1),

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.limits import INBOX_SETTLE_S
-
 from bench.measure import Measured, python
 from bench.refresh import Refresh, environment, refresh
 from bench.synthetic_wdi import YEARS, write_snapshot_set, write_zip
+from orchestration.limits import INBOX_SETTLE_S
 
 # The floor: one read_csv of the zip's data file with the layout given (as the warehouse reads it),
 # into a table in a database file, as the warehouse writes one.

@@ -23,10 +23,9 @@ the lines the run would have logged and starts none.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 

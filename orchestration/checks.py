@@ -10,8 +10,8 @@ from expectations import datareportal_figures, un_egov_surveys, wdi_countries, w
 from expectations.common import Gate
 from orchestration import gate_history, quality
 from orchestration.changes import is_full, loaded_inputs, table_exists
-from orchestration.resources import WarehouseResource
 from orchestration.publication_record import copy_path
+from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES

@@ -15,7 +15,6 @@ from packaging import version
 
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
-
 _NOT_SOURCES = ("target", "logs", "dbt_packages")
 # dagster-dbt gives every invocation a folder of its own under target/ (~6 MB: manifest, compiled
 # SQL, run results, log); the newest are kept to look into, the rest would grow without end.

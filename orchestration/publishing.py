@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -45,7 +45,7 @@ def publish(
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
     base = publication_record.copy_path(settings)
-    published_at = datetime.now(timezone.utc)
+    published_at = datetime.now(UTC)
     written = temporary_beside(base)
     staged = temporary_beside(settings.published_db)
     settings.published_db.parent.mkdir(parents=True, exist_ok=True)

@@ -187,12 +187,19 @@ def _internet(connection: duckdb.DuckDBPyConnection) -> str:
         title="Internet penetration 2022 by source, % of population",
     )
     rows = "".join(
-        f"<tr><td>{html.escape(r.country)}</td><td>{'' if pd.isna(r.datareportal_pct) else ('&gt; ' if r.datareportal_qualifier == 'more_than' else '') + f'{r.datareportal_pct:g}'}</td>"
+        f"<tr><td>{html.escape(r.country)}</td><td>{_datareportal_cell(r)}</td>"
         f"<td>{'no value' if pd.isna(r.wb_internet_users_pct) else f'{r.wb_internet_users_pct:.1f}'}</td><td>{r.flag or ''}</td></tr>"
         for r in frame.itertuples()
     )
     table = f"<table><tr><th>country</th><th>DataReportal</th><th>World Bank</th><th>flag</th></tr>{rows}</table>"
     return "<h2>Internet penetration by source</h2>" + _chart(figure, "internet-penetration") + table
+
+
+def _datareportal_cell(row) -> str:
+    """DataReportal's figure as printed: '> 70' where the report says "more than"."""
+    if pd.isna(row.datareportal_pct):
+        return ""
+    return ("&gt; " if row.datareportal_qualifier == "more_than" else "") + f"{row.datareportal_pct:g}"
 
 
 def _provenance(connection: duckdb.DuckDBPyConnection) -> str:

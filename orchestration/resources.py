@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pandas as pd
 
 # Not exported at dagster's top level in 1.13; dagster-dbt imports it from here too (tests/test_lineage.py guards it).
 from dagster._core.definitions.metadata import TableMetadataSet
-import duckdb
-import pandas as pd
 from filelock import FileLock, Timeout
 
 from orchestration import publishing
@@ -35,7 +35,7 @@ def verify_snapshots(settings: Settings, full: bool = False) -> None:
     hashes = staging.hash_cache(settings)
     if full:
         hashes.forget()
-    for name, spec in SOURCES.items():
+    for spec in SOURCES.values():
         staging.candidate(settings, spec, hashes)
     hashes.save()
 
@@ -141,7 +141,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 ) from None
         try:
             holder.write_text(
-                f"pid {os.getpid()}, run {run_id}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
+                f"pid {os.getpid()}, run {run_id}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
                 encoding="utf-8",
             )
             yield

@@ -13,8 +13,8 @@ from orchestration.jobs import snapshot_config, source_job_name
 from orchestration.runs import innermost_message
 from orchestration.settings import Settings
 from orchestration.sources import staging
-from orchestration.sources.staging import now
 from orchestration.sources.registry import SOURCES
+from orchestration.sources.staging import now
 
 ALERT_WEBHOOK_ENV = "WAREHOUSE_ALERT_WEBHOOK"
 

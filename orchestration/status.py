@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -22,7 +22,7 @@ def _age(then: datetime, now: datetime) -> str:
 
 
 def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     loaded = _loaded(settings)
     hashes = staging.hash_cache(settings)
     lines = []
@@ -78,7 +78,7 @@ def _loaded(settings: Settings) -> dict[str, datetime]:
     if last is None or not settings.published_db.exists():
         return {}
     return {
-        source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=timezone.utc)
+        source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=UTC)
         for source, values in last.inputs.items()
         if values["loaded_at"]
     }
@@ -99,7 +99,7 @@ def _gates(instance: dg.DagsterInstance, source: str) -> str:
         if record is None:
             parts.append(f"{key.asset_key.to_user_string()}: not run")
             continue
-        when = datetime.fromtimestamp(record.create_timestamp, timezone.utc)
+        when = datetime.fromtimestamp(record.create_timestamp, UTC)
         parts.append(
             f"{key.asset_key.to_user_string()}: {record.status.value.lower()} ({when:%Y-%m-%d %H:%M} UTC, run {record.run_id[:8]})"
         )
@@ -126,7 +126,7 @@ def _history(settings: Settings, source: str) -> list[str]:
 def _published_line(settings: Settings, now: datetime) -> str:
     if not settings.published_db.exists():
         return f"published   {settings.published_db} does not exist yet"
-    modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
+    modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, UTC)
     last, kept = publication_record.last(settings), publication_record.kept(settings)
     current = f"; publication {last.id} ({len(kept)} kept)" if last else ""
     return f"published   {settings.published_db}, {modified:%Y-%m-%d %H:%M} UTC ({_age(modified, now)} old){current}"

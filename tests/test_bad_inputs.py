@@ -17,7 +17,6 @@ from orchestration.sources.snapshots import sha256_of
 from tests.bad_input_cases import CASES, UN_2022, damaged_copy
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 
-
 PARSER_CASES = [
     "renamed-column",
     "empty-file",

@@ -13,9 +13,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from bench.served import free_port
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import WAREHOUSE, copy_home, environment, logged_decisions, run
-from bench.served import free_port
 
 
 def test_help_lists_the_commands_with_examples():

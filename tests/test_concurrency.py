@@ -13,12 +13,11 @@ import duckdb
 import pytest
 import requests
 
+from bench.served import serving
 from orchestration.settings import PROJECT_ROOT
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import DATAREPORTAL_PAGES, WAREHOUSE, environment
 from tests.loopback import serve
-from bench.served import serving
-
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow

@@ -10,10 +10,9 @@ import signal
 import time
 from types import SimpleNamespace
 
+import dagster as dg
 import duckdb
 import pytest
-
-import dagster as dg
 
 from orchestration import publication_record, publishing, status
 from orchestration.jobs import reject_staged

@@ -3,10 +3,10 @@
 import csv
 import io
 import json
-import time
 import re
-from datetime import timedelta, timezone
 import threading
+import time
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -18,8 +18,8 @@ from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
 from orchestration.settings import Settings
 from orchestration.sources.snapshots import sha256_of
 from orchestration.status import report
-from tests.conftest import SNAPSHOTS, crlf_copy, environment, materialize, run
 from tests.bad_input_cases import CASES, damaged_copy
+from tests.conftest import SNAPSHOTS, crlf_copy, environment, materialize, run
 
 COMMANDS = ["refresh", "status", "query", "tables", "ui"]
 
@@ -105,7 +105,7 @@ def test_status_shows_every_source_an_overdue_one_and_a_failed_gate(home, tmp_pa
     settings = Settings(home=home, snapshots_dir=SNAPSHOTS)
     with duckdb.connect(str(settings.published_db), read_only=True) as connection:
         loaded = dict(connection.execute("select source, loaded_at from meta.inputs").fetchall())
-    now = loaded["worldbank"].replace(tzinfo=timezone.utc) + timedelta(days=46)
+    now = loaded["worldbank"].replace(tzinfo=UTC) + timedelta(days=46)
     text = "\n".join(report(settings, instance, now=now))
     by_source = dict(re.findall(r"^(un_egov|worldbank|datareportal) \(.*?\)\n((?:  .*\n?)+)", text, flags=re.M))
     assert set(by_source) == {"un_egov", "worldbank", "datareportal"}

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tests import raw_files
-from tests.paper_printed import expected_status, printed
 from tests.conftest import SNAPSHOTS
+from tests.paper_printed import expected_status, printed
 
 
 @pytest.fixture(scope="module")

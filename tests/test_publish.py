@@ -1,9 +1,9 @@
 """Write-audit-publish: the published file changes whole, or not at all."""
 
 import json
-import stat
 import os
 import shutil
+import stat
 import subprocess
 import sys
 

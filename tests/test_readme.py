@@ -9,8 +9,8 @@ import pytest
 
 from orchestration.serving.examples import readme_examples
 from tests import raw_files as raw
-from tests.raw_files import C5
 from tests.paper_printed import expected_status, printed
+from tests.raw_files import C5
 
 SURVEY_YEARS = [2003, 2004, 2005, 2008, 2010, 2012, 2014, 2016, 2018, 2020, 2022, 2024]
 

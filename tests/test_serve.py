@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import requests
 
+from bench.served import serving
 from orchestration.serving.examples import readme_examples
 from tests.browser import driven
 from tests.conftest import environment, run
-from bench.served import serving
 
 EXAMPLES = readme_examples()
 # Three of the README's examples: a join with ranks, an aggregate with NULLs, provenance text.

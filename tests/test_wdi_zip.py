@@ -208,11 +208,11 @@ def snapshots_with(tmp_path: Path, zip_path: Path) -> Path:
 
 
 def test_a_series_without_metadata_stops_the_load_naming_it(tmp_path):
-    drop = lambda name, text: (
-        "\n".join(line for line in text.split("\n") if not line.startswith(f'"{ZIP_ONLY}"'))
-        if name == "WDISeries.csv"
-        else text
-    )  # noqa: E731
+    def drop(name: str, text: str) -> str:
+        if name != "WDISeries.csv":
+            return text
+        return "\n".join(line for line in text.split("\n") if not line.startswith(f'"{ZIP_ONLY}"'))
+
     snapshots = snapshots_with(tmp_path, write_zip(tmp_path / "WDI_CSV.zip", zip_only_series=True, edit=drop))
     result = materialize(
         Settings(home=tmp_path / "home", snapshots_dir=snapshots),

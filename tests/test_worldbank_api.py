@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.sources.worldbank import parser as worldbank
+from orchestration.settings import Settings
 from orchestration.sources.http import UpstreamError
 from orchestration.sources.snapshots import sha256_of, verified_files
+from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.worldbank.api import WorldBankApiError, WorldBankClient, live_files
-from orchestration.settings import Settings
 from tests.conftest import SNAPSHOTS, materialize
 from tests.fake_worldbank_api import FakeWorldBankApi
 

@@ -7,8 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.text_files import InputFileError
+from orchestration.sources.worldbank import parser as worldbank
 from tests.conftest import SNAPSHOTS
 
 WB = SNAPSHOTS / "worldbank"
@@ -73,7 +73,7 @@ def test_files_read_in_one_scan_keep_their_own_lines():
     worldbank.read_indicator_csvs(connection, paths)
     rows = connection.execute("select source_file, source_line, country_code, year, value from wdi_incoming").fetchall()
     text = {str(path): path.read_text(encoding="utf-8-sig").splitlines() for path in paths}
-    for file, line, code, year, value in rows:
+    for file, line, code, _, _ in rows:
         assert next(csv.reader([text[file][line - 1]]))[1] == code, (file, line)
     found = {(file, code, year, value) for file, _, code, year, value in rows}
     expected = {

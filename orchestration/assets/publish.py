@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from orchestration.assets.dbt import published_keys
 from orchestration import failpoints, publication_record
+from orchestration.assets.dbt import published_keys
 from orchestration.changes import code_fingerprint, is_full, say
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.publishing import publish
@@ -19,7 +19,10 @@ from orchestration.wdi_rebuild import series_tables
     deps=published_keys(),
     group_name="publish",
     kinds={"duckdb"},
-    description="warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before passed; then what the run staged becomes snapshots.",
+    description=(
+        "warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before "
+        "passed; then what the run staged becomes snapshots."
+    ),
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings

@@ -10,9 +10,9 @@ import dagster as dg
 
 from orchestration.assets.publish import published_warehouse
 from orchestration.changes import code_fingerprint
+from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.publication_record import copy_path
 from orchestration.report import write_report
-from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, Settings
 

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +66,7 @@ class InboxRefused(SnapshotError):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ def take_inbox(
         return []
     _add_to_record(settings, source, run_id, [entry for _, entry, _ in taken])
     failpoints.reached("inbox:recorded")
-    for path, entry, identity in taken:
+    for path, _, identity in taken:
         if identity == _identity(os.lstat(path)):
             path.unlink()
         else:

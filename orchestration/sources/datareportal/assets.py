@@ -1,6 +1,6 @@
 """DataReportal: the curated figures and saved report pages, as one raw table."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +9,8 @@ import pandas as pd
 from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
 from orchestration.resources import WarehouseResource
 from orchestration.sources import countries
-from orchestration.sources.datareportal import SPEC, parser as datareportal
+from orchestration.sources.datareportal import SPEC
+from orchestration.sources.datareportal import parser as datareportal
 from orchestration.sources.snapshots import SnapshotFile
 
 
@@ -37,7 +38,7 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
         {"report_year": "int32", "value": "float64", "source_line": "Int32"}
     )
     datareportal.check_conflicts(table, f"{folder} (curated figures and report pages together)")
-    table["loaded_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+    table["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
     rows = warehouse.replace_table("raw", "datareportal_figures", table)
     warehouse.record_loaded(SPEC.name, snapshot_set.fingerprint)
     context.log.info(f"loaded {rows} citations from the curated file and {len(pages)} report pages")

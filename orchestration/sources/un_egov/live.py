@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from orchestration.settings import Settings
 from orchestration.sources import http
@@ -38,7 +38,7 @@ def fetch_new_surveys(
             "un_egov: no survey (EGOV_DATA_<year>.csv) is held, so the live check does not know which "
             "year to ask for next; drop the latest survey into the inbox first"
         )
-    last_year = datetime.now(timezone.utc).year + 1  # a survey dated after next year is not a survey
+    last_year = datetime.now(UTC).year + 1  # a survey dated after next year is not a survey
     years = list(range(max(held) + SURVEY_EVERY_YEARS, last_year + 1, SURVEY_EVERY_YEARS))[:MAX_REQUESTS]
     session = http.session(policy)
     incoming = []

@@ -3,7 +3,7 @@
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,8 @@ from orchestration.assets.snapshot_sets import current_set, needs_load, unchange
 from orchestration.changes import differing_series, is_full, may_merge, say
 from orchestration.resources import WarehouseResource
 from orchestration.sources.snapshots import SnapshotFile
-from orchestration.sources.worldbank import SPEC, bulk_zip, parser as worldbank
+from orchestration.sources.worldbank import SPEC, bulk_zip
+from orchestration.sources.worldbank import parser as worldbank
 
 WORLDBANK = SPEC.name
 RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
@@ -185,7 +186,8 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
     )
     series = (
         connection.execute(
-            "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash::varchar as values_hash, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
+            "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash::varchar as values_hash, "
+            "f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
             "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
         ).df()
         if bulk
@@ -286,7 +288,7 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[di
                md5(concat_ws('|', values_hash, indicator_name, unit, weighting)) as fingerprint, ?::timestamp as loaded_at
         from indicators_frame order by indicator_code
         """,
-        [datetime.now(timezone.utc).replace(tzinfo=None)],
+        [datetime.now(UTC).replace(tzinfo=None)],
     )
     changed = _changed_series(connection) if merge else None
     connection.execute("create schema if not exists raw")
