@@ -22,7 +22,7 @@ run: install
 # write one DuckDB file; the shared build is made once, by whichever worker asks first.
 # The tests' warehouse and Dagster homes go to memory (/dev/shm) where it has room for them (~2 GB
 # at the peak; pytest keeps only failed tests' folders): each refresh writes hundreds of run events
-# to SQLite and syncs DuckDB files, and on this disk the suite took 386 s against 335 s in memory.
+# to SQLite and syncs DuckDB files, which memory makes cheaper (bench/NOTES.md).
 TEST_TMPDIR := $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -gt 4000000 ] && echo /dev/shm || echo "$${TMPDIR:-/tmp}")
 PYTEST := TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -n auto --dist worksteal
 

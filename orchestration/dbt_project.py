@@ -23,7 +23,7 @@ KEPT_RUN_TARGETS = 20
 
 class WarehouseDbtCliResource(DbtCliResource):
     """dagster-dbt's resource without two start-up costs of every `dbt build` that this project
-    does not need (~6 s of a ~45 s refresh): it runs `dbt --version` in a subprocess to learn the
+    does not need (bench/NOTES.md measures them): it runs `dbt --version` in a subprocess to learn the
     version of the dbt-core installed beside it, and loads a dbt adapter in this process for its
     row-count and column-metadata helpers, which the assets here do not call."""
 
@@ -53,7 +53,7 @@ _PREPARER = WarehouseDbtPreparer()
 
 def prepare(settings: Settings) -> None:
     """Write target/manifest.json with `dbt parse` when a fresh clone has none or a file of the
-    dbt project changed since; a parse costs ~10 s of a refresh's start-up otherwise."""
+    dbt project changed since, so that an unchanged project is not parsed again at every start-up."""
     os.environ.update(settings.dbt_env())
     if not manifest_is_current(DBT_PROJECT):
         _PREPARER.prepare(DBT_PROJECT)
@@ -96,7 +96,7 @@ def prune_run_targets(target: Path, op_name: str, keep: int = KEPT_RUN_TARGETS) 
 def keep_parse_state(invocation_target: Path, target: Path) -> None:
     """Make the parse state an invocation wrote the one the next starts from. dagster-dbt copies
     target/partial_parse.msgpack into each invocation's folder, and dbt parses the whole project
-    again (~3.5 s) unless that state was parsed with the same profile values, the build database's
+    again unless that state was parsed with the same profile values, the build database's
     path among them: left as `dbt parse` wrote it, every build in a home other than the one it was
     parsed for re-parses. Replaced whole, as another home's refresh may be reading it."""
     state = invocation_target / PARTIAL_PARSE_FILE_NAME

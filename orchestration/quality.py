@@ -84,8 +84,8 @@ def validate(suite: ModuleType, frame: pd.DataFrame, gate: Gate, docs_dir: Path)
         results = _run(context, source, suite.TABLE, batch)
         evaluated += len(results)
         failures += [_failure(batch, result) for result in results if not result.success]
-    # Once for all batches: the site is re-rendered whole on every build, ~1.6 s a time. Only ours:
-    # an ephemeral context also has a default site in a temporary folder (~4 MB a gate) that
+    # Once for all batches: the site is re-rendered whole on every build. Only ours: an ephemeral
+    # context also has a default site in a temporary folder, a few megabytes a gate, that
     # nothing reads and nothing deletes.
     context.build_data_docs(site_names=["quality"])
     return Outcome(suite.TABLE, evaluated, failures, docs_dir / "index.html")

@@ -51,7 +51,7 @@ def run_decisions(dagster_home: Path, run_id: str | None = None) -> list[str]:
         return logged_decisions(instance, run_id)
 
 
-# 1. An edited snapshot goes unnoticed.
+# An edited snapshot stops every refresh, and status names it.
 def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_path, snapshot_copy):
     """Whatever the flags (here, another source's refresh), and the published file stays as it was."""
     edited = snapshot_copy / "un_egov" / "EGOV_DATA_2020.csv"
@@ -67,7 +67,7 @@ def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_pa
     assert "INTEGRITY FAILED" in status and "EGOV_DATA_2020.csv" in status
 
 
-# 2. A live fetch that the gates reject replaces the good snapshots.
+# A live fetch that the gates reject is kept aside; the good snapshots stay.
 def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identical(home, tmp_path, snapshot_copy):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     kaz_2020 = next(r for r in fake.rows["IT.NET.USER.ZS"] if r["country"]["id"] == "KAZ" and r["date"] == "2020")
@@ -95,7 +95,7 @@ def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identic
     assert sha256_of(home / "warehouse.duckdb") == published_before
 
 
-# 3 and 5. Every door decides alike (the CLI, `dagster job execute`, a schedule's tick); each finds dbt.
+# Every door decides alike (the CLI, `dagster job execute`, a schedule's tick); each finds dbt.
 def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path):
     doors = {}
     for door in ("dagster", "cli"):
@@ -199,7 +199,7 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         ]
 
 
-# 4. The UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey; a 404 starts no run.
+# The UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey; a 404 starts no run.
 def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot_copy):
     settings = Settings(home=home, snapshots_dir=snapshot_copy)
     # A stand-in for the 2026 survey: the 2024 file with its year column moved on (test data only).
@@ -239,7 +239,7 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("raw/un_egov_surveys", True)]
 
 
-# 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few
+# The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few
 # small requests and starts no run.
 def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged_and_replays_offline(
     home, snapshot_copy
@@ -335,7 +335,7 @@ def published_in(result: dg.ExecuteInProcessResult) -> bool:
     return any(e.is_step_success and e.step_key == "published_warehouse" for e in result.all_events)
 
 
-# 7. Nothing but the CLI can load the code location on a fresh clone.
+# `dagster definitions validate` loads the code location on a fresh clone, as the CLI does.
 def test_the_code_location_loads_on_a_fresh_clone(tmp_path):
     clone = tmp_path / "clone"
     for part in ("orchestration", "expectations", "config", "warehouse/snapshots"):
@@ -362,7 +362,7 @@ def test_the_code_location_loads_on_a_fresh_clone(tmp_path):
     assert (clone / "dbt_project" / "target" / "manifest.json").is_file()
 
 
-# 8. `warehouse refresh --source un_egov` on an empty build area: tests/test_cli.py, the first refresh test.
+# `warehouse refresh --source un_egov` on an empty build area: tests/test_cli.py, the first refresh test.
 
 
 def test_the_run_queue_holds_refreshes_to_one_at_a_time(tmp_path):

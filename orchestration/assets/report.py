@@ -45,8 +45,8 @@ def docs_folder(code: str) -> Path:
 
 def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     """`dbt docs generate --static` as a plain subprocess: DbtCliResource would first load a dbt
-    adapter in this process (~5 s) that docs do not use. The project's manifest and partial-parse
-    state are copied in, and --no-compile skips compiling all 118 nodes (~3 s): the docs show each
+    adapter in this process that docs do not use. The project's manifest and partial-parse
+    state are copied in, and --no-compile skips compiling every node: the docs show each
     model's SQL as written. The docs describe the models, not the data (the catalog's columns and
     types are the code's), so they are drawn once for each version of the code, under the dbt
     project's target folder, and every warehouse home of this checkout uses them."""

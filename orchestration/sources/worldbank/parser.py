@@ -221,7 +221,7 @@ def read_indicator_csv(connection: duckdb.DuckDBPyConnection, path: Path) -> tup
 
 def _read_csv(skip: int, columns: tuple[str, ...]) -> str:
     """DuckDB's reader of the files bound as ``$files`` (a path never becomes SQL text), with the
-    layout given, not sniffed: sniffing costs ~90 ms a file. The column names passed _layout's checks."""
+    layout given, not sniffed: sniffing reads every file again. The column names passed _layout's checks."""
     types = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in columns) + "}"
     return (
         f"read_csv($files, skip={skip}, header=false, auto_detect=false, columns={types}, filename=true, "
