@@ -74,6 +74,19 @@ def test_published_inputs_are_the_marts(tmp_path):
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
 
 
+def test_the_incremental_wdi_models_show_the_rebuild_list_they_read(tmp_path):
+    """build_state.wdi_rebuild, written by the dbt step before dbt runs, is a dbt source: an input in the graph."""
+    graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
+    rebuild_list = dg.AssetKey(["build_state", "wdi_rebuild"])
+    readers = {key.to_user_string() for key in graph.get_all_asset_keys() if rebuild_list in graph.get(key).parent_keys}
+    assert readers == {
+        "intermediate/int_worldbank__observations",
+        "marts/wdi_observations",
+        "marts/wdi_dynamics",
+        "marts/wdi_region_summary",
+    }
+
+
 def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
     specs = {(key.asset_key.to_user_string(), key.name): graph.get_check_spec(key) for key in graph.asset_check_keys}
