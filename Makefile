@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run test check test-spark test-bench ui serve clean browser bench bench-spark
+.PHONY: install run test check lint test-spark test-bench ui serve clean browser bench bench-spark
 
 install: $(VENV)/.installed
 
@@ -22,16 +22,21 @@ run: install
 # write one DuckDB file; the shared build is made once, by whichever worker asks first.
 # The tests' warehouse and Dagster homes go to memory (/dev/shm) where it has room for them (~2 GB
 # at the peak; pytest keeps only failed tests' folders): each refresh writes hundreds of run events
-# to SQLite and syncs DuckDB files, and on this disk the suite took 386 s against 335 s in memory.
+# to SQLite and syncs DuckDB files, which memory makes cheaper (bench/NOTES.md).
 TEST_TMPDIR := $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -gt 4000000 ] && echo /dev/shm || echo "$${TMPDIR:-/tmp}")
 PYTEST := TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -n auto --dist worksteal
 
 test: install browser
 	$(PYTEST) --durations=15
 
-# The inner loop: every module's fast tests on one shared build (no test that runs refreshes of its own).
-check: install browser
+# The inner loop: lint, then every module's fast tests on one shared build (no test that runs refreshes of its own).
+check: lint browser
 	$(PYTEST) -m "not slow and not spark and not bench"
+
+# ruff (pinned in the dev extra, configured in pyproject.toml): the linter, and the formatter as a check.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The benchmark scripts end to end at a tiny size, so they never rot (no timing asserted; CI runs it).
 test-bench: install

@@ -9,7 +9,7 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -18,8 +18,17 @@ from bench import refresh, scale, served, spark
 from bench.measure import Spread, percentile
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
-TARGETS = {"full": 60.0, "full_over_baseline": 0.6, "no_change_share": 0.10, "ingestion_ratio": 2.0, "whole_refresh_ratio": 11.0, "rss_mb": 2048.0,
-           "incremental_share": 0.25, "query_p95_ms": 50.0, "served_over_direct_p95_ms": 5.0}
+TARGETS = {
+    "full": 60.0,
+    "full_over_baseline": 0.6,
+    "no_change_share": 0.10,
+    "ingestion_ratio": 2.0,
+    "whole_refresh_ratio": 11.0,
+    "rss_mb": 2048.0,
+    "incremental_share": 0.25,
+    "query_p95_ms": 50.0,
+    "served_over_direct_p95_ms": 5.0,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,10 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="50,500,1500", help="series in the synthetic WDI zip of each scale run")
     parser.add_argument("--scale-repeats", type=int, default=2, help="runs per scale size")
     parser.add_argument("--query-runs", type=int, default=200, help="runs of each analyst query, direct and served")
-    parser.add_argument("--load-seconds", type=float, default=10.0, help="how long 8 clients query the served door at once")
-    parser.add_argument("--baseline", default=refresh.BASELINE, help="commit whose warm full refresh today's is compared with ('' to skip)")
-    parser.add_argument("--spark", action="store_true", help="also build the models on Spark at --spark-series and compare every table")
-    parser.add_argument("--spark-series", type=int, default=500, help="series in the synthetic WDI zip of the Spark comparison")
+    parser.add_argument(
+        "--load-seconds", type=float, default=10.0, help="how long 8 clients query the served door at once"
+    )
+    parser.add_argument(
+        "--baseline",
+        default=refresh.BASELINE,
+        help="commit whose warm full refresh today's is compared with ('' to skip)",
+    )
+    parser.add_argument(
+        "--spark", action="store_true", help="also build the models on Spark at --spark-series and compare every table"
+    )
+    parser.add_argument(
+        "--spark-series", type=int, default=500, help="series in the synthetic WDI zip of the Spark comparison"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args(argv)
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -40,9 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     full, unchanged, published = refresh.full_and_no_change(args.repeats)
     against = None
     if args.baseline:
-        print(f"baseline: {args.repeats} warm full refreshes of this checkout and of {args.baseline}, in turn", flush=True)
+        print(
+            f"baseline: {args.repeats} warm full refreshes of this checkout and of {args.baseline}, in turn", flush=True
+        )
         against = refresh.warm_full_against(args.baseline, args.repeats)
-    print(f"queries: {args.query_runs} runs each, direct and served, then 8 clients for {args.load_seconds:g} s", flush=True)
+    print(
+        f"queries: {args.query_runs} runs each, direct and served, then 8 clients for {args.load_seconds:g} s",
+        flush=True,
+    )
     timings, over_http, load = served.measure(published, args.query_runs, clients=8, seconds=args.load_seconds)
     shutil.rmtree(published.parent.parent, ignore_errors=True)
     sizes = []
@@ -51,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes.append(scale.measure(indicators, args.scale_repeats))
     scaled_out = None
     if args.spark:
-        print(f"spark: the models on Spark and on DuckDB at {args.spark_series} series, every table compared", flush=True)
+        print(
+            f"spark: the models on Spark and on DuckDB at {args.spark_series} series, every table compared", flush=True
+        )
         scaled_out = spark.measure(args.spark_series)
     measured = Measurements(full, unchanged, against, Queried(timings, over_http, load), sizes, scaled_out)
     args.out.write_text(_report(command, measured), encoding="utf-8")
@@ -62,13 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _machine() -> list[str]:
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.machine())
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
     return [
         f"- Machine: {os.cpu_count()} cores ({model}), {memory_kb / 1024 / 1024:.1f} GiB memory, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, DuckDB {duckdb.__version__}; DuckDB memory limit of a refresh: {DUCKDB_MEMORY_LIMIT}",
-        f"- Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Wall time and peak RSS come from `/usr/bin/time` around "
+        f"- Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Wall time and peak RSS come from `/usr/bin/time` around "
         "each whole process (for a refresh, the largest of the `warehouse` process and its dbt subprocess).",
         "- Cells show the median, then (min-max) over the runs.",
     ]
@@ -78,7 +112,9 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _refresh_section(full: list[refresh.Refresh], unchanged: list[refresh.Refresh], against: refresh.Against | None) -> list[str]:
+def _refresh_section(
+    full: list[refresh.Refresh], unchanged: list[refresh.Refresh], against: refresh.Against | None
+) -> list[str]:
     wall = Spread.of([r.measured.wall_s for r in full])
     same = Spread.of([r.measured.wall_s for r in unchanged])
     rss = Spread.of([r.measured.peak_rss_mb for r in full])
@@ -147,17 +183,31 @@ class ScaleMedians:
     @classmethod
     def of(cls, size: scale.Size) -> ScaleMedians:
         runs = size.warehouse + ([size.incremental] if size.incremental else [])
-        return cls(size.indicators, size.rows, Spread.of([r.steps["worldbank_raw"] for r in size.warehouse]).median,
-                   Spread.of([seconds for _, seconds in size.floor]).median,
-                   Spread.of([r.measured.wall_s for r in size.warehouse]).median, max(r.measured.peak_rss_mb for r in runs),
-                   size.incremental.measured.wall_s if size.incremental else None)
+        return cls(
+            size.indicators,
+            size.rows,
+            Spread.of([r.steps["worldbank_raw"] for r in size.warehouse]).median,
+            Spread.of([seconds for _, seconds in size.floor]).median,
+            Spread.of([r.measured.wall_s for r in size.warehouse]).median,
+            max(r.measured.peak_rss_mb for r in runs),
+            size.incremental.measured.wall_s if size.incremental else None,
+        )
 
     def json(self) -> dict:
-        return {"indicators": self.indicators, "rows": self.rows, "ingestion_s": round(self.ingestion_s, 2), "floor_s": round(self.floor_s, 2),
-                "ingestion_over_floor": round(self.ingestion_s / self.floor_s, 2), "whole_refresh_s": round(self.whole_refresh_s, 1),
-                "whole_refresh_over_floor": round(self.whole_refresh_s / self.floor_s, 1), "peak_rss_mb": round(self.peak_rss_mb),
-                "incremental_s": round(self.incremental_s, 1) if self.incremental_s is not None else None,
-                "incremental_over_full": round(self.incremental_s / self.whole_refresh_s, 2) if self.incremental_s is not None else None}
+        return {
+            "indicators": self.indicators,
+            "rows": self.rows,
+            "ingestion_s": round(self.ingestion_s, 2),
+            "floor_s": round(self.floor_s, 2),
+            "ingestion_over_floor": round(self.ingestion_s / self.floor_s, 2),
+            "whole_refresh_s": round(self.whole_refresh_s, 1),
+            "whole_refresh_over_floor": round(self.whole_refresh_s / self.floor_s, 1),
+            "peak_rss_mb": round(self.peak_rss_mb),
+            "incremental_s": round(self.incremental_s, 1) if self.incremental_s is not None else None,
+            "incremental_over_full": round(self.incremental_s / self.whole_refresh_s, 2)
+            if self.incremental_s is not None
+            else None,
+        }
 
 
 def _scale_section(sizes: list[scale.Size]) -> list[str]:
@@ -172,7 +222,8 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
         "layout given (the floor), and a pandas loop (read_csv from the zip, melt, store). Then a release in which one "
         "series changed is dropped into the inbox and refreshed (incremental).",
         "",
-        "| series | rows loaded | ingestion s | DuckDB floor s | ingestion / floor | pandas loop s | WDI gate s | dbt build s | whole refresh s | whole / floor | one series changed s | changed / full | peak RSS MB: refresh / floor / pandas |",
+        "| series | rows loaded | ingestion s | DuckDB floor s | ingestion / floor | pandas loop s | WDI gate s | dbt build s "
+        "| whole refresh s | whole / floor | one series changed s | changed / full | peak RSS MB: refresh / floor / pandas |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size in sizes:
@@ -180,8 +231,11 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
             lines.append(f"| {size.indicators} | {size.rows:,} | refresh failed: {size.failure} |||||||||||")
             continue
         medians = ScaleMedians.of(size)
-        incremental = (f"{medians.incremental_s:.1f} | {medians.incremental_s / medians.whole_refresh_s:.2f}"
-                       if medians.incremental_s is not None else "- | -")
+        incremental = (
+            f"{medians.incremental_s:.1f} | {medians.incremental_s / medians.whole_refresh_s:.2f}"
+            if medians.incremental_s is not None
+            else "- | -"
+        )
         lines.append(
             f"| {size.indicators} | {size.rows:,} | {Spread.of([r.steps['worldbank_raw'] for r in size.warehouse]).cell()} | "
             f"{Spread.of([seconds for _, seconds in size.floor]).cell()} | {medians.ingestion_s / medians.floor_s:.2f} | "
@@ -208,8 +262,10 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
     ]
     if largest.incremental_s is not None:
         share = largest.incremental_s / largest.whole_refresh_s
-        lines.append(f"- a release with one series changed in at most {TARGETS['incremental_share']:.0%} of a full refresh: "
-                     f"{_verdict(share <= TARGETS['incremental_share'])} ({share:.0%}).")
+        lines.append(
+            f"- a release with one series changed in at most {TARGETS['incremental_share']:.0%} of a full refresh: "
+            f"{_verdict(share <= TARGETS['incremental_share'])} ({share:.0%})."
+        )
     return lines
 
 
@@ -240,9 +296,15 @@ def _query_section(queried: Queried) -> list[str]:
     worst, worst_served, worst_gap = 0.0, 0.0, 0.0
     for name in queried.direct:
         direct, over_http = queried.p95(name)
-        worst, worst_served, worst_gap = max(worst, direct), max(worst_served, over_http), max(worst_gap, over_http - direct)
-        lines.append(f"| {name} | {percentile(queried.direct[name], 0.5):.2f} | {direct:.2f} | "
-                     f"{percentile(queried.served[name], 0.5):.2f} | {over_http:.2f} | {over_http - direct:+.2f} |")
+        worst, worst_served, worst_gap = (
+            max(worst, direct),
+            max(worst_served, over_http),
+            max(worst_gap, over_http - direct),
+        )
+        lines.append(
+            f"| {name} | {percentile(queried.direct[name], 0.5):.2f} | {direct:.2f} | "
+            f"{percentile(queried.served[name], 0.5):.2f} | {over_http:.2f} | {over_http - direct:+.2f} |"
+        )
     load = queried.load
     lines += [
         "",
@@ -289,8 +351,13 @@ def _spark_section(run: spark.SparkRun) -> list[str]:
 
 def _report(command: str, measured: Measurements) -> str:
     lines = ["# Benchmark results", "", f"Written by `make bench` (`{command.strip()}`).", "", *_machine(), ""]
-    lines += (_refresh_section(measured.full, measured.unchanged, measured.against) + [""] + _scale_section(measured.sizes) + [""]
-              + _query_section(measured.queried))
+    lines += (
+        _refresh_section(measured.full, measured.unchanged, measured.against)
+        + [""]
+        + _scale_section(measured.sizes)
+        + [""]
+        + _query_section(measured.queried)
+    )
     if measured.spark is not None:
         lines += [""] + _spark_section(measured.spark)
     notes = Path(__file__).parent / "NOTES.md"
@@ -301,17 +368,36 @@ def _report(command: str, measured: Measurements) -> str:
 
 def _results(command: str, measured: Measurements) -> dict:
     """What RESULTS.md reports, for scripts: medians in seconds and megabytes."""
-    full, unchanged, queried, sizes, against = measured.full, measured.unchanged, measured.queried, measured.sizes, measured.against
+    full, unchanged, queried, sizes, against = (
+        measured.full,
+        measured.unchanged,
+        measured.queried,
+        measured.sizes,
+        measured.against,
+    )
     return {
         "command": command.strip(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "full_refresh_s": round(Spread.of([r.measured.wall_s for r in full]).median, 1),
         "no_change_refresh_s": round(Spread.of([r.measured.wall_s for r in unchanged]).median, 1),
-        "no_change_share": round(Spread.of([r.measured.wall_s for r in unchanged]).median / Spread.of([r.measured.wall_s for r in full]).median, 3),
-        **({"warm_full": {"commit": against.commit, "today_s": round(Spread.of([m.wall_s for m in against.today]).median, 1),
-                          "baseline_s": round(Spread.of([m.wall_s for m in against.baseline]).median, 1),
-                          "today_over_baseline": round(against.ratio, 2)}} if against else {}),
+        "no_change_share": round(
+            Spread.of([r.measured.wall_s for r in unchanged]).median
+            / Spread.of([r.measured.wall_s for r in full]).median,
+            3,
+        ),
+        **(
+            {
+                "warm_full": {
+                    "commit": against.commit,
+                    "today_s": round(Spread.of([m.wall_s for m in against.today]).median, 1),
+                    "baseline_s": round(Spread.of([m.wall_s for m in against.baseline]).median, 1),
+                    "today_over_baseline": round(against.ratio, 2),
+                }
+            }
+            if against
+            else {}
+        ),
         "query_p95_ms": {name: round(percentile(values, 0.95), 2) for name, values in queried.direct.items()},
         "served": {
             "query_p95_ms": {name: round(percentile(values, 0.95), 2) for name, values in queried.served.items()},

@@ -31,10 +31,17 @@ def run(command: list[str], env: dict[str, str] | None = None, cwd: Path = PROJE
         raise SystemExit(f"{TIME} is needed to measure peak memory (Debian package 'time')")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.time()
-        done = subprocess.run([TIME, "-f", "%e %M", "-o", report.name, *command], cwd=cwd,
-                              env={**os.environ, **(env or {})}, capture_output=True, text=True)
+        done = subprocess.run(
+            [TIME, "-f", "%e %M", "-o", report.name, *command],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         wall, rss_kb = report.read().split()[-2:]
     return Measured(float(wall), int(rss_kb) / 1024, started, done.stdout)
 

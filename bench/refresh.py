@@ -106,11 +106,18 @@ def warm_full_against(commit: str, repeats: int) -> Against:
     full refreshes of each, alternating, so a slow minute of the machine falls on both."""
     root = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
     checkout = root / "checkout"
-    added = subprocess.run(["git", "worktree", "add", "--detach", str(checkout), commit], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    added = subprocess.run(
+        ["git", "worktree", "add", "--detach", str(checkout), commit], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     if added.returncode != 0:
-        raise RuntimeError(f"commit {commit} could not be checked out beside this one (a shallow clone?): {added.stderr.strip()}")
+        raise RuntimeError(
+            f"commit {commit} could not be checked out beside this one (a shallow clone?): {added.stderr.strip()}"
+        )
     try:
-        sides = {"today": ([WAREHOUSE, "refresh"], PROJECT_ROOT), "baseline": ([sys.executable, "-c", OTHER_CHECKOUT_CLI, "refresh"], checkout)}
+        sides = {
+            "today": ([WAREHOUSE, "refresh"], PROJECT_ROOT),
+            "baseline": ([sys.executable, "-c", OTHER_CHECKOUT_CLI, "refresh"], checkout),
+        }
         homes = {name: environment(root / name) for name in sides}
         for name, (command, folder) in sides.items():
             Path(homes[name]["DAGSTER_HOME"]).mkdir(parents=True)

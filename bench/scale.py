@@ -14,11 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.limits import INBOX_SETTLE_S
-
 from bench.measure import Measured, python
 from bench.refresh import Refresh, environment, refresh
 from bench.synthetic_wdi import YEARS, write_snapshot_set, write_zip
+from orchestration.limits import INBOX_SETTLE_S
 
 # The floor: one read_csv of the zip's data file with the layout given (as the warehouse reads it),
 # into a table in a database file, as the warehouse writes one.
@@ -67,10 +66,15 @@ def measure(indicators: int, repeats: int) -> Size:
         archive = root / "snapshots" / "worldbank" / "WDI_CSV.zip"
         with zipfile.ZipFile(archive) as opened:
             data = Path(opened.extract("WDICSV.csv", root))
-        floor = [_timed_script(FLOOR, str(data), root / f"floor{n}.duckdb", ",".join(map(str, YEARS))) for n in range(repeats)]
+        floor = [
+            _timed_script(FLOOR, str(data), root / f"floor{n}.duckdb", ",".join(map(str, YEARS)))
+            for n in range(repeats)
+        ]
         data.unlink()
         naive = [_timed_script(PANDAS, str(archive), root / f"pandas{n}.duckdb") for n in range(repeats)]
-        env = environment(root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config))
+        env = environment(
+            root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config)
+        )
         runs, incremental, failure = [], None, None
         try:
             for _ in range(repeats):

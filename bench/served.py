@@ -34,8 +34,14 @@ def serving(env: dict[str, str], *args: str, headers: dict[str, str] | None = No
     """`warehouse serve` as a user starts it, on a free port of 127.0.0.1, with ``env`` and ``args``:
     yields its URL once it answers (with any status), and stops it after."""
     port = free_port()
-    process = subprocess.Popen([WAREHOUSE, "serve", "--port", str(port), *args], env=env, cwd=PROJECT_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [WAREHOUSE, "serve", "--port", str(port), *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -77,7 +83,11 @@ def latencies(published: Path, url: str, runs: int) -> tuple[dict[str, list[floa
     ``POST /api/query``, the JSON answer read and parsed."""
     direct, served = {}, {}
     port = int(url.rsplit(":", 1)[1])
-    with duckdb.connect(str(published), read_only=True) as connection, closing(http.client.HTTPConnection("127.0.0.1", port)) as client:
+    with (
+        duckdb.connect(str(published), read_only=True) as connection,
+        closing(http.client.HTTPConnection("127.0.0.1", port)) as client,
+    ):
+
         def ask(body: str) -> dict:
             client.request("POST", "/api/query", body, {"Content-Type": "application/json"})
             answer = client.getresponse()

@@ -52,23 +52,39 @@ class SparkRun:
     differences: list[str]
 
     def json(self) -> dict:
-        return {"indicators": self.indicators, "duckdb_build_s": round(self.duckdb_build.wall_s, 1),
-                "spark_build_s": round(self.spark_build.wall_s, 1), "differing_rows": self.differing_rows,
-                "tables": self.tables, "rows": self.rows, "compare_s": round(self.compare.wall_s, 1),
-                "compare_peak_rss_mb": round(self.compare.peak_rss_mb)}
+        return {
+            "indicators": self.indicators,
+            "duckdb_build_s": round(self.duckdb_build.wall_s, 1),
+            "spark_build_s": round(self.spark_build.wall_s, 1),
+            "differing_rows": self.differing_rows,
+            "tables": self.tables,
+            "rows": self.rows,
+            "compare_s": round(self.compare.wall_s, 1),
+            "compare_peak_rss_mb": round(self.compare.peak_rss_mb),
+        }
 
 
 def measure(indicators: int) -> SparkRun:
     root = Path(tempfile.mkdtemp(prefix=f"bench-spark-{indicators}-"))
     try:
         config = write_snapshot_set(root / "snapshots", indicators)
-        env = environment(root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config))
+        env = environment(
+            root / "run", WAREHOUSE_SNAPSHOTS=str(root / "snapshots"), WAREHOUSE_WORLDBANK_CONFIG=str(config)
+        )
         refresh(env)  # the build area, with the raw layer's Parquet export that Spark reads
         duckdb_build = python(BUILD, "duckdb", env=env)
         spark_build = python(BUILD, "spark", env=env)
         compared = python(COMPARE, env=env)
         found = json.loads(compared.stdout.strip().splitlines()[-1])
-        return SparkRun(indicators, found["rows"], found["tables"], duckdb_build, spark_build, compared, found["differing_rows"],
-                        found["differences"])
+        return SparkRun(
+            indicators,
+            found["rows"],
+            found["tables"],
+            duckdb_build,
+            spark_build,
+            compared,
+            found["differing_rows"],
+            found["differences"],
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)

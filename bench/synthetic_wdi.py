@@ -33,12 +33,40 @@ YEARS = list(range(1960, 2024))
 MISSING_SHARES = (0.006, 0.212, 0.244, 0.511)
 # The World Bank's aggregation methods, in turn: most WDI series with one are weighted averages.
 AGGREGATION_METHODS = ("Weighted average", "Weighted average", "Sum", "", "Median")
-SERIES_HEADER = ["Series Code", "Topic", "Indicator Name", "Short definition", "Long definition", "Unit of measure", "Periodicity",
-                 "Base Period", "Other notes", "Aggregation method", "Limitations and exceptions", "Notes from original source",
-                 "General comments", "Source", "Statistical concept and methodology", "Development relevance",
-                 "Related source links", "Other web links", "Related indicators", "License Type"]
-COUNTRY_HEADER = ["Country Code", "Short Name", "Table Name", "Long Name", "2-alpha code", "Currency Unit", "Special Notes", "Region",
-                  "Income Group", "WB-2 code"]
+SERIES_HEADER = [
+    "Series Code",
+    "Topic",
+    "Indicator Name",
+    "Short definition",
+    "Long definition",
+    "Unit of measure",
+    "Periodicity",
+    "Base Period",
+    "Other notes",
+    "Aggregation method",
+    "Limitations and exceptions",
+    "Notes from original source",
+    "General comments",
+    "Source",
+    "Statistical concept and methodology",
+    "Development relevance",
+    "Related source links",
+    "Other web links",
+    "Related indicators",
+    "License Type",
+]
+COUNTRY_HEADER = [
+    "Country Code",
+    "Short Name",
+    "Table Name",
+    "Long Name",
+    "2-alpha code",
+    "Currency Unit",
+    "Special Notes",
+    "Region",
+    "Income Group",
+    "WB-2 code",
+]
 
 
 def indicator_code(number: int) -> str:
@@ -75,18 +103,49 @@ def write_zip(target: Path, series: int, seed: int = 20261128, changed: frozense
     population = _rows(POPULATION, 5)
     economies = [(row[0], row[1]) for row in population]
     header = ["Country Name", "Country Code", "Indicator Name", "Indicator Code", *map(str, YEARS)]
-    cells = {number: synthetic_values(number, len(economies), seed + (number in changed)) for number in range(1, series)}
+    cells = {
+        number: synthetic_values(number, len(economies), seed + (number in changed)) for number in range(1, series)
+    }
     data = [header]
     for index, (name, code) in enumerate(economies):
-        data.append([name, code, population[index][2], "SP.POP.TOTL", *population[index][4:4 + len(YEARS)]])
-        data += [[name, code, _series_name(number), indicator_code(number), *cells[number][index]] for number in range(1, series)]
-    metadata = [["SP.POP.TOTL", "Health: Population: Structure", "Population, total", *[""] * 6, "Sum", *[""] * 3,
-                 "United Nations Population Division (real values)", *[""] * 5, "CC BY-4.0"]]
-    metadata += [[indicator_code(number), "SYNTHETIC benchmark topic", _series_name(number), *[""] * 3, "Annual", *[""] * 2,
-                  AGGREGATION_METHODS[number % len(AGGREGATION_METHODS)], *[""] * 3, "bench/synthetic_wdi.py (not real data)",
-                  *[""] * 5, "none: synthetic"] for number in range(1, series)]
-    countries = [[code, name, name, name, "", "", notes, region, income, ""]
-                 for code, region, income, notes, name in (row[:5] for row in _rows(METADATA, 1))]
+        data.append([name, code, population[index][2], "SP.POP.TOTL", *population[index][4 : 4 + len(YEARS)]])
+        data += [
+            [name, code, _series_name(number), indicator_code(number), *cells[number][index]]
+            for number in range(1, series)
+        ]
+    metadata = [
+        [
+            "SP.POP.TOTL",
+            "Health: Population: Structure",
+            "Population, total",
+            *[""] * 6,
+            "Sum",
+            *[""] * 3,
+            "United Nations Population Division (real values)",
+            *[""] * 5,
+            "CC BY-4.0",
+        ]
+    ]
+    metadata += [
+        [
+            indicator_code(number),
+            "SYNTHETIC benchmark topic",
+            _series_name(number),
+            *[""] * 3,
+            "Annual",
+            *[""] * 2,
+            AGGREGATION_METHODS[number % len(AGGREGATION_METHODS)],
+            *[""] * 3,
+            "bench/synthetic_wdi.py (not real data)",
+            *[""] * 5,
+            "none: synthetic",
+        ]
+        for number in range(1, series)
+    ]
+    countries = [
+        [code, name, name, name, "", "", notes, region, income, ""]
+        for code, region, income, notes, name in (row[:5] for row in _rows(METADATA, 1))
+    ]
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("WDICSV.csv", _csv(data))
         archive.writestr("WDISeries.csv", _csv([SERIES_HEADER, *metadata]))
@@ -103,15 +162,22 @@ def write_snapshot_set(root: Path, series: int, seed: int = 20261128) -> Path:
     folder = root / "worldbank"
     folder.mkdir(parents=True)
     provenance = SourceProvenance(
-        source="worldbank", producer="bench/synthetic_wdi.py (SYNTHETIC, not World Bank data; population is real)",
-        title="A synthetic whole-WDI zip in the WDI_CSV.zip layout, for benchmarks only", upstream_url="none",
-        licence="none: generated", citation="not citable: synthetic",
+        source="worldbank",
+        producer="bench/synthetic_wdi.py (SYNTHETIC, not World Bank data; population is real)",
+        title="A synthetic whole-WDI zip in the WDI_CSV.zip layout, for benchmarks only",
+        upstream_url="none",
+        licence="none: generated",
+        citation="not citable: synthetic",
     )
     today = date.today().isoformat()
     write_zip(folder / "WDI_CSV.zip", series, seed)
-    provenance.record(folder / "WDI_CSV.zip", obtained_from="generated", date_accessed=today, vintage=today, notes="SYNTHETIC")
+    provenance.record(
+        folder / "WDI_CSV.zip", obtained_from="generated", date_accessed=today, vintage=today, notes="SYNTHETIC"
+    )
     provenance.save(folder)
     config = root / "worldbank.toml"
     live = (PROJECT_ROOT / "config" / "worldbank.toml").read_text(encoding="utf-8").split("[live]", 1)[1]
-    config.write_text('[[indicator]]\ncode = "SP.POP.TOTL"\nunit = "count"\nweighting = "sum"\n\n[live]' + live, encoding="utf-8")
+    config.write_text(
+        '[[indicator]]\ncode = "SP.POP.TOTL"\nunit = "count"\nweighting = "sum"\n\n[live]' + live, encoding="utf-8"
+    )
     return config

@@ -7,7 +7,7 @@ year) with their expectations. Every expectation carries the reason it exists as
 result.
 
 Great Expectations is imported inside the functions that build and run suites, never at a
-module's top: the import costs about 2 s, which every process loading the Dagster definitions
+module's top: the import takes seconds (bench/NOTES.md), which every process loading the Dagster definitions
 (the CLI, the UI's code server, `warehouse status`, a refresh with nothing to validate) would
 otherwise pay.
 """

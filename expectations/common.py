@@ -37,14 +37,20 @@ def why(expectation, reason: str):
 def exact_schema(gate: Gate, columns: dict[str, str]) -> Batch:
     """The raw table has exactly these columns with these DuckDB types."""
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
+
     signatures = [f"{name}: {kind}" for name, kind in columns.items()]
     frame = pd.DataFrame({"signature": [f"{n}: {t}" for n, t in zip(gate.schema.column_name, gate.schema.column_type)]})
-    return Batch("schema", frame, [
-        why(gx.expectations.ExpectColumnValuesToBeInSet(column="signature", value_set=signatures),
-            "the models read these columns by name and type; anything else means the parser or the upstream changed"),
-        why(gx.expectations.ExpectTableRowCountToEqual(value=len(columns)),
-            "no column may be missing or added"),
-    ])
+    return Batch(
+        "schema",
+        frame,
+        [
+            why(
+                gx.expectations.ExpectColumnValuesToBeInSet(column="signature", value_set=signatures),
+                "the models read these columns by name and type; anything else means the parser or the upstream changed",
+            ),
+            why(gx.expectations.ExpectTableRowCountToEqual(value=len(columns)), "no column may be missing or added"),
+        ],
+    )
 
 
 def not_older(previous: str, current: str) -> bool:

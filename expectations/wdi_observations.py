@@ -18,7 +18,13 @@ import pandas as pd
 from expectations.common import CENTRAL_ASIA, Batch, Gate, exact_schema, not_older, why
 
 TABLE = "raw.wdi_observations"
-COLUMNS = {"country_code": "VARCHAR", "indicator_code": "VARCHAR", "year": "INTEGER", "value": "DOUBLE", "source_line": "INTEGER"}
+COLUMNS = {
+    "country_code": "VARCHAR",
+    "indicator_code": "VARCHAR",
+    "year": "INTEGER",
+    "value": "DOUBLE",
+    "source_line": "INTEGER",
+}
 # unit (config/worldbank.toml, or parser.unit_of for the other series) -> the range a value of it
 # can have, and why. A series of unit "other" is only checked to be finite.
 RANGES = {
@@ -48,7 +54,8 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per series, aggregated in DuckDB; listed anomalies are left out of the extremes."""
     listed = " union all ".join(
         f"select '{code}' as indicator_code, '{country}' as country_code, {year} as year, {value!r}::double as value"
-        for code, country, year, column, value, _ in KNOWN_ANOMALIES if column == "value"
+        for code, country, year, column, value, _ in KNOWN_ANOMALIES
+        if column == "value"
     )
     return connection.execute(
         f"""
@@ -75,6 +82,7 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
     from great_expectations.expectations.row_conditions import Column
+
     units = gate.published["units"]
     ranges = []
     for unit, (low, high, reason) in RANGES.items():
@@ -82,37 +90,77 @@ def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:
         if codes:
             where = Column("indicator_code").is_in(codes)
             because = f"{reason} ({', '.join(codes)}; KNOWN_ANOMALIES lists the World Bank's own exceptions)"
-            ranges.append(why(gx.expectations.ExpectColumnValuesToBeBetween(
-                column="min_value", min_value=low, strict_min=high is None, row_condition=where), because))
+            ranges.append(
+                why(
+                    gx.expectations.ExpectColumnValuesToBeBetween(
+                        column="min_value", min_value=low, strict_min=high is None, row_condition=where
+                    ),
+                    because,
+                )
+            )
             if high is not None:
-                ranges.append(why(gx.expectations.ExpectColumnValuesToBeBetween(
-                    column="max_value", max_value=high, row_condition=where), because))
-    series = Batch("series", frame, [
-        why(gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="n_rows", column_B="n_years"),
-            "one value per indicator, economy and year"),
-        why(gx.expectations.ExpectColumnValuesToBeInSet(column="n_null_values", value_set=[0]),
-            "empty cells are absent, never loaded as NULL or 0"),
-        why(gx.expectations.ExpectColumnValuesToBeInSet(column="n_not_finite", value_set=[0]),
-            "NaN or infinity is not a measurement: the World Bank leaves such a cell empty"),
-        why(gx.expectations.ExpectColumnValuesToBeBetween(column="first_year", min_value=1960),
-            "WDI starts in 1960"),
-        why(gx.expectations.ExpectColumnValuesToBeBetween(column="last_year", max_value=date.today().year),
-            "WDI has no future years"),
-        *ranges,
-        why(gx.expectations.ExpectColumnValuesToBeInSet(column="country_code", value_set=sorted(gate.known_iso3),
-                                                        row_condition=Column("is_aggregate") == False),
-            "every economy must be a known country, or it joins to nothing in dim_country"),
-        why(gx.expectations.ExpectColumnDistinctValuesToContainSet(column="country_code", value_set=CENTRAL_ASIA),
-            "the five Central Asian republics are the warehouse's focus and must be in every source"),
-    ])
+                ranges.append(
+                    why(
+                        gx.expectations.ExpectColumnValuesToBeBetween(
+                            column="max_value", max_value=high, row_condition=where
+                        ),
+                        because,
+                    )
+                )
+    series = Batch(
+        "series",
+        frame,
+        [
+            why(
+                gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="n_rows", column_B="n_years"),
+                "one value per indicator, economy and year",
+            ),
+            why(
+                gx.expectations.ExpectColumnValuesToBeInSet(column="n_null_values", value_set=[0]),
+                "empty cells are absent, never loaded as NULL or 0",
+            ),
+            why(
+                gx.expectations.ExpectColumnValuesToBeInSet(column="n_not_finite", value_set=[0]),
+                "NaN or infinity is not a measurement: the World Bank leaves such a cell empty",
+            ),
+            why(
+                gx.expectations.ExpectColumnValuesToBeBetween(column="first_year", min_value=1960), "WDI starts in 1960"
+            ),
+            why(
+                gx.expectations.ExpectColumnValuesToBeBetween(column="last_year", max_value=date.today().year),
+                "WDI has no future years",
+            ),
+            *ranges,
+            why(
+                gx.expectations.ExpectColumnValuesToBeInSet(
+                    column="country_code",
+                    value_set=sorted(gate.known_iso3),
+                    row_condition=Column("is_aggregate") == False,
+                ),
+                "every economy must be a known country, or it joins to nothing in dim_country",
+            ),
+            why(
+                gx.expectations.ExpectColumnDistinctValuesToContainSet(column="country_code", value_set=CENTRAL_ASIA),
+                "the five Central Asian republics are the warehouse's focus and must be in every source",
+            ),
+        ],
+    )
     vintages = frame.groupby("indicator_code").vintage.first().rename("current").reset_index()
-    compared = vintages.merge(gate.published.get("vintages", pd.DataFrame(columns=["indicator_code", "previous"])), on="indicator_code")
+    compared = vintages.merge(
+        gate.published.get("vintages", pd.DataFrame(columns=["indicator_code", "previous"])), on="indicator_code"
+    )
     compared["not_older"] = [not_older(p, c) for p, c in zip(compared.previous, compared.current)]
     return [
         exact_schema(gate, COLUMNS),
         series,
-        Batch("vintage_against_published", compared, [
-            why(gx.expectations.ExpectColumnValuesToBeInSet(column="not_older", value_set=[True]),
-                "a new snapshot must not be an older release than the one the published warehouse holds"),
-        ]),
+        Batch(
+            "vintage_against_published",
+            compared,
+            [
+                why(
+                    gx.expectations.ExpectColumnValuesToBeInSet(column="not_older", value_set=[True]),
+                    "a new snapshot must not be an older release than the one the published warehouse holds",
+                ),
+            ],
+        ),
     ]

@@ -85,8 +85,10 @@ def statements_of(sql: str) -> list:
     refused = [s for s in statements if s.type not in _READING]
     if refused:
         kinds = ", ".join(sorted({s.type.name for s in refused}))
-        raise QueryRefused(f"the published warehouse is read-only: {kinds} statements are refused; "
-                           "only queries (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN) run")
+        raise QueryRefused(
+            f"the published warehouse is read-only: {kinds} statements are refused; "
+            "only queries (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN) run"
+        )
     return statements
 
 
@@ -160,8 +162,10 @@ class TimeLimit:
                 raise
             raise self._refusal() from None
         except duckdb.PermissionException as error:
-            raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}; only the published "
-                               "warehouse can be read, and no file written, attached or loaded") from None
+            raise QueryRefused(
+                f"refused by the analysts' sandbox: {str(error).splitlines()[0]}; only the published "
+                "warehouse can be read, and no file written, attached or loaded"
+            ) from None
         except duckdb.InvalidInputException as error:
             if "configuration has been locked" not in str(error):
                 raise
@@ -177,8 +181,10 @@ class TimeLimit:
         self.connection.interrupt()
 
     def _refusal(self) -> QueryTimedOut:
-        return QueryTimedOut(f"the query ran past the time limit of {self.limit:g} s and was stopped "
-                            f"({limits.QUERY_TIMEOUT_S.env} sets the limit)")
+        return QueryTimedOut(
+            f"the query ran past the time limit of {self.limit:g} s and was stopped "
+            f"({limits.QUERY_TIMEOUT_S.env} sets the limit)"
+        )
 
 
 def execute(connection: duckdb.DuckDBPyConnection, sql: str) -> Result:
@@ -207,8 +213,12 @@ class Stream:
     batches: Iterator[pa.RecordBatch]  # every row, no row limit; the time limit still holds
 
 
-def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[str], bool] | None = None,
-           batch_rows: int = 65_536) -> Stream:
+def stream(
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    as_text: Callable[[str], bool] | None = None,
+    batch_rows: int = 65_536,
+) -> Stream:
     """Every row of ``sql`` as Arrow batches, computed as they are read (for downloads), with the
     columns whose DuckDB type ``as_text`` names cast to text. The first batch is computed here, so a
     query that is refused, fails or runs out of time says so before anything is sent."""
@@ -218,8 +228,12 @@ def stream(connection: duckdb.DuckDBPyConnection, sql: str, as_text: Callable[[s
         _run_leading(connection, statements)
         relation = connection.sql(statements[-1].query)
         if as_text and any(as_text(str(kind)) for kind in relation.types):
-            relation = relation.project(", ".join(
-                _quoted(name) + ("::varchar" if as_text(str(kind)) else "") for name, kind in zip(relation.columns, relation.types)))
+            relation = relation.project(
+                ", ".join(
+                    _quoted(name) + ("::varchar" if as_text(str(kind)) else "")
+                    for name, kind in zip(relation.columns, relation.types)
+                )
+            )
         reader = relation.to_arrow_reader(batch_rows)
         first = _next_batch(reader)
 
@@ -288,8 +302,10 @@ def catalog(connection: duckdb.DuckDBPyConnection) -> list[Table]:
         "order by schema_name, table_name, column_index"
     ).fetchall():
         columns.setdefault((schema, table), []).append((column, kind, comment))
-    return [Table(f"{schema}.{table}", comment, _count(connection, schema, table), columns.get((schema, table), []))
-            for schema, table, comment in tables]
+    return [
+        Table(f"{schema}.{table}", comment, _count(connection, schema, table), columns.get((schema, table), []))
+        for schema, table, comment in tables
+    ]
 
 
 def list_tables(published: Path) -> list[Table]:
@@ -303,4 +319,3 @@ def _count(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> in
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-

@@ -23,10 +23,9 @@ the lines the run would have logged and starts none.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -75,9 +74,12 @@ class State:
 
 def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> bool:
     """Whether ``schema.table`` exists, in the attached ``database`` if one is named."""
-    return bool(connection.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? and database_name = coalesce(?, database_name)",
-        [schema, table, database]).fetchall()[0][0])
+    return bool(
+        connection.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? and database_name = coalesce(?, database_name)",
+            [schema, table, database],
+        ).fetchall()[0][0]
+    )
 
 
 def loaded_inputs(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
@@ -120,8 +122,10 @@ def may_merge(connection: duckdb.DuckDBPyConnection, name: str, full: bool) -> b
 def differing_series(new: str, old: str) -> str:
     """A SELECT of the series added, changed or removed between two (indicator_code, fingerprint)
     relations: the one rule by which raw loads, WDI builds and publications take only what changed."""
-    return (f"select indicator_code from {new} as n full join {old} as o using (indicator_code) "
-            "where n.fingerprint is distinct from o.fingerprint")
+    return (
+        f"select indicator_code from {new} as n full join {old} as o using (indicator_code) "
+        "where n.fingerprint is distinct from o.fingerprint"
+    )
 
 
 def published_state(settings: Settings) -> tuple[State, str] | None:
@@ -157,7 +161,9 @@ def build_plan(connection: duckdb.DuckDBPyConnection, settings: Settings, full: 
         return BuildPlan(False, f"nothing changed since the publication of run {run_id}: nothing rebuilt")
     if now.code != state.code:
         return BuildPlan(True, "the code changed since the last publication: building every model")
-    changed = sorted(name for name in now.inputs.keys() | state.inputs.keys() if now.inputs.get(name) != state.inputs.get(name))
+    changed = sorted(
+        name for name in now.inputs.keys() | state.inputs.keys() if now.inputs.get(name) != state.inputs.get(name)
+    )
     return BuildPlan(True, f"{', '.join(changed)} changed since the last publication: building every model")
 
 
@@ -197,5 +203,8 @@ def without_a_run(settings: Settings, sources: list[str]) -> list[str] | None:
         lock.release()
     if plan.build:
         return None
-    return ([intake_line(name, []) for name in SOURCES]
-            + [load_line(name, fingerprint, None) for name, fingerprint in fingerprints.items()] + [plan.reason])
+    return (
+        [intake_line(name, []) for name in SOURCES]
+        + [load_line(name, fingerprint, None) for name, fingerprint in fingerprints.items()]
+        + [plan.reason]
+    )

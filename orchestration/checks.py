@@ -10,8 +10,8 @@ from expectations import datareportal_figures, un_egov_surveys, wdi_countries, w
 from expectations.common import Gate
 from orchestration import gate_history, quality
 from orchestration.changes import is_full, loaded_inputs, table_exists
-from orchestration.resources import WarehouseResource
 from orchestration.publication_record import copy_path
+from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
@@ -27,7 +27,12 @@ def _gate(connection: duckdb.DuckDBPyConnection, settings: Settings, table: str)
     ).df()
     known = set(countries.reference_table()["iso3"])
     if table_exists(connection, "raw", "wdi_countries"):
-        known |= {row[0] for row in connection.execute("select country_code from raw.wdi_countries where not is_aggregate").fetchall()}
+        known |= {
+            row[0]
+            for row in connection.execute(
+                "select country_code from raw.wdi_countries where not is_aggregate"
+            ).fetchall()
+        }
     published = {}
     if table_exists(connection, "raw", "wdi_indicators"):
         published["units"] = connection.execute("select indicator_code, unit from raw.wdi_indicators").df()
@@ -43,9 +48,12 @@ def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
         return {}
     with duckdb.connect(str(copy), read_only=True) as published:
         return {
-            "survey_years": published.execute("select distinct survey_year from marts.egov_scores where egdi is not null").df(),
+            "survey_years": published.execute(
+                "select distinct survey_year from marts.egov_scores where egdi is not null"
+            ).df(),
             "vintages": published.execute("select indicator_code, vintage as previous from marts.wdi_indicators").df()
-            if table_exists(published, "marts", "wdi_indicators") else pd.DataFrame(columns=["indicator_code", "previous"]),
+            if table_exists(published, "marts", "wdi_indicators")
+            else pd.DataFrame(columns=["indicator_code", "previous"]),
         }
 
 
@@ -65,16 +73,34 @@ def gx_check(suite: ModuleType) -> dg.AssetChecksDefinition:
             passed_before = _passed_before(connection, suite.TABLE, loaded)
             run_id = context.op_execution_context.run_id
             if passed_before and not is_full(context.op_execution_context):
-                gate_history.record(connection, run_id, suite.TABLE, passed=True, validated=False, evaluated=0, failures=[])
-                return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.ERROR, description=(
-                    f"{suite.TABLE}: unchanged since it passed every expectation in run {passed_before}; not validated again"))
+                gate_history.record(
+                    connection, run_id, suite.TABLE, passed=True, validated=False, evaluated=0, failures=[]
+                )
+                return dg.AssetCheckResult(
+                    passed=True,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=(
+                        f"{suite.TABLE}: unchanged since it passed every expectation in run {passed_before}; not validated again"
+                    ),
+                )
             # A suite over a table too big for memory validates what its load() aggregates.
-            frame = suite.load(connection) if hasattr(suite, "load") else connection.execute(f"select * from {suite.TABLE}").df()
+            frame = (
+                suite.load(connection)
+                if hasattr(suite, "load")
+                else connection.execute(f"select * from {suite.TABLE}").df()
+            )
             gate = _gate(connection, settings, suite.TABLE)
         outcome = quality.validate(suite, frame, gate, settings.quality_dir / table)
         with warehouse.build_connection() as connection:
-            gate_history.record(connection, run_id, suite.TABLE, passed=outcome.success, validated=True,
-                                evaluated=outcome.evaluated, failures=[f.line() for f in outcome.failures])
+            gate_history.record(
+                connection,
+                run_id,
+                suite.TABLE,
+                passed=outcome.success,
+                validated=True,
+                evaluated=outcome.evaluated,
+                failures=[f.line() for f in outcome.failures],
+            )
             if outcome.success and loaded:
                 _record_pass(connection, suite.TABLE, loaded, run_id)
         return dg.AssetCheckResult(
@@ -97,15 +123,21 @@ def _passed_before(connection: duckdb.DuckDBPyConnection, table: str, loaded: tu
     the same rows checked by the same code pass again, so a no-change refresh need not re-run GX."""
     if loaded is None or not table_exists(connection, "raw", "gate_passes"):
         return None
-    found = connection.execute("select run_id from raw.gate_passes where table_name = ? and fingerprint = ? and code_fingerprint = ?",
-                               [table, *loaded]).fetchall()
+    found = connection.execute(
+        "select run_id from raw.gate_passes where table_name = ? and fingerprint = ? and code_fingerprint = ?",
+        [table, *loaded],
+    ).fetchall()
     return found[0][0] if found else None
 
 
 def _record_pass(connection: duckdb.DuckDBPyConnection, table: str, loaded: tuple[str, str], run_id: str) -> None:
-    connection.execute("create table if not exists raw.gate_passes "
-                       "(table_name varchar primary key, fingerprint varchar, code_fingerprint varchar, run_id varchar, passed_at timestamp)")
-    connection.execute("insert or replace into raw.gate_passes values (?, ?, ?, ?, now()::timestamp)", [table, *loaded, run_id])
+    connection.execute(
+        "create table if not exists raw.gate_passes "
+        "(table_name varchar primary key, fingerprint varchar, code_fingerprint varchar, run_id varchar, passed_at timestamp)"
+    )
+    connection.execute(
+        "insert or replace into raw.gate_passes values (?, ?, ?, ?, now()::timestamp)", [table, *loaded, run_id]
+    )
 
 
 # The raw input (raw.loaded_snapshots) each gated table was loaded from: its source's.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import shutil
+import signal
 import sys
 import threading
 import uuid
@@ -25,40 +25,58 @@ from orchestration.sources.registry import SOURCES
 _INSTANCE_YAML = PROJECT_ROOT / ".dagster_home" / "dagster.yaml"
 
 _COMMANDS = {
-    "refresh": ("load what changed, check it, build and test the models, publish", """\
+    "refresh": (
+        "load what changed, check it, build and test the models, publish",
+        """\
 examples:
   warehouse refresh                                 take the inboxes, load what changed, publish
   warehouse refresh --full                          rebuild everything, changed or not
   warehouse refresh --source worldbank              take only the World Bank inbox
   warehouse refresh --source worldbank --live       also ask the World Bank API for new releases
   warehouse refresh --live                          ask every live upstream, as the schedules do
-"""),
-    "status": ("per source: snapshots, last load, freshness, gates; and the published file", """\
+""",
+    ),
+    "status": (
+        "per source: snapshots, last load, freshness, gates; and the published file",
+        """\
 examples:
   warehouse status
-"""),
-    "query": ("run read-only SQL against the published warehouse", """\
+""",
+    ),
+    "query": (
+        "run read-only SQL against the published warehouse",
+        """\
 examples:
   warehouse query "select * from marts.dim_country where is_central_asia"
   warehouse query --csv "select iso3, survey_year, egdi from marts.egov_scores" > egdi.csv
   warehouse query --json -f my_query.sql
   warehouse query --publication 20261202-101503-3f0acae4 "select * from meta.publication"
-"""),
-    "tables": ("list the published tables with row counts and descriptions", """\
+""",
+    ),
+    "tables": (
+        "list the published tables with row counts and descriptions",
+        """\
 examples:
   warehouse tables
-"""),
-    "serve": ("serve the published warehouse to analysts: a read-only SQL API and web console", """\
+""",
+    ),
+    "serve": (
+        "serve the published warehouse to analysts: a read-only SQL API and web console",
+        """\
 examples:
   warehouse serve                                   http://127.0.0.1:8765, this machine only
   WAREHOUSE_SERVE_TOKEN=$(openssl rand -hex 24) warehouse serve --host 0.0.0.0
                                                     the team's: every request shows the token
-"""),
-    "ui": ("start the Dagster UI and daemon on 127.0.0.1", """\
+""",
+    ),
+    "ui": (
+        "start the Dagster UI and daemon on 127.0.0.1",
+        """\
 examples:
   warehouse ui                 http://127.0.0.1:3000
   warehouse ui --port 3100
-"""),
+""",
+    ),
 }
 
 
@@ -71,27 +89,43 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub = {
-        name: commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
-                                  epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        name: commands.add_parser(
+            name,
+            help=summary,
+            description=summary[0].upper() + summary[1:] + ".",
+            epilog=examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         for name, (summary, examples) in _COMMANDS.items()
     }
-    sub["refresh"].add_argument("--source", action="append", choices=list(SOURCES), help="take in only this source (repeatable)")
-    sub["refresh"].add_argument("--live", action="store_true", help="ask the live upstream of each source taken in for what is new")
+    sub["refresh"].add_argument(
+        "--source", action="append", choices=list(SOURCES), help="take in only this source (repeatable)"
+    )
+    sub["refresh"].add_argument(
+        "--live", action="store_true", help="ask the live upstream of each source taken in for what is new"
+    )
     sub["refresh"].add_argument("--full", action="store_true", help="rebuild even what has not changed")
     sub["refresh"].set_defaults(handler=_refresh)
     sub["status"].set_defaults(handler=_status)
     sub["query"].add_argument("sql", nargs="?", help="the SQL to run")
     sub["query"].add_argument("-f", "--file", type=Path, help="read the SQL from this file")
-    sub["query"].add_argument("--publication", metavar="ID", help="query this kept publication instead of the current one")
+    sub["query"].add_argument(
+        "--publication", metavar="ID", help="query this kept publication instead of the current one"
+    )
     formats = sub["query"].add_mutually_exclusive_group()
     formats.add_argument("--csv", dest="output", action="store_const", const="csv", help="CSV with a header row")
     formats.add_argument("--json", dest="output", action="store_const", const="json", help="a JSON array of objects")
     sub["query"].set_defaults(handler=_query, output="table")
     sub["tables"].set_defaults(handler=_tables)
-    sub["serve"].add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
+    sub["serve"].add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)"
+    )
     sub["serve"].add_argument("--port", type=int, default=8765)
-    sub["serve"].add_argument("--token", help="the secret every request must show (better: WAREHOUSE_SERVE_TOKEN, "
-                                               "which other users of this machine cannot read from the process list)")
+    sub["serve"].add_argument(
+        "--token",
+        help="the secret every request must show (better: WAREHOUSE_SERVE_TOKEN, "
+        "which other users of this machine cannot read from the process list)",
+    )
     sub["serve"].set_defaults(handler=_serve)
     sub["ui"].add_argument("--port", type=int, default=3000)
     sub["ui"].set_defaults(handler=_ui)
@@ -139,8 +173,13 @@ def _refresh(args: argparse.Namespace) -> int:
         progress = _Progress(instance, run_id)
         progress.start()
         try:
-            result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, run_config=run_config,
-                                            tags={FULL_TAG: "true"} if args.full else {})
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                run_config=run_config,
+                tags={FULL_TAG: "true"} if args.full else {},
+            )
         finally:
             progress.finish()
     if not result.success and not any(event.is_step_failure for event in result.all_events):
@@ -149,9 +188,15 @@ def _refresh(args: argparse.Namespace) -> int:
         print(f"\nrefresh FAILED (run {result.run_id}); {settings.published_db} was left as it was.", file=sys.stderr)
         return 1
     if not any(event.is_step_success and event.step_key == "published_warehouse" for event in result.all_events):
-        print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
+        print(
+            f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)"
+        )
         return 0
-    gates = sum(1 for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed)
+    gates = sum(
+        1
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed
+    )
     _print_summary(settings)
     print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
     print(f"report: {settings.report_dir / 'index.html'} (dbt docs: {settings.report_dir / 'docs.html'})")
@@ -182,8 +227,11 @@ def _say_if_waiting(settings: Settings) -> None:
     except Timeout:
         holder = settings.build_dir / "refresh.holder"
         who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "unknown"
-        print(f"another refresh holds {settings.build_dir} ({who}); waiting for it to finish "
-              f"(up to {settings.lock_timeout_seconds:.0f} s, WAREHOUSE_LOCK_TIMEOUT)", flush=True)
+        print(
+            f"another refresh holds {settings.build_dir} ({who}); waiting for it to finish "
+            f"(up to {settings.lock_timeout_seconds:.0f} s, WAREHOUSE_LOCK_TIMEOUT)",
+            flush=True,
+        )
 
 
 class _Progress(threading.Thread):
@@ -210,7 +258,7 @@ class _Progress(threading.Thread):
             if entry.dagster_event:
                 _print_event(entry.dagster_event)
             elif entry.user_message.startswith(LOG_PREFIX):
-                print(f"  {entry.user_message[len(LOG_PREFIX):]}", flush=True)
+                print(f"  {entry.user_message[len(LOG_PREFIX) :]}", flush=True)
         self.seen = len(entries)
 
 
@@ -224,7 +272,11 @@ def _print_event(event) -> None:
         seconds = event.event_specific_data.duration_ms / 1000
         print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)
     elif event.is_step_failure:
-        print(f"  FAILED  {event.step_key}: {innermost_message(event.event_specific_data.error)}", file=sys.stderr, flush=True)
+        print(
+            f"  FAILED  {event.step_key}: {innermost_message(event.event_specific_data.error)}",
+            file=sys.stderr,
+            flush=True,
+        )
     elif event.is_step_skipped:
         print(f"  skipped {event.step_key}", flush=True)
 
@@ -244,7 +296,9 @@ def _print_summary(settings: Settings) -> None:
     from orchestration.analyst import list_tables
     from orchestration.publication_record import copy_path, last
 
-    print(f"\npublication {last(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept")
+    print(
+        f"\npublication {last(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept"
+    )
     print("published tables:")
     for table in list_tables(copy_path(settings)):
         print(f"  {table.name:<40} {table.row_count:>8,} rows")
@@ -294,8 +348,11 @@ def _query(args: argparse.Namespace) -> int:
         print(f"query failed: {error}", file=sys.stderr)
         return 1
     if result.truncated:
-        print(f"cut off: only the first {len(result.rows):,} rows were returned ({limits.QUERY_MAX_ROWS.env} sets the limit; "
-              "0 for none)", file=sys.stderr)
+        print(
+            f"cut off: only the first {len(result.rows):,} rows were returned ({limits.QUERY_MAX_ROWS.env} sets the limit; "
+            "0 for none)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -325,10 +382,19 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env()
     where = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"serving the publications of {settings.home} on http://{where}:{args.port} (Ctrl-C to stop)"
-          + ("; every request must show the token" if token else ""), flush=True)
-    uvicorn.run(create_app(settings, token), host=args.host, port=args.port, log_level="warning", server_header=False,
-                timeout_graceful_shutdown=5)
+    print(
+        f"serving the publications of {settings.home} on http://{where}:{args.port} (Ctrl-C to stop)"
+        + ("; every request must show the token" if token else ""),
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings, token),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 

@@ -15,7 +15,6 @@ from packaging import version
 
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
-
 _NOT_SOURCES = ("target", "logs", "dbt_packages")
 # dagster-dbt gives every invocation a folder of its own under target/ (~6 MB: manifest, compiled
 # SQL, run results, log); the newest are kept to look into, the rest would grow without end.
@@ -24,7 +23,7 @@ KEPT_RUN_TARGETS = 20
 
 class WarehouseDbtCliResource(DbtCliResource):
     """dagster-dbt's resource without two start-up costs of every `dbt build` that this project
-    does not need (~6 s of a ~45 s refresh): it runs `dbt --version` in a subprocess to learn the
+    does not need (bench/NOTES.md measures them): it runs `dbt --version` in a subprocess to learn the
     version of the dbt-core installed beside it, and loads a dbt adapter in this process for its
     row-count and column-metadata helpers, which the assets here do not call."""
 
@@ -42,7 +41,8 @@ class WarehouseDbtPreparer(DagsterDbtProjectPreparer):
 
     def _prepare_manifest(self, project: DbtProject) -> None:
         WarehouseDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
 
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -53,7 +53,7 @@ _PREPARER = WarehouseDbtPreparer()
 
 def prepare(settings: Settings) -> None:
     """Write target/manifest.json with `dbt parse` when a fresh clone has none or a file of the
-    dbt project changed since; a parse costs ~10 s of a refresh's start-up otherwise."""
+    dbt project changed since, so that an unchanged project is not parsed again at every start-up."""
     os.environ.update(settings.dbt_env())
     if not manifest_is_current(DBT_PROJECT):
         _PREPARER.prepare(DBT_PROJECT)
@@ -96,7 +96,7 @@ def prune_run_targets(target: Path, op_name: str, keep: int = KEPT_RUN_TARGETS) 
 def keep_parse_state(invocation_target: Path, target: Path) -> None:
     """Make the parse state an invocation wrote the one the next starts from. dagster-dbt copies
     target/partial_parse.msgpack into each invocation's folder, and dbt parses the whole project
-    again (~3.5 s) unless that state was parsed with the same profile values, the build database's
+    again unless that state was parsed with the same profile values, the build database's
     path among them: left as `dbt parse` wrote it, every build in a home other than the one it was
     parsed for re-parses. Replaced whole, as another home's refresh may be reading it."""
     state = invocation_target / PARTIAL_PARSE_FILE_NAME

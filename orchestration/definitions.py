@@ -20,7 +20,8 @@ from orchestration.sources.registry import SOURCES
 # When nothing changed the dbt step yields nothing on purpose, and publishing is skipped with it;
 # Dagster would warn once per dbt test that a blocking check "emitted no result".
 logging.getLogger("dagster._core.execution.plan.active").addFilter(
-    lambda record: "emitted no result in step 'warehouse_dbt_models'" not in record.getMessage())
+    lambda record: "emitted no result in step 'warehouse_dbt_models'" not in record.getMessage()
+)
 
 ASSETS = [
     *[snapshots_asset(spec) for spec in SOURCES.values()],
@@ -50,7 +51,9 @@ def _with_owner(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
-    return dg.apply_freshness_policy(spec, dg.FreshnessPolicy.time_window(fail_window=SOURCES[spec.group_name].fresh_for))
+    return dg.apply_freshness_policy(
+        spec, dg.FreshnessPolicy.time_window(fail_window=SOURCES[spec.group_name].fresh_for)
+    )
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -36,7 +36,9 @@ def source_job_name(source: str) -> str:
 
 def snapshot_config(inbox: set[str], live: set[str]) -> dict:
     """Run config of a refresh: whose inbox it takes and whose live upstream it asks."""
-    return {"ops": {f"snapshots__{name}": {"config": {"inbox": name in inbox, "live": name in live}} for name in SOURCES}}
+    return {
+        "ops": {f"snapshots__{name}": {"config": {"inbox": name in inbox, "live": name in live}} for name in SOURCES}
+    }
 
 
 @dg.failure_hook(required_resource_keys={"warehouse"})
@@ -50,25 +52,37 @@ def reject_staged(context: dg.HookContext) -> None:
         if staging.staged_run(settings, name) != context.run_id:
             continue
         if published:
-            context.log.error(f"{name}: this run published from its staged files, so they are kept for the next refresh to "
-                              "finish promoting into warehouse/snapshots/")
+            context.log.error(
+                f"{name}: this run published from its staged files, so they are kept for the next refresh to "
+                "finish promoting into warehouse/snapshots/"
+            )
         else:
             reason = failure_reason(context.instance, context.run_id)
             if context.op_exception is not None:
                 reason += f"; step {context.step_key}: {context.op_exception}"
             kept = staging.reject(settings, name, reason)
-            context.log.error(f"{name}: the staged files were rejected and kept in {kept}; warehouse/snapshots/ is unchanged")
+            context.log.error(
+                f"{name}: the staged files were rejected and kept in {kept}; warehouse/snapshots/ is unchanged"
+            )
 
 
 def jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     everything = dg.AssetSelection.all()
     common = {"selection": everything, "hooks": {reject_staged}, "tags": {REFRESH_TAG: "true"}}
     return [
-        dg.define_asset_job(REFRESH_JOB, config=snapshot_config(set(SOURCES), set(SOURCES)), **common,
-                            description="Take every inbox, ask every live upstream, load what changed, build, test, publish."),
+        dg.define_asset_job(
+            REFRESH_JOB,
+            config=snapshot_config(set(SOURCES), set(SOURCES)),
+            **common,
+            description="Take every inbox, ask every live upstream, load what changed, build, test, publish.",
+        ),
         *[
-            dg.define_asset_job(source_job_name(name), config=snapshot_config({name}, {name}), **common,
-                                description=f"Ask {spec.title} ({spec.upstream}) and take its inbox; load what changed, build, test, publish.")
+            dg.define_asset_job(
+                source_job_name(name),
+                config=snapshot_config({name}, {name}),
+                **common,
+                description=f"Ask {spec.title} ({spec.upstream}) and take its inbox; load what changed, build, test, publish.",
+            )
             for name, spec in SOURCES.items()
         ],
     ]
@@ -82,9 +96,14 @@ def schedules(settings: Settings, refresh_jobs: list) -> list[dg.ScheduleDefinit
 
 
 def _schedule(settings: Settings, spec: SourceSpec, job) -> dg.ScheduleDefinition:
-    @dg.schedule(name=f"{spec.name}_schedule", job=job, cron_schedule=spec.cron, execution_timezone="UTC",
-                 default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description=f"{spec.title}: {spec.cadence}. Checks {spec.upstream}; starts a refresh only when something is new.")
+    @dg.schedule(
+        name=f"{spec.name}_schedule",
+        job=job,
+        cron_schedule=spec.cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"{spec.title}: {spec.cadence}. Checks {spec.upstream}; starts a refresh only when something is new.",
+    )
     def _tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         return tick_decision(settings, spec, context.log.info)
 

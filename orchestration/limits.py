@@ -41,32 +41,69 @@ class Limit:
 
 # The analysts' connection (orchestration/analyst.py).
 QUERY_TIMEOUT_S = Limit("WAREHOUSE_QUERY_TIMEOUT_S", 30.0, "seconds one analyst query may run before it is stopped")
-QUERY_MAX_ROWS = Limit("WAREHOUSE_QUERY_MAX_ROWS", 100_000, "rows one analyst query returns; the rest are cut off, saying so (0: no limit)")
+QUERY_MAX_ROWS = Limit(
+    "WAREHOUSE_QUERY_MAX_ROWS", 100_000, "rows one analyst query returns; the rest are cut off, saying so (0: no limit)"
+)
 QUERY_MEMORY = Limit("WAREHOUSE_QUERY_MEMORY_LIMIT", "1GB", "DuckDB memory ceiling of one analyst connection")
 QUERY_THREADS = Limit("WAREHOUSE_QUERY_THREADS", 2, "DuckDB threads of one analyst connection")
 
 # The inbox (orchestration/sources/staging.py).
-INBOX_SETTLE_S = Limit("WAREHOUSE_INBOX_SETTLE_S", 5.0, "seconds a file in the inbox must be unchanged before it is taken")
-INBOX_WAIT_S = Limit("WAREHOUSE_INBOX_WAIT_S", 60.0,
-                     "seconds a refresh waits for an inbox file still being written before leaving it for the next refresh")
+INBOX_SETTLE_S = Limit(
+    "WAREHOUSE_INBOX_SETTLE_S", 5.0, "seconds a file in the inbox must be unchanged before it is taken"
+)
+INBOX_WAIT_S = Limit(
+    "WAREHOUSE_INBOX_WAIT_S",
+    60.0,
+    "seconds a refresh waits for an inbox file still being written before leaving it for the next refresh",
+)
 
 # Zips (orchestration/sources/worldbank/bulk_zip.py), checked from the zip's directory before any byte is inflated.
 ZIP_MAX_BYTES = Limit("WAREHOUSE_ZIP_MAX_BYTES", 8 * GIB, "bytes a zip's members may inflate to, all together")
-ZIP_MAX_RATIO = Limit("WAREHOUSE_ZIP_MAX_RATIO", 200.0, "how many times its compressed size a zip member may inflate to")
+ZIP_MAX_RATIO = Limit(
+    "WAREHOUSE_ZIP_MAX_RATIO", 200.0, "how many times its compressed size a zip member may inflate to"
+)
 
 # Live upstreams (orchestration/sources/http.py).
-FETCH_DEADLINE_S = Limit("WAREHOUSE_FETCH_DEADLINE_S", 120.0,
-                         "seconds one upstream request may take in all: connecting, retries, waits asked by Retry-After, and the body")
-FETCH_MAX_BYTES = Limit("WAREHOUSE_FETCH_MAX_BYTES", 64 * MIB, "bytes of one upstream answer; a larger one is refused while it streams")
-FETCH_REDIRECT_HOSTS = Limit("WAREHOUSE_FETCH_REDIRECT_HOSTS", "",
-                             "hosts besides the one asked that an upstream may redirect to (comma-separated; https only)")
+FETCH_DEADLINE_S = Limit(
+    "WAREHOUSE_FETCH_DEADLINE_S",
+    120.0,
+    "seconds one upstream request may take in all: connecting, retries, waits asked by Retry-After, and the body",
+)
+FETCH_MAX_BYTES = Limit(
+    "WAREHOUSE_FETCH_MAX_BYTES", 64 * MIB, "bytes of one upstream answer; a larger one is refused while it streams"
+)
+FETCH_REDIRECT_HOSTS = Limit(
+    "WAREHOUSE_FETCH_REDIRECT_HOSTS",
+    "",
+    "hosts besides the one asked that an upstream may redirect to (comma-separated; https only)",
+)
 
 # The served door (orchestration/serving/).
-SERVE_MAX_BODY_BYTES = Limit("WAREHOUSE_SERVE_MAX_BODY_BYTES", 1 * MIB, "bytes of one request to the served door (its SQL); a larger one is refused")
+SERVE_MAX_BODY_BYTES = Limit(
+    "WAREHOUSE_SERVE_MAX_BODY_BYTES",
+    1 * MIB,
+    "bytes of one request to the served door (its SQL); a larger one is refused",
+)
 
 # Publications (orchestration/publishing.py): each is kept read-only under its id, for citing.
-KEEP_PUBLICATIONS = Limit("WAREHOUSE_KEEP_PUBLICATIONS", 5,
-                          "publications kept, queryable by id; the refresh that publishes removes older ones (at least 1 stays)")
+KEEP_PUBLICATIONS = Limit(
+    "WAREHOUSE_KEEP_PUBLICATIONS",
+    5,
+    "publications kept, queryable by id; the refresh that publishes removes older ones (at least 1 stays)",
+)
 
-ALL = (QUERY_TIMEOUT_S, QUERY_MAX_ROWS, QUERY_MEMORY, QUERY_THREADS, INBOX_SETTLE_S, INBOX_WAIT_S, ZIP_MAX_BYTES,
-       ZIP_MAX_RATIO, FETCH_DEADLINE_S, FETCH_MAX_BYTES, FETCH_REDIRECT_HOSTS, SERVE_MAX_BODY_BYTES, KEEP_PUBLICATIONS)
+ALL = (
+    QUERY_TIMEOUT_S,
+    QUERY_MAX_ROWS,
+    QUERY_MEMORY,
+    QUERY_THREADS,
+    INBOX_SETTLE_S,
+    INBOX_WAIT_S,
+    ZIP_MAX_BYTES,
+    ZIP_MAX_RATIO,
+    FETCH_DEADLINE_S,
+    FETCH_MAX_BYTES,
+    FETCH_REDIRECT_HOSTS,
+    SERVE_MAX_BODY_BYTES,
+    KEEP_PUBLICATIONS,
+)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,8 +31,13 @@ from orchestration.publication_record import COPY, INTENT, RECORD, Publication, 
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 
 
-def publish(settings: Settings, schemas: tuple[str, ...], run_id: str, code_fingerprint: str = "",
-            series_tables: frozenset[str] = frozenset()) -> tuple[dict[str, int], int | None]:
+def publish(
+    settings: Settings,
+    schemas: tuple[str, ...],
+    run_id: str,
+    code_fingerprint: str = "",
+    series_tables: frozenset[str] = frozenset(),
+) -> tuple[dict[str, int], int | None]:
     """Publish ``schemas`` of the build database as plain tables; returns rows per published table,
     and how many WDI series were patched (None: every table copied whole).
 
@@ -40,20 +45,25 @@ def publish(settings: Settings, schemas: tuple[str, ...], run_id: str, code_fing
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
     base = publication_record.copy_path(settings)
-    published_at = datetime.now(timezone.utc)
+    published_at = datetime.now(UTC)
     written = temporary_beside(base)
     staged = temporary_beside(settings.published_db)
     settings.published_db.parent.mkdir(parents=True, exist_ok=True)
     try:
-        patch = series_tables if series_tables and _patchable(settings.build_db, base, code_fingerprint) else frozenset()
+        patch = (
+            series_tables if series_tables and _patchable(settings.build_db, base, code_fingerprint) else frozenset()
+        )
         if patch:
             shutil.copyfile(base, written)
-        counts, patched, inputs = _write_copy(settings.build_db, written, schemas, run_id, published_at, code_fingerprint, patch)
+        counts, patched, inputs = _write_copy(
+            settings.build_db, written, schemas, run_id, published_at, code_fingerprint, patch
+        )
         fsync(written)
         shutil.copyfile(written, staged)
         fsync(staged)
-        publication = Publication(run_id, published_at.isoformat(), code_fingerprint, inputs,
-                                  inode=staged.stat().st_ino, copy=written.name)
+        publication = Publication(
+            run_id, published_at.isoformat(), code_fingerprint, inputs, inode=staged.stat().st_ino, copy=written.name
+        )
         _keep_file(settings, written, publication)
         publication_record.save(settings, INTENT, publication)
         failpoints.reached("publish:before-rename")
@@ -99,7 +109,7 @@ def _remove_beyond_kept(settings: Settings) -> None:
     if not settings.publications_dir.is_dir():
         return
     kept = publication_record.kept(settings)
-    for old in kept[max(1, limits.KEEP_PUBLICATIONS.value()):]:
+    for old in kept[max(1, limits.KEEP_PUBLICATIONS.value()) :]:
         (settings.publications_dir / f"{old.id}.json").unlink()
     for file in settings.publications_dir.glob("*.duckdb"):
         if not file.with_suffix(".json").exists():
@@ -121,7 +131,9 @@ def recover(settings: Settings) -> str | None:
         else:
             (settings.build_dir / INTENT).unlink()
             _remove_beyond_kept(settings)  # its kept file, not listed
-            said = f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
+            said = (
+                f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
+            )
     removed = sweep(settings.published_db.parent) + sweep(settings.build_dir) + sweep(settings.publications_dir)
     if removed:
         said = (said + "; " if said else "") + f"removed {len(removed)} temporary file(s) of a killed publication"
@@ -151,8 +163,15 @@ def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:
         return code == code_fingerprint and context == wdi_rebuild.built_context(connection, "build")
 
 
-def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: str, published_at: datetime,
-                code_fingerprint: str, patch: frozenset[str]) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
+def _write_copy(
+    build_db: Path,
+    target: Path,
+    schemas: tuple[str, ...],
+    run_id: str,
+    published_at: datetime,
+    code_fingerprint: str,
+    patch: frozenset[str],
+) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
     connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         connection.execute("attach ? as build (read_only)", [str(build_db)])
@@ -165,8 +184,12 @@ def _write_copy(build_db: Path, target: Path, schemas: tuple[str, ...], run_id: 
             name = f"{schema}.{table}"
             connection.execute(f"create schema if not exists {schema}")
             if name in patch:
-                connection.execute(f"delete from {name} where indicator_code in (select indicator_code from patched_series)")
-                connection.execute(f"insert into {name} select * from build.{name} where indicator_code in (select indicator_code from patched_series)")
+                connection.execute(
+                    f"delete from {name} where indicator_code in (select indicator_code from patched_series)"
+                )
+                connection.execute(
+                    f"insert into {name} select * from build.{name} where indicator_code in (select indicator_code from patched_series)"
+                )
             else:
                 # Tables, not views: a view would still point at the build database's catalog.
                 connection.execute(f"create or replace table {name} as select * from build.{name}")
@@ -227,8 +250,9 @@ def _literal(text: str) -> str:
     return str(duckdb.ConstantExpression(text))  # DuckDB's own quoting: COMMENT ON takes no parameter
 
 
-def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, published_at: datetime,
-                        code_fingerprint: str) -> dict[str, dict[str, str]]:
+def _record_publication(
+    connection: duckdb.DuckDBPyConnection, run_id: str, published_at: datetime, code_fingerprint: str
+) -> dict[str, dict[str, str]]:
     """Which publication this file is, what it was built from: the run, the code, and each source's
     snapshot set (returned too)."""
     connection.execute("create schema if not exists meta")
@@ -239,10 +263,16 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, publ
         "?::timestamp as published_at, ?::varchar as code_fingerprint",
         [publication_id(published_at, run_id), run_id, published_at.replace(tzinfo=None), code_fingerprint],
     )
-    source = "build.raw.loaded_snapshots" if table_exists(connection, "raw", "loaded_snapshots", "build") else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    source = (
+        "build.raw.loaded_snapshots"
+        if table_exists(connection, "raw", "loaded_snapshots", "build")
+        else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    )
     connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
     if table_exists(connection, *gate_history.BUILD_TABLE.split("."), "build"):
-        connection.execute(f"create or replace table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}")
+        connection.execute(
+            f"create or replace table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}"
+        )
     # Which WDI series the WDI tables hold, and what they were built from, for the next publication's patch.
     connection.execute("drop table if exists meta.wdi_series")
     connection.execute("drop table if exists meta.wdi_series_context")
@@ -252,4 +282,3 @@ def _record_publication(connection: duckdb.DuckDBPyConnection, run_id: str, publ
         connection.execute("create table meta.wdi_series_context as select ?::varchar as context", [context])
     rows = connection.execute("select source, fingerprint, loaded_at::varchar from meta.inputs").fetchall()
     return {source: {"fingerprint": fingerprint, "loaded_at": loaded_at} for source, fingerprint, loaded_at in rows}
-

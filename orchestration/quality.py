@@ -17,7 +17,17 @@ import pandas as pd
 from expectations.common import Batch, Gate
 
 # Columns that identify a row to a person, in the order they are shown.
-_LOCATORS = ["source_file", "source_line", "survey_year", "report_year", "year", "iso3", "country_code", "indicator_code", "metric"]
+_LOCATORS = [
+    "source_file",
+    "source_line",
+    "survey_year",
+    "report_year",
+    "year",
+    "iso3",
+    "country_code",
+    "indicator_code",
+    "metric",
+]
 EXAMPLES = 5
 
 
@@ -48,7 +58,9 @@ class Outcome:
     def summary(self) -> str:
         if self.success:
             return f"{self.table}: all {self.evaluated} expectations passed"
-        return f"{self.table}: {len(self.failures)} of {self.evaluated} expectations failed: " + " | ".join(f.line() for f in self.failures)
+        return f"{self.table}: {len(self.failures)} of {self.evaluated} expectations failed: " + " | ".join(
+            f.line() for f in self.failures
+        )
 
 
 def validate(suite: ModuleType, frame: pd.DataFrame, gate: Gate, docs_dir: Path) -> Outcome:
@@ -72,8 +84,8 @@ def validate(suite: ModuleType, frame: pd.DataFrame, gate: Gate, docs_dir: Path)
         results = _run(context, source, suite.TABLE, batch)
         evaluated += len(results)
         failures += [_failure(batch, result) for result in results if not result.success]
-    # Once for all batches: the site is re-rendered whole on every build, ~1.6 s a time. Only ours:
-    # an ephemeral context also has a default site in a temporary folder (~4 MB a gate) that
+    # Once for all batches: the site is re-rendered whole on every build. Only ours: an ephemeral
+    # context also has a default site in a temporary folder, a few megabytes a gate, that
     # nothing reads and nothing deletes.
     context.build_data_docs(site_names=["quality"])
     return Outcome(suite.TABLE, evaluated, failures, docs_dir / "index.html")
@@ -83,28 +95,42 @@ def _run(context, source, table: str, batch: Batch) -> list:
     import great_expectations as gx  # imported here, not at the top: see expectations/__init__.py
 
     definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe(batch.name)
-    expectation_suite = context.suites.add(gx.ExpectationSuite(name=f"{table}.{batch.name}", expectations=batch.expectations))
-    validation = context.validation_definitions.add(gx.ValidationDefinition(name=f"{table}.{batch.name}", data=definition, suite=expectation_suite))
+    expectation_suite = context.suites.add(
+        gx.ExpectationSuite(name=f"{table}.{batch.name}", expectations=batch.expectations)
+    )
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{table}.{batch.name}", data=definition, suite=expectation_suite)
+    )
     # GX names each offending row by the columns that locate it for a person (file, line, keys).
     locators = [name for name in _LOCATORS if name in batch.frame.columns]
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=f"{table}.{batch.name}",
-        validation_definitions=[validation],
-        result_format={"result_format": "COMPLETE", **({"unexpected_index_column_names": locators} if locators else {})},
-    ))
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{table}.{batch.name}",
+            validation_definitions=[validation],
+            result_format={
+                "result_format": "COMPLETE",
+                **({"unexpected_index_column_names": locators} if locators else {}),
+            },
+        )
+    )
     result = checkpoint.run(batch_parameters={"dataframe": batch.frame})
     return [expectation for run in result.run_results.values() for expectation in run.results]
 
 
 def _failure(batch: Batch, result) -> Failure:
     config = result.expectation_config
-    arguments = {k: v for k, v in config.kwargs.items() if k in ("column", "column_list", "min_value", "max_value", "value")}
+    arguments = {
+        k: v for k, v in config.kwargs.items() if k in ("column", "column_list", "min_value", "max_value", "value")
+    }
     details = result.result or {}
     located = details.get("unexpected_index_list") or []
     if located and isinstance(located[0], dict):
         examples = [_describe(row, config.kwargs.get("column")) for row in located[:EXAMPLES]]
     else:
-        examples = [str(value) for value in (details.get("partial_unexpected_list") or [details.get("observed_value")])[:EXAMPLES]]
+        examples = [
+            str(value)
+            for value in (details.get("partial_unexpected_list") or [details.get("observed_value")])[:EXAMPLES]
+        ]
     return Failure(
         batch=batch.name,
         expectation=f"{config.type}({', '.join(f'{k}={v}' for k, v in arguments.items())})",

@@ -35,7 +35,9 @@ def country_reference_fingerprint() -> str:
 
 def provenance_rows(sets: list[staging.SnapshotSet]) -> list[dict]:
     """One row per snapshot file: where it came from and how to cite it (raw.snapshot_files)."""
-    return [_provenance_row(snapshot_set.provenance, record) for snapshot_set in sets for _, record in snapshot_set.files]
+    return [
+        _provenance_row(snapshot_set.provenance, record) for snapshot_set in sets for _, record in snapshot_set.files
+    ]
 
 
 def snapshot_files_fingerprint(rows: list[dict]) -> str:

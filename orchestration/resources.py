@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-# Not exported at dagster's top level in 1.13; dagster-dbt imports it from here too (tests/test_lineage.py guards it).
-from dagster._core.definitions.metadata import TableMetadataSet
 import duckdb
 import pandas as pd
+
+# Not exported at dagster's top level in 1.13; dagster-dbt imports it from here too (tests/test_lineage.py guards it).
+from dagster._core.definitions.metadata import TableMetadataSet
 from filelock import FileLock, Timeout
 
 from orchestration import publishing
@@ -34,7 +35,7 @@ def verify_snapshots(settings: Settings, full: bool = False) -> None:
     hashes = staging.hash_cache(settings)
     if full:
         hashes.forget()
-    for name, spec in SOURCES.items():
+    for spec in SOURCES.values():
         staging.candidate(settings, spec, hashes)
     hashes.save()
 
@@ -44,7 +45,8 @@ def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: st
     count = connection.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
     columns = connection.execute(
         "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
-        [schema, table]).fetchall()
+        [schema, table],
+    ).fetchall()
     schema_value = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
     return dict(TableMetadataSet(row_count=count, column_schema=schema_value, table_name=f"build.{schema}.{table}"))
 
@@ -63,7 +65,9 @@ def settle_leftovers(settings: Settings, run_id: str, instance: dg.DagsterInstan
             continue
         if staged_by == published:
             promoted = staging.promote(settings, spec)
-            log.warning(f"{name}: completed the promotion of {', '.join(promoted)}, staged by run {staged_by}, which published them")
+            log.warning(
+                f"{name}: completed the promotion of {', '.join(promoted)}, staged by run {staged_by}, which published them"
+            )
         else:
             kept = staging.reject(settings, name, failure_reason(instance, staged_by))
             log.warning(f"{name}: what run {staged_by} staged did not publish; kept in {kept}")
@@ -89,7 +93,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        return cls(**{name: value if isinstance(value, (str, float)) else str(value) for name, value in asdict(settings).items()})
+        return cls(
+            **{
+                name: value if isinstance(value, (str, float)) else str(value)
+                for name, value in asdict(settings).items()
+            }
+        )
 
     @property
     def settings(self) -> Settings:
@@ -120,7 +129,9 @@ class WarehouseResource(dg.ConfigurableResource):
         except Timeout:
             who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "unknown"
             if log:
-                log.info(f"waiting for the refresh that holds {settings.build_dir} ({who}), up to {settings.lock_timeout_seconds:.0f} s")
+                log.info(
+                    f"waiting for the refresh that holds {settings.build_dir} ({who}), up to {settings.lock_timeout_seconds:.0f} s"
+                )
             try:
                 lock.acquire(timeout=settings.lock_timeout_seconds)
             except Timeout:
@@ -129,7 +140,10 @@ class WarehouseResource(dg.ConfigurableResource):
                     "this one gave up without touching anything (WAREHOUSE_LOCK_TIMEOUT sets the wait)"
                 ) from None
         try:
-            holder.write_text(f"pid {os.getpid()}, run {run_id}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC", encoding="utf-8")
+            holder.write_text(
+                f"pid {os.getpid()}, run {run_id}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+                encoding="utf-8",
+            )
             yield
         finally:
             holder.unlink(missing_ok=True)
@@ -155,7 +169,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 "(source varchar primary key, fingerprint varchar, code_fingerprint varchar, loaded_at timestamp)"
             )
             connection.execute(
-                "insert or replace into raw.loaded_snapshots values (?, ?, ?, now()::timestamp)", [source, fingerprint, code_fingerprint()]
+                "insert or replace into raw.loaded_snapshots values (?, ?, ?, now()::timestamp)",
+                [source, fingerprint, code_fingerprint()],
             )
 
     def table_metadata(self, schema: str, table: str) -> dict:

@@ -13,8 +13,8 @@ from orchestration.jobs import snapshot_config, source_job_name
 from orchestration.runs import innermost_message
 from orchestration.settings import Settings
 from orchestration.sources import staging
-from orchestration.sources.staging import now
 from orchestration.sources.registry import SOURCES
+from orchestration.sources.staging import now
 
 ALERT_WEBHOOK_ENV = "WAREHOUSE_ALERT_WEBHOOK"
 
@@ -34,10 +34,17 @@ def build_inbox_sensor(settings: Settings, refresh_jobs: list) -> dg.SensorDefin
         requests = []
         for name, files in waiting.items():
             # The same files waiting (a run queued, not yet started) ask for no second run.
-            key = hashlib.sha256("\n".join(f"{p.name}:{p.lstat().st_size}:{p.lstat().st_mtime_ns}" for p in files).encode()).hexdigest()
+            key = hashlib.sha256(
+                "\n".join(f"{p.name}:{p.lstat().st_size}:{p.lstat().st_mtime_ns}" for p in files).encode()
+            ).hexdigest()
             context.log.info(f"{name}: {', '.join(p.name for p in files)} waiting in the inbox")
-            requests.append(dg.RunRequest(run_key=f"inbox-{name}-{key[:16]}", job_name=source_job_name(name),
-                                          run_config=snapshot_config(inbox={name}, live=set())))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"inbox-{name}-{key[:16]}",
+                    job_name=source_job_name(name),
+                    run_config=snapshot_config(inbox={name}, live=set()),
+                )
+            )
         return requests
 
     return inbox
@@ -48,8 +55,11 @@ def alert_line(run: dg.DagsterRun, error: str) -> str:
 
 
 def build_failure_sensor(settings: Settings) -> dg.RunFailureSensorDefinition:
-    @dg.run_failure_sensor(name="alert_on_failure", default_status=dg.DefaultSensorStatus.RUNNING,
-                           description="Writes an alert line to warehouse/logs/alerts.log and the run's log; POSTs to $WAREHOUSE_ALERT_WEBHOOK if set.")
+    @dg.run_failure_sensor(
+        name="alert_on_failure",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Writes an alert line to warehouse/logs/alerts.log and the run's log; POSTs to $WAREHOUSE_ALERT_WEBHOOK if set.",
+    )
     def alert_on_failure(context: dg.RunFailureSensorContext):
         error = context.failure_event.message
         run_error = getattr(context.failure_event.event_specific_data, "error", None)
@@ -65,7 +75,12 @@ def build_failure_sensor(settings: Settings) -> dg.RunFailureSensorDefinition:
         context.instance.report_engine_event(line, context.dagster_run)
         webhook = os.environ.get(ALERT_WEBHOOK_ENV)
         if webhook:
-            payload = {"text": line, "job": context.dagster_run.job_name, "run_id": context.dagster_run.run_id, "error": error}
+            payload = {
+                "text": line,
+                "job": context.dagster_run.job_name,
+                "run_id": context.dagster_run.run_id,
+                "error": error,
+            }
             requests.post(webhook, data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=10)
 
     return alert_on_failure

@@ -75,14 +75,18 @@ def export_raw_layer(settings: Settings) -> dict[str, int]:
         raise SparkBuildError(f"{settings.build_db}: no build database to export; run a refresh first")
     counts = {}
     # Held as a refresh holds it: the export reads one load of the raw layer, not half of two.
-    with FileLock(settings.build_lock, timeout=settings.lock_timeout_seconds), \
-            duckdb.connect(str(settings.build_db), read_only=True) as connection:
+    with (
+        FileLock(settings.build_lock, timeout=settings.lock_timeout_seconds),
+        duckdb.connect(str(settings.build_db), read_only=True) as connection,
+    ):
         for schema, table in raw_sources():
             folder = settings.parquet_dir / schema / table
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             connection.execute(f'copy {schema}."{table}" to ? (format parquet)', [str(folder / "part-0.parquet")])
-            counts[f"{schema}.{table}"] = connection.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][0]
+            counts[f"{schema}.{table}"] = connection.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][
+                0
+            ]
     return counts
 
 
@@ -93,10 +97,24 @@ def build(settings: Settings) -> Path:
     shutil.rmtree(settings.spark_dir, ignore_errors=True)
     settings.spark_dir.mkdir(parents=True)
     done = subprocess.run(
-        [DBT_EXECUTABLE, "build", "--target", "spark", "--target-path", str(settings.spark_dir / "target"),
-         "--log-path", str(settings.spark_dir / "logs"), "--project-dir", str(DBT_PROJECT.project_dir),
-         "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
-        cwd=settings.spark_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,
+        [
+            DBT_EXECUTABLE,
+            "build",
+            "--target",
+            "spark",
+            "--target-path",
+            str(settings.spark_dir / "target"),
+            "--log-path",
+            str(settings.spark_dir / "logs"),
+            "--project-dir",
+            str(DBT_PROJECT.project_dir),
+            "--profiles-dir",
+            str(DBT_PROJECT.profiles_dir),
+        ],
+        cwd=settings.spark_dir,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         # PySpark logs JSON lines with whole Java stacks; dbt's own lines say what failed.
@@ -114,10 +132,13 @@ def compare(settings: Settings) -> Comparison:
         connection.execute("attach ? as duck (read_only)", [str(settings.build_db)])
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'duck' and schema_name in "
-            f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by all").fetchall()
+            f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by all"
+        ).fetchall()
         for schema, table in tables:
             files = sorted((settings.spark_dir / "tables" / f"{schema}.db" / table).glob("*.parquet"))
-            total.add(compare_table(connection, f"{schema}.{table}", f'duck.{schema}."{table}"', [str(f) for f in files]))
+            total.add(
+                compare_table(connection, f"{schema}.{table}", f'duck.{schema}."{table}"', [str(f) for f in files])
+            )
     shutil.rmtree(spill, ignore_errors=True)
     return total
 
@@ -131,20 +152,30 @@ def compare_table(connection: duckdb.DuckDBPyConnection, name: str, expected: st
     ours, theirs = _columns(connection, expected), _columns(connection, actual)
     if [c for c, _ in ours] != [c for c, _ in theirs]:
         spark_rows = connection.execute(f"select count(*) from {actual}").fetchall()[0][0]
-        return Comparison([Difference(name, None, f"columns differ: DuckDB {[c for c, _ in ours]}, Spark {[c for c, _ in theirs]}")],
-                          max(rows, spark_rows), 1, rows)
+        return Comparison(
+            [Difference(name, None, f"columns differ: DuckDB {[c for c, _ in ours]}, Spark {[c for c, _ in theirs]}")],
+            max(rows, spark_rows),
+            1,
+            rows,
+        )
     floats = [a.startswith(_FLOATS) or b.startswith(_FLOATS) for (_, a), (_, b) in zip(ours, theirs)]
-    pairs = ", ".join(f"d.c{i} as dc{i}, s.c{i} as sc{i}, {_equal(f'd.c{i}', f's.c{i}', f)} as e{i}" for i, f in enumerate(floats))
+    pairs = ", ".join(
+        f"d.c{i} as dc{i}, s.c{i} as sc{i}, {_equal(f'd.c{i}', f's.c{i}', f)} as e{i}" for i, f in enumerate(floats)
+    )
     counts = ", ".join(
         f"count(*) filter (where not e{i}), "
         f"arg_min('DuckDB ' || coalesce(dc{i}::varchar, 'NULL') || ', Spark ' || coalesce(sc{i}::varchar, 'NULL'), rn) filter (where not e{i})"
-        for i in range(len(ours)))
+        for i in range(len(ours))
+    )
     result = connection.execute(f"""
         with d as ({_ordered(expected, ours, floats, ours)}), s as ({_ordered(actual, theirs, floats, ours)})
-        select count(*) filter (where not ({' and '.join(f'e{i}' for i in range(len(ours)))})), {counts}
+        select count(*) filter (where not ({" and ".join(f"e{i}" for i in range(len(ours)))})), {counts}
         from (select coalesce(d.rn, s.rn) as rn, {pairs} from d full join s on d.rn = s.rn)""").fetchall()[0]
-    differences = [Difference(name, column, f"{result[1 + 2 * i]} of {rows} rows differ (first: {result[2 + 2 * i]})")
-                   for i, (column, _) in enumerate(ours) if result[1 + 2 * i]]
+    differences = [
+        Difference(name, column, f"{result[1 + 2 * i]} of {rows} rows differ (first: {result[2 + 2 * i]})")
+        for i, (column, _) in enumerate(ours)
+        if result[1 + 2 * i]
+    ]
     return Comparison(differences, result[0], 1, rows)
 
 
@@ -166,12 +197,16 @@ def _ordered(relation: str, columns: list[tuple[str, str]], floats: list[bool], 
         else:
             value = f"try_cast({quoted} as {target})"
         values.append(f"{value} as c{i}")
-    keys = [f"c{i}" for i, f in enumerate(floats) if not f] + [f"printf('%.{SORT_DIGITS}g', c{i})" for i, f in enumerate(floats) if f]
+    keys = [f"c{i}" for i, f in enumerate(floats) if not f] + [
+        f"printf('%.{SORT_DIGITS}g', c{i})" for i, f in enumerate(floats) if f
+    ]
     return f"select *, row_number() over (order by {', '.join(keys)}) as rn from (select {', '.join(values)} from {relation})"
 
 
 def _equal(a: str, b: str, is_float: bool) -> str:
     if not is_float:
         return f"({a} is not distinct from {b})"
-    return (f"(({a} is null and {b} is null) or coalesce(abs({a} - {b}) <= greatest({ABSOLUTE_TOLERANCE}, "
-            f"{RELATIVE_TOLERANCE} * greatest(abs({a}), abs({b}))), false))")
+    return (
+        f"(({a} is null and {b} is null) or coalesce(abs({a} - {b}) <= greatest({ABSOLUTE_TOLERANCE}, "
+        f"{RELATIVE_TOLERANCE} * greatest(abs({a}), abs({b}))), false))"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -22,7 +22,7 @@ def _age(then: datetime, now: datetime) -> str:
 
 
 def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     loaded = _loaded(settings)
     hashes = staging.hash_cache(settings)
     lines = []
@@ -31,17 +31,23 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
         lines.append(f"  snapshots   {_snapshots(settings, source, hashes)}")
         waiting = staging.inbox_files(settings, source.name)
         if waiting:
-            lines.append(f"  inbox       {len(waiting)} file(s) waiting for the next refresh: {', '.join(p.name for p in waiting)}")
+            lines.append(
+                f"  inbox       {len(waiting)} file(s) waiting for the next refresh: {', '.join(p.name for p in waiting)}"
+            )
         rejected = sorted(staging.rejected_dir(settings, source.name).glob("*"))
         if rejected:
-            lines.append(f"  rejected    {len(rejected)} set(s); the latest in {rejected[-1]} (see its {staging.REASON_FILE})")
+            lines.append(
+                f"  rejected    {len(rejected)} set(s); the latest in {rejected[-1]} (see its {staging.REASON_FILE})"
+            )
         when = loaded.get(source.name)
         if when is None:
             lines.append("  last load   never published")
         else:
             overdue = now - when > source.fresh_for
             lines.append(f"  last load   {when:%Y-%m-%d %H:%M} UTC ({_age(when, now)} ago)")
-            lines.append(f"  freshness   {'OVERDUE' if overdue else 'fresh'} (expected {source.cadence}; overdue after {source.fresh_for.days} days)")
+            lines.append(
+                f"  freshness   {'OVERDUE' if overdue else 'fresh'} (expected {source.cadence}; overdue after {source.fresh_for.days} days)"
+            )
         lines.append(f"  gates       {_gates(instance, source.name)}")
         lines += _history(settings, source.name)
     hashes.save()
@@ -52,8 +58,10 @@ def report(settings: Settings, instance: dg.DagsterInstance, now: datetime | Non
 def _snapshots(settings: Settings, source, hashes) -> str:
     """What the next refresh would load, checked byte for byte as a refresh checks it."""
     if staging.promotion_started(settings, source.name):
-        return (f"a promotion of what run {staging.staged_run(settings, source.name)} published was interrupted; "
-                "the next refresh completes it before it reads anything")
+        return (
+            f"a promotion of what run {staging.staged_run(settings, source.name)} published was interrupted; "
+            "the next refresh completes it before it reads anything"
+        )
     try:
         snapshot_set = staging.candidate(settings, source, hashes)
     except SnapshotError as error:
@@ -69,12 +77,19 @@ def _loaded(settings: Settings) -> dict[str, datetime]:
     last = publication_record.last(settings)
     if last is None or not settings.published_db.exists():
         return {}
-    return {source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=timezone.utc)
-            for source, values in last.inputs.items() if values["loaded_at"]}
+    return {
+        source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=UTC)
+        for source, values in last.inputs.items()
+        if values["loaded_at"]
+    }
 
 
 def _gates(instance: dg.DagsterInstance, source: str) -> str:
-    keys = [dg.AssetCheckKey(dg.AssetKey(table.split("/")), "great_expectations") for table in SOURCES[source].raw_tables if table in _GATED]
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey(table.split("/")), "great_expectations")
+        for table in SOURCES[source].raw_tables
+        if table in _GATED
+    ]
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     if not latest:
         return "not run yet in this Dagster instance"
@@ -84,8 +99,10 @@ def _gates(instance: dg.DagsterInstance, source: str) -> str:
         if record is None:
             parts.append(f"{key.asset_key.to_user_string()}: not run")
             continue
-        when = datetime.fromtimestamp(record.create_timestamp, timezone.utc)
-        parts.append(f"{key.asset_key.to_user_string()}: {record.status.value.lower()} ({when:%Y-%m-%d %H:%M} UTC, run {record.run_id[:8]})")
+        when = datetime.fromtimestamp(record.create_timestamp, UTC)
+        parts.append(
+            f"{key.asset_key.to_user_string()}: {record.status.value.lower()} ({when:%Y-%m-%d %H:%M} UTC, run {record.run_id[:8]})"
+        )
     return "; ".join(parts)
 
 
@@ -95,8 +112,11 @@ def _history(settings: Settings, source: str) -> list[str]:
     results, where = gate_history.recent(settings, tables)
     lines = []
     for checked_at, run_id, table, passed, evaluated, failed, failures in results:
-        verdict = (f"passed {evaluated} expectations" if evaluated else "passed (unchanged, not validated again)") if passed \
+        verdict = (
+            (f"passed {evaluated} expectations" if evaluated else "passed (unchanged, not validated again)")
+            if passed
             else f"FAILED {failed} of {evaluated}: {failures.splitlines()[0]}"
+        )
         lines.append(f"  history     {checked_at:%Y-%m-%d %H:%M} UTC run {run_id[:8]} {table}: {verdict}")
     if lines and where != "build database":
         lines.append(f"              (from the {where}: a refresh holds the build database)")
@@ -106,7 +126,7 @@ def _history(settings: Settings, source: str) -> list[str]:
 def _published_line(settings: Settings, now: datetime) -> str:
     if not settings.published_db.exists():
         return f"published   {settings.published_db} does not exist yet"
-    modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, timezone.utc)
+    modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, UTC)
     last, kept = publication_record.last(settings), publication_record.kept(settings)
     current = f"; publication {last.id} ({len(kept)} kept)" if last else ""
     return f"published   {settings.published_db}, {modified:%Y-%m-%d %H:%M} UTC ({_age(modified, now)} old){current}"

@@ -42,7 +42,9 @@ def plan(connection: duckdb.DuckDBPyConnection, full: bool) -> Rebuild:
         return Rebuild(True, "no record of a finished build of the WDI models")
     if held != _context(connection):
         return Rebuild(True, "the code, the country list, population or another source changed")
-    connection.execute(f"create or replace table {SCHEMA}.wdi_rebuild as {differing_series('raw.wdi_indicators', f'{SCHEMA}.wdi_built')}")
+    connection.execute(
+        f"create or replace table {SCHEMA}.wdi_rebuild as {differing_series('raw.wdi_indicators', f'{SCHEMA}.wdi_built')}"
+    )
     changed = connection.execute(f"select count(*) from {SCHEMA}.wdi_rebuild").fetchall()[0][0]
     total = connection.execute("select count(*) from raw.wdi_indicators").fetchall()[0][0]
     return Rebuild(False, f"{changed} of {total} series added, changed or removed")
@@ -60,8 +62,12 @@ def begin(connection: duckdb.DuckDBPyConnection) -> None:
 def finish(connection: duckdb.DuckDBPyConnection) -> None:
     """Record what the models now hold: every series as raw.wdi_indicators has it."""
     connection.execute("begin transaction")
-    connection.execute(f"create or replace table {SCHEMA}.wdi_built as select indicator_code, fingerprint from raw.wdi_indicators")
-    connection.execute(f"create or replace table {SCHEMA}.wdi_built_context as select ?::varchar as context", [_context(connection)])
+    connection.execute(
+        f"create or replace table {SCHEMA}.wdi_built as select indicator_code, fingerprint from raw.wdi_indicators"
+    )
+    connection.execute(
+        f"create or replace table {SCHEMA}.wdi_built_context as select ?::varchar as context", [_context(connection)]
+    )
     connection.execute("commit")
 
 
@@ -69,8 +75,13 @@ def series_tables(manifest: Path, schemas: tuple[str, ...]) -> frozenset[str]:
     """The published tables a build rewrites series by series: the incremental models of
     ``schemas`` in the dbt manifest (none in a manifest parsed for Spark)."""
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
-    return frozenset(f"{node['schema']}.{node['name']}" for node in nodes
-                     if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental" and node["schema"] in schemas)
+    return frozenset(
+        f"{node['schema']}.{node['name']}"
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] == "incremental"
+        and node["schema"] in schemas
+    )
 
 
 def built_context(connection: duckdb.DuckDBPyConnection, database: str | None = None) -> str | None:
@@ -78,7 +89,9 @@ def built_context(connection: duckdb.DuckDBPyConnection, database: str | None = 
     connection's database or the attached ``database``."""
     if not table_exists(connection, SCHEMA, "wdi_built_context", database):
         return None
-    held = connection.execute(f"select context from {database + '.' if database else ''}{SCHEMA}.wdi_built_context").fetchall()
+    held = connection.execute(
+        f"select context from {database + '.' if database else ''}{SCHEMA}.wdi_built_context"
+    ).fetchall()
     return held[0][0] if held else None
 
 
@@ -91,7 +104,8 @@ def _context(connection: duckdb.DuckDBPyConnection) -> str:
         "select bit_xor(hash(country_code, country_name, region, income_group, is_aggregate, special_notes)) from raw.wdi_countries"
     ).fetchall()[0][0]
     population = connection.execute(
-        "select fingerprint from raw.wdi_indicators where indicator_code = ?", [_population_indicator()]).fetchall()
+        "select fingerprint from raw.wdi_indicators where indicator_code = ?", [_population_indicator()]
+    ).fetchall()
     digest.update(f"countries={countries};population={population}".encode())
     return digest.hexdigest()
 

@@ -13,17 +13,29 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions",
-         # No network beyond this machine: every host name but localhost fails to resolve and other
-         # requests go to a closed local port, so a page that needed a CDN would not work.
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost", "--proxy-server=127.0.0.1:9"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    # No network beyond this machine: every host name but localhost fails to resolve and other
+    # requests go to a closed local port, so a page that needed a CDN would not work.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    "--proxy-server=127.0.0.1:9",
+]
 
 
 def require(*programs: str | None) -> None:
     if None in programs:
-        reason = "Chromium or its driver is not installed (make test installs Debian's chromium and chromium-driver); " \
-                 "the browser checks did not run"
+        reason = (
+            "Chromium or its driver is not installed (make test installs Debian's chromium and chromium-driver); "
+            "the browser checks did not run"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}. In CI a browser check that cannot run fails.")
         pytest.skip(reason)

@@ -43,7 +43,9 @@ def pytest_configure(config):
 
 
 def _embedded_snapshots() -> dict[str, str]:
-    return {str(path.relative_to(SNAPSHOTS)): sha256_of(path) for path in sorted(SNAPSHOTS.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(SNAPSHOTS)): sha256_of(path) for path in sorted(SNAPSHOTS.rglob("*")) if path.is_file()
+    }
 
 
 def pytest_sessionstart(session):
@@ -55,7 +57,9 @@ def pytest_sessionfinish(session, exitstatus):
     """The embedded snapshots are the product's data: a test that wrote into them fails the run."""
     before = getattr(session.config, "embedded_snapshots", None)
     if before is not None and _embedded_snapshots() != before:
-        session.config.get_terminal_writer().line(f"FAILED: a test changed {SNAPSHOTS}; tests must work on snapshot_copy", red=True)
+        session.config.get_terminal_writer().line(
+            f"FAILED: a test changed {SNAPSHOTS}; tests must work on snapshot_copy", red=True
+        )
         session.exitstatus = 1
 
 
@@ -81,8 +85,12 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def materialize(
-    settings: Settings, selection: list[str] | None = None, live: tuple[str, ...] = (), source: str | None = None,
-    instance: dg.DagsterInstance | None = None, full: bool = False,
+    settings: Settings,
+    selection: list[str] | None = None,
+    live: tuple[str, ...] = (),
+    source: str | None = None,
+    instance: dg.DagsterInstance | None = None,
+    full: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """The asset graph as a refresh runs it, offline unless a source is named in ``live``: all of
     it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job; ``full`` as
@@ -95,12 +103,19 @@ def materialize(
     keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
     if source:
         # The report is drawn and tested once, on `built`; gate tests need not redraw it each time.
-        keys = list((dg.AssetSelection.all() - dg.AssetSelection.groups("report")).resolve(definitions.resolve_asset_graph()))
+        keys = list(
+            (dg.AssetSelection.all() - dg.AssetSelection.groups("report")).resolve(definitions.resolve_asset_graph())
+        )
     selected = keys or definitions.resolve_asset_graph().get_all_asset_keys()
     snapshot_sets = [key.path[1] for key in selected if key.path[0] == "snapshots"]
-    run_config = {"ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": name in live}} for name in snapshot_sets}}
+    run_config = {
+        "ops": {f"snapshots__{name}": {"config": {"inbox": True, "live": name in live}} for name in snapshot_sets}
+    }
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys, run_config=run_config,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=keys,
+        run_config=run_config,
         tags={FULL_TAG: "true"} if full else None,
     )
 
@@ -126,8 +141,11 @@ def first_refresh(tmp_path_factory, worker_id) -> FirstRefresh:
             result = run(["refresh", "--source", "un_egov"], environment(folder))
             assert result.returncode == 0, result.stderr[-3000:]
             (folder / "stdout.txt").write_text(result.stdout, encoding="utf-8")
-    return FirstRefresh(Settings(home=folder / "home", snapshots_dir=SNAPSHOTS),
-                        (folder / "stdout.txt").read_text(encoding="utf-8"), folder / "dagster_home")
+    return FirstRefresh(
+        Settings(home=folder / "home", snapshots_dir=SNAPSHOTS),
+        (folder / "stdout.txt").read_text(encoding="utf-8"),
+        folder / "dagster_home",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +158,9 @@ def logged_decisions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The ``[refresh]`` lines a run logged: what it loaded, rebuilt and published, and why."""
     from orchestration.changes import LOG_PREFIX
 
-    return [e.user_message[len(LOG_PREFIX):] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)]
+    return [
+        e.user_message[len(LOG_PREFIX) :] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)
+    ]
 
 
 def crlf_copy(name: str) -> bytes:

@@ -20,7 +20,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 
-ERROR_BODY = [{"message": [{"id": "120", "key": "Invalid value", "value": "The provided parameter value is not valid"}]}]
+ERROR_BODY = [
+    {"message": [{"id": "120", "key": "Invalid value", "value": "The provided parameter value is not valid"}]}
+]
 HTML_BODY = "<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>"
 
 
@@ -41,7 +43,9 @@ class FakeWorldBankApi:
             code = wide["Indicator Code"].iloc[0]
             self.rows[code] = self._indicator_rows(wide, random.Random(seed))
         metadata = next(snapshots.glob("Metadata_Country_*.csv"))
-        self.countries = self._country_rows(pd.read_csv(metadata, encoding="utf-8-sig", dtype=str, keep_default_na=False))
+        self.countries = self._country_rows(
+            pd.read_csv(metadata, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        )
         self.faults: dict[tuple[str, int], list[str]] = defaultdict(list)
         self.empty: set[str] = set()
         self.numbers_as_strings = False
@@ -56,15 +60,19 @@ class FakeWorldBankApi:
         for record in wide.to_dict("records"):
             for year in years:
                 text = record[year].strip()
-                rows.append({
-                    "indicator": {"id": record["Indicator Code"], "value": record["Indicator Name"]},
-                    "country": {"id": record["Country Code"], "value": record["Country Name"]},
-                    # Some aggregates come without an ISO3 code; clients must fall back to country.id.
-                    "countryiso3code": "" if record["Country Code"] in ("AFE", "INX") else record["Country Code"],
-                    "date": year,
-                    "value": float(text) if text else None,
-                    "unit": "", "obs_status": "", "decimal": 1,
-                })
+                rows.append(
+                    {
+                        "indicator": {"id": record["Indicator Code"], "value": record["Indicator Name"]},
+                        "country": {"id": record["Country Code"], "value": record["Country Name"]},
+                        # Some aggregates come without an ISO3 code; clients must fall back to country.id.
+                        "countryiso3code": "" if record["Country Code"] in ("AFE", "INX") else record["Country Code"],
+                        "date": year,
+                        "value": float(text) if text else None,
+                        "unit": "",
+                        "obs_status": "",
+                        "decimal": 1,
+                    }
+                )
         shuffle.shuffle(rows)  # the API does not guarantee an order
         return rows
 
@@ -73,13 +81,26 @@ class FakeWorldBankApi:
         rows = []
         for record in metadata.to_dict("records"):
             aggregate = not record["Region"]
-            rows.append({
-                "id": record["Country Code"], "iso2Code": "", "name": record["TableName"],
-                "region": {"id": "NA", "iso2code": "NA", "value": "Aggregates"} if aggregate
-                else {"id": "XX", "iso2code": "XX", "value": record["Region"] + " "},  # labels can carry trailing spaces
-                "incomeLevel": {"id": "NA", "value": "Aggregates"} if aggregate else {"id": "XX", "value": record["IncomeGroup"]},
-                "capitalCity": "", "longitude": "", "latitude": "",
-            })
+            rows.append(
+                {
+                    "id": record["Country Code"],
+                    "iso2Code": "",
+                    "name": record["TableName"],
+                    "region": {"id": "NA", "iso2code": "NA", "value": "Aggregates"}
+                    if aggregate
+                    else {
+                        "id": "XX",
+                        "iso2code": "XX",
+                        "value": record["Region"] + " ",
+                    },  # labels can carry trailing spaces
+                    "incomeLevel": {"id": "NA", "value": "Aggregates"}
+                    if aggregate
+                    else {"id": "XX", "value": record["IncomeGroup"]},
+                    "capitalCity": "",
+                    "longitude": "",
+                    "latitude": "",
+                }
+            )
         return rows
 
     # -- serving -----------------------------------------------------------------------------
@@ -135,7 +156,14 @@ class FakeWorldBankApi:
         if not rows:
             return [{"page": 0, "pages": 0, "per_page": per_page, "total": 0}, None]
         pages = math.ceil(len(rows) / per_page)
-        meta = {"page": page, "pages": pages, "per_page": per_page, "total": len(rows), "sourceid": "2", "lastupdated": self.lastupdated}
+        meta = {
+            "page": page,
+            "pages": pages,
+            "per_page": per_page,
+            "total": len(rows),
+            "sourceid": "2",
+            "lastupdated": self.lastupdated,
+        }
         if self.numbers_as_strings:
             meta = {key: str(value) for key, value in meta.items()}
         return [meta, rows[(page - 1) * per_page : page * per_page]]

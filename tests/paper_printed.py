@@ -13,5 +13,5 @@ def printed(name: str) -> list[dict]:
 
 def expected_status(printed_text: str, value: float, exact: bool = False) -> str:
     decimals = len(printed_text.split(".")[1]) if "." in printed_text else 0
-    tolerance = 0 if exact else 0.5 * 10 ** -decimals + 1e-9
+    tolerance = 0 if exact else 0.5 * 10**-decimals + 1e-9
     return "match" if abs(float(printed_text.replace("+", "")) - value) <= tolerance else "mismatch"

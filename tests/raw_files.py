@@ -47,8 +47,13 @@ def survey(year: int) -> pd.DataFrame:
 def table_1(iso3: str) -> dict[str, float]:
     """The study's Table 1 for one country, from the 2012 and 2022 survey files, in its column order."""
     old, new = survey(2012).loc[iso3], survey(2022).loc[iso3]
-    return {"egdi_2022": new.egdi, "egdi_2012": old.egdi, "dynamics_10y_pct": (new.egdi / old.egdi - 1) * 100,
-            "rank_2022": new["rank"], "rank_change_since_2012": old["rank"] - new["rank"]}
+    return {
+        "egdi_2022": new.egdi,
+        "egdi_2012": old.egdi,
+        "dynamics_10y_pct": (new.egdi / old.egdi - 1) * 100,
+        "rank_2022": new["rank"],
+        "rank_change_since_2012": old["rank"] - new["rank"],
+    }
 
 
 @cache
@@ -63,7 +68,9 @@ def wdi(code: str) -> pd.DataFrame:
 @cache
 def economies() -> pd.DataFrame:
     """The World Bank's economies (aggregates have no region), with Region and IncomeGroup."""
-    metadata = pd.read_csv(SNAPSHOTS / "worldbank" / "Metadata_Country_API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig")
+    metadata = pd.read_csv(
+        SNAPSHOTS / "worldbank" / "Metadata_Country_API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig"
+    )
     return metadata[metadata.Region.notna()].set_index("Country Code")
 
 

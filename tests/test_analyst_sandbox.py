@@ -62,10 +62,14 @@ def test_a_runaway_query_is_stopped_at_the_time_limit_and_the_next_query_runs(bu
     runaway = "select count(*) from range(100000000000) as a, range(100) as b where a.range + b.range < 0"
     with analyst.connect(built.published_db) as connection:
         started = time.monotonic()
-        with pytest.raises(analyst.QueryRefused, match=r"ran past the time limit of 1 s and was stopped \(WAREHOUSE_QUERY_TIMEOUT_S"):
+        with pytest.raises(
+            analyst.QueryRefused, match=r"ran past the time limit of 1 s and was stopped \(WAREHOUSE_QUERY_TIMEOUT_S"
+        ):
             analyst.execute(connection, runaway)
         assert time.monotonic() - started < 10
-        assert analyst.execute(connection, "select count(*) from marts.dim_country where is_central_asia").rows == [(5,)]
+        assert analyst.execute(connection, "select count(*) from marts.dim_country where is_central_asia").rows == [
+            (5,)
+        ]
 
 
 def test_the_row_limit_cuts_a_result_and_says_so(built, tmp_path):
@@ -73,18 +77,31 @@ def test_the_row_limit_cuts_a_result_and_says_so(built, tmp_path):
     done = run(["query", "--csv", "select iso3, survey_year from marts.egov_scores order by 1, 2"], env)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 + 7
-    assert "cut off: only the first 7 rows were returned (WAREHOUSE_QUERY_MAX_ROWS sets the limit; 0 for none)" in done.stderr
+    assert (
+        "cut off: only the first 7 rows were returned (WAREHOUSE_QUERY_MAX_ROWS sets the limit; 0 for none)"
+        in done.stderr
+    )
     refused = run(["query", "select * from read_csv('/etc/passwd')"], env)
-    assert refused.returncode == 2 and "refused by the analysts' sandbox" in refused.stderr and "/etc/passwd" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "refused by the analysts' sandbox" in refused.stderr
+        and "/etc/passwd" in refused.stderr
+    )
 
 
 def test_the_readme_lists_every_limit_with_its_default():
     """The README's "Limits and guarantees" table and orchestration/limits.py say the same."""
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("### Limits and guarantees", 1)[1].split("\n### ", 1)[0]
-    rows = {cells[0].strip("` "): cells[1].strip() for line in section.splitlines() if line.startswith("| `")
-            for cells in [line.strip("|").split("|")]}
+    rows = {
+        cells[0].strip("` "): cells[1].strip()
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for cells in [line.strip("|").split("|")]
+    }
     assert set(rows) == {limit.env for limit in limits.ALL}
     for limit in limits.ALL:
         shown = rows[limit.env].split(" ")[0]
-        assert shown == (f"{limit.default:g}" if isinstance(limit.default, float) else str(limit.default) or "(none)"), limit.env
+        assert shown == (
+            f"{limit.default:g}" if isinstance(limit.default, float) else str(limit.default) or "(none)"
+        ), limit.env

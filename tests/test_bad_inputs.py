@@ -17,16 +17,32 @@ from orchestration.sources.snapshots import sha256_of
 from tests.bad_input_cases import CASES, UN_2022, damaged_copy
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 
-
-PARSER_CASES = ["renamed-column", "empty-file", "truncated-file", "latin-1-file", "unknown-country", "ambiguous-country",
-                "worldbank-non-numeric", "datareportal-unknown-metric"]
-GATE_CASES = ["index-value-1.7", "duplicated-row", "country-missing-from-a-year", "worldbank-out-of-range",
-              "datareportal-year-before-2011", "datareportal-year-beyond-next-year"]
+PARSER_CASES = [
+    "renamed-column",
+    "empty-file",
+    "truncated-file",
+    "latin-1-file",
+    "unknown-country",
+    "ambiguous-country",
+    "worldbank-non-numeric",
+    "datareportal-unknown-metric",
+]
+GATE_CASES = [
+    "index-value-1.7",
+    "duplicated-row",
+    "country-missing-from-a-year",
+    "worldbank-out-of-range",
+    "datareportal-year-before-2011",
+    "datareportal-year-beyond-next-year",
+]
 # One case per source through a whole refresh (and a never-seen country name), then the repaired
 # input: the rest stop in the parser or a gate alone, which is all a refresh runs before it stops.
 END_TO_END = ["index-value-1.7", "unknown-country", "worldbank-non-numeric", "datareportal-unknown-metric"]
-RAW_TABLES = {"un_egov": ["raw/un_egov_surveys"], "worldbank": ["raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"],
-              "datareportal": ["raw/datareportal_figures"]}
+RAW_TABLES = {
+    "un_egov": ["raw/un_egov_surveys"],
+    "worldbank": ["raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"],
+    "datareportal": ["raw/datareportal_figures"],
+}
 
 
 def test_the_matrix_covers_every_case_once():
@@ -72,10 +88,17 @@ def home_with_published(built, tmp_path_factory) -> Path:
 def raw_rows(build_db: Path, raw_table: str) -> list[tuple]:
     """Every row of a raw table but its load time, in a stable order."""
     with duckdb.connect(str(build_db), read_only=True) as connection:
-        columns = [c for (c,) in connection.execute(
-            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? and column_name <> 'loaded_at' "
-            "order by column_index", raw_table.split("/")).fetchall()]
-        return connection.execute(f"select {', '.join(columns)} from {raw_table.replace('/', '.')} order by all").fetchall()
+        columns = [
+            c
+            for (c,) in connection.execute(
+                "select column_name from duckdb_columns() where schema_name = ? and table_name = ? and column_name <> 'loaded_at' "
+                "order by column_index",
+                raw_table.split("/"),
+            ).fetchall()
+        ]
+        return connection.execute(
+            f"select {', '.join(columns)} from {raw_table.replace('/', '.')} order by all"
+        ).fetchall()
 
 
 @pytest.mark.slow
@@ -98,13 +121,17 @@ def test_a_bad_input_stops_the_refresh_and_the_repaired_one_restores_the_same_da
     if name == "index-value-1.7":
         # Rows a gate rejected stay in the build area, with the data docs that say why.
         with duckdb.connect(str(settings.build_db), read_only=True) as connection:
-            assert connection.execute("select egdi, source_file, source_line from raw.un_egov_surveys "
-                                      "where iso3 = 'KAZ' and survey_year = 2022").fetchall() == [(1.7, UN_2022, 9)]
+            assert connection.execute(
+                "select egdi, source_file, source_line from raw.un_egov_surveys "
+                "where iso3 = 'KAZ' and survey_year = 2022"
+            ).fetchall() == [(1.7, UN_2022, 9)]
         # Each expectation's reason is its GX description: printed with the failure, rendered in Data Docs.
         reason = "egdi is an index on a 0-1 scale (KNOWN_ANOMALIES lists the UN's own exceptions)"
         assert f"-- {reason}" in failure_text(result)
         docs = settings.quality_dir / "un_egov_surveys"
-        assert (docs / "index.html").exists() and any(reason in page.read_text(encoding="utf-8") for page in docs.rglob("rows.html"))
+        assert (docs / "index.html").exists() and any(
+            reason in page.read_text(encoding="utf-8") for page in docs.rglob("rows.html")
+        )
 
     shutil.copy2(SNAPSHOTS / case.source / case.file, bad)
     shutil.copy2(SNAPSHOTS / case.source / "provenance.json", snapshots / case.source / "provenance.json")

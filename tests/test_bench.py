@@ -18,7 +18,10 @@ from orchestration.sources.worldbank import parser
 
 def members(path) -> dict[str, list[list[str]]]:
     with zipfile.ZipFile(path) as archive:
-        return {name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"), newline=""))) for name in archive.namelist()}
+        return {
+            name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"), newline="")))
+            for name in archive.namelist()
+        }
 
 
 def test_the_synthetic_zip_is_in_the_real_layout_and_says_it_is_synthetic(tmp_path):
@@ -27,11 +30,15 @@ def test_the_synthetic_zip_is_in_the_real_layout_and_says_it_is_synthetic(tmp_pa
     assert [path.name for path, _ in files] == ["WDI_CSV.zip"] and "SYNTHETIC" in provenance.producer
     parser.check_bulk_zip(files[0][0])
     with zipfile.ZipFile(files[0][0]) as archive:
-        assert archive.read("WDICSV.csv").startswith(b'\xef\xbb\xbf"Country Name","Country Code","Indicator Name","Indicator Code","1960"')
+        assert archive.read("WDICSV.csv").startswith(
+            b'\xef\xbb\xbf"Country Name","Country Code","Indicator Name","Indicator Code","1960"'
+        )
     data = members(files[0][0])["WDICSV.csv"]
     assert all(len(row) == 4 + len(YEARS) + 1 and row[-1] == "" for row in data)
     synthetic = [row for row in data[1:] if row[3] != "SP.POP.TOTL"]
-    assert {row[3] for row in synthetic} == {f"SYN.BENCH.{n:04d}" for n in range(1, 5)} and all(row[2].startswith("SYNTHETIC") for row in synthetic)
+    assert {row[3] for row in synthetic} == {f"SYN.BENCH.{n:04d}" for n in range(1, 5)} and all(
+        row[2].startswith("SYNTHETIC") for row in synthetic
+    )
     assert len(data) - 1 == 266 * 5
     for number in range(1, 5):
         cells = [cell for row in synthetic if row[3] == f"SYN.BENCH.{number:04d}" for cell in row[4:-1]]
@@ -40,37 +47,82 @@ def test_the_synthetic_zip_is_in_the_real_layout_and_says_it_is_synthetic(tmp_pa
 
 
 def test_a_release_with_one_series_changed_differs_in_that_series_only(tmp_path):
-    first, second = members(write_zip(tmp_path / "a.zip", 4))["WDICSV.csv"], members(write_zip(tmp_path / "b.zip", 4, changed=frozenset({2})))["WDICSV.csv"]
+    first, second = (
+        members(write_zip(tmp_path / "a.zip", 4))["WDICSV.csv"],
+        members(write_zip(tmp_path / "b.zip", 4, changed=frozenset({2})))["WDICSV.csv"],
+    )
     assert {row[3] for row, other in zip(first, second) if row != other} == {"SYN.BENCH.0002"}
 
 
 @pytest.mark.bench
 def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     out = tmp_path / "RESULTS.md"
-    assert bench.main(["--repeats", "1", "--sizes", "2", "--scale-repeats", "1", "--query-runs", "3", "--load-seconds", "1",
-                       "--out", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--repeats",
+                "1",
+                "--sizes",
+                "2",
+                "--scale-repeats",
+                "1",
+                "--query-runs",
+                "3",
+                "--load-seconds",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = out.read_text(encoding="utf-8")
     assert "refresh failed" not in text, text  # a failed scale refresh must fail the smoke test, wherever it stopped
-    for heading in ("## 1. Full refresh", "## 2. No-change refresh", "### Warm full refresh against commit a94c6c4", "## 3. Scale",
-                    "## 4. Analyst queries"):
+    for heading in (
+        "## 1. Full refresh",
+        "## 2. No-change refresh",
+        "### Warm full refresh against commit a94c6c4",
+        "## 3. Scale",
+        "## 4. Analyst queries",
+    ):
         assert heading in text
     # The generator is seeded: the same zip again, its values counted with the csv module.
     write_snapshot_set(tmp_path / "again", series=2)
-    values = sum(cell != "" for row in members(tmp_path / "again" / "worldbank" / "WDI_CSV.zip")["WDICSV.csv"][1:] for cell in row[4:])
+    values = sum(
+        cell != ""
+        for row in members(tmp_path / "again" / "worldbank" / "WDI_CSV.zip")["WDICSV.csv"][1:]
+        for cell in row[4:]
+    )
     row = re.search(r"^\| 2 \| ([\d,]+) \|", text, flags=re.M)
     assert row and int(row.group(1).replace(",", "")) == values, text
     for query in QUERIES:
-        assert re.search(rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| [+-]\d+\.\d\d \|$",
-                         text, flags=re.M), query
+        assert re.search(
+            rf"^\| {re.escape(query)} \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| [+-]\d+\.\d\d \|$",
+            text,
+            flags=re.M,
+        ), query
     assert re.search(r"Throughput: 8 clients, .* \d+ answers per second", text), text
     results = json.loads(out.with_name("results.json").read_text(encoding="utf-8"))
     warm = results["warm_full"]
-    assert warm["commit"] == "a94c6c4" and warm["today_s"] > 0 and warm["baseline_s"] > 0 and 0 < results["no_change_share"] < 1
+    assert (
+        warm["commit"] == "a94c6c4"
+        and warm["today_s"] > 0
+        and warm["baseline_s"] > 0
+        and 0 < results["no_change_share"] < 1
+    )
     assert set(results["served"]["query_p95_ms"]) == set(QUERIES) and results["served"]["answers_per_second"] > 0
     (size,) = results["scale"]
     assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
-    assert set(size) >= {"indicators", "rows", "ingestion_s", "floor_s", "ingestion_over_floor", "whole_refresh_s", "peak_rss_mb",
-                         "incremental_over_full"}
+    assert set(size) >= {
+        "indicators",
+        "rows",
+        "ingestion_s",
+        "floor_s",
+        "ingestion_over_floor",
+        "whole_refresh_s",
+        "peak_rss_mb",
+        "incremental_over_full",
+    }
 
 
 @pytest.mark.spark

@@ -27,8 +27,12 @@ def warehouse(tmp_path) -> Settings:
 
 def decide(settings: Settings, full: bool = False):
     with duckdb.connect(str(settings.build_db)) as connection:
-        return (load_reason(connection, "un_egov", A, full), load_reason(connection, "un_egov", B, full),
-                load_reason(connection, "datareportal", A, full), build_plan(connection, settings, full))
+        return (
+            load_reason(connection, "un_egov", A, full),
+            load_reason(connection, "un_egov", B, full),
+            load_reason(connection, "datareportal", A, full),
+            build_plan(connection, settings, full),
+        )
 
 
 def test_a_first_refresh_builds_and_a_new_snapshot_set_loads(warehouse):

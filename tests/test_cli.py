@@ -13,9 +13,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from bench.served import free_port
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import WAREHOUSE, copy_home, environment, logged_decisions, run
-from bench.served import free_port
 
 
 def test_help_lists_the_commands_with_examples():
@@ -37,10 +37,13 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
         "internet_penetration_comparison::comparison_flags_a_bound_only_when_the_world_bank_breaks_it",
         "wdi_region_summary::region_summary_coverage_rule_and_medians",
         "wdi_dynamics::wdi_dynamics_takes_the_exact_year_back_or_nothing",
-        "egov_region_summary::egov_region_summary_averages_the_states_surveyed"}
+        "egov_region_summary::egov_region_summary_averages_the_states_surveyed",
+    }
     assert len(unit_tests) == 6, unit_tests
     with duckdb.connect(str(first_refresh.settings.published_db), read_only=True) as connection:
-        run_id, publication = connection.execute("select dagster_run_id, publication_id from meta.publication").fetchone()
+        run_id, publication = connection.execute(
+            "select dagster_run_id, publication_id from meta.publication"
+        ).fetchone()
     assert run_id in printed and f"publication {publication}: cite it by this id" in printed
     # The run is in the persistent instance, where the UI's run history reads it.
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
@@ -50,8 +53,10 @@ def test_refresh_of_one_source_on_an_empty_build_area_publishes_prints_a_summary
 
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -59,11 +64,13 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
 LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
 LOCATIONS = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
-RUN_STATUS = 'query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }'
+RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
 @pytest.mark.slow
-def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_and_stops_everything_on_sigterm(built, tmp_path):
+def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_and_stops_everything_on_sigterm(
+    built, tmp_path
+):
     """On a copy of the built warehouse: the launchpad's run of `refresh_un_egov` (the job's own
     config: its inbox and its live upstream, unset here) decides what `warehouse refresh` decided
     before starting any run."""
@@ -75,9 +82,16 @@ def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_an
     # pass on to SIGTERM. Not on the pytest-xdist worker's stdin, its channel to the controller; the
     # output goes to a file that a failure shows.
     output = tmp_path / "ui.log"
-    process = subprocess.Popen([WAREHOUSE, "ui", "--port", str(port)], env=environment(tmp_path), cwd=PROJECT_ROOT,
-                               stdin=subprocess.DEVNULL, stdout=output.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    process = subprocess.Popen(
+        [WAREHOUSE, "ui", "--port", str(port)],
+        env=environment(tmp_path),
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=output.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         keys = None
         deadline = time.monotonic() + 180
@@ -89,11 +103,19 @@ def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_an
             except (OSError, KeyError, TypeError):
                 continue
         assert keys, "the UI did not answer on 127.0.0.1 within 180 s"
-        assert {"snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
-                "marts/egov_scores", "published_warehouse"} <= keys
+        assert {
+            "snapshots/un_egov",
+            "raw/un_egov_surveys",
+            "staging/stg_un_egov__surveys",
+            "marts/egov_scores",
+            "published_warehouse",
+        } <= keys
         [repository] = graphql(port, LOCATIONS)["data"]["repositoriesOrError"]["nodes"]
-        selector = {"repositoryLocationName": repository["location"]["name"], "repositoryName": repository["name"],
-                    "jobName": "refresh_un_egov"}
+        selector = {
+            "repositoryLocationName": repository["location"]["name"],
+            "repositoryName": repository["name"],
+            "jobName": "refresh_un_egov",
+        }
         launched = graphql(port, LAUNCH, {"params": {"selector": selector, "mode": "default"}})["data"]["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
@@ -104,9 +126,15 @@ def test_ui_serves_the_asset_graph_launches_a_refresh_that_decides_as_the_cli_an
         assert status == "SUCCESS", (status, output.read_text()[-3000:])
         with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
             logged = logged_decisions(instance, run_id)
-        asked = [line for line in logged if line.startswith(("un_egov: checking the live upstream", "un_egov: UN_EGOV_URL_TEMPLATE"))]
+        asked = [
+            line
+            for line in logged
+            if line.startswith(("un_egov: checking the live upstream", "un_egov: UN_EGOV_URL_TEMPLATE"))
+        ]
         assert len(asked) == 2
-        assert sorted(set(logged) - set(asked)) == sorted(line.strip() for line in shortcut.stdout.splitlines() if line.startswith("  "))
+        assert sorted(set(logged) - set(asked)) == sorted(
+            line.strip() for line in shortcut.stdout.splitlines() if line.startswith("  ")
+        )
         # A service manager stops `warehouse ui` by its pid alone: the webserver and daemon go too.
         process.send_signal(signal.SIGTERM)
         try:

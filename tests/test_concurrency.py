@@ -13,12 +13,11 @@ import duckdb
 import pytest
 import requests
 
+from bench.served import serving
 from orchestration.settings import PROJECT_ROOT
 from orchestration.sources.snapshots import SourceProvenance, sha256_of
 from tests.conftest import DATAREPORTAL_PAGES, WAREHOUSE, environment
 from tests.loopback import serve
-from bench.served import serving
-
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
@@ -27,8 +26,15 @@ PAGE = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
 
 
 def start_refresh(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([WAREHOUSE, "refresh", *args], env=env, cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [WAREHOUSE, "refresh", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def publication(path: Path) -> str:
@@ -57,7 +63,9 @@ class ServedClients:
                     ok = answer.status_code == 200 and answer.json()["rows"][0][2] == 2316
                     reported = answer.json()["publication"] if ok else None
                 else:
-                    answer = requests.get(f"{self.url}/api/query", params={"sql": self.SQL, "format": "csv"}, timeout=60)
+                    answer = requests.get(
+                        f"{self.url}/api/query", params={"sql": self.SQL, "format": "csv"}, timeout=60
+                    )
                     ok = answer.status_code == 200 and answer.text.splitlines()[1].endswith(",2316")
                     reported = answer.headers.get("X-Publication")
             except requests.RequestException as error:
@@ -104,7 +112,11 @@ def datareportal():
 
 @pytest.fixture
 def env(tmp_path, snapshot_copy, datareportal) -> dict[str, str]:
-    return {**environment(tmp_path, snapshot_copy), "DATAREPORTAL_BASE_URL": datareportal[0], "WAREHOUSE_KEEP_PUBLICATIONS": "2"}
+    return {
+        **environment(tmp_path, snapshot_copy),
+        "DATAREPORTAL_BASE_URL": datareportal[0],
+        "WAREHOUSE_KEEP_PUBLICATIONS": "2",
+    }
 
 
 @pytest.fixture
@@ -118,8 +130,9 @@ def clients(home, env):
             clients.stop()
 
 
-def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(home, env, snapshot_copy,
-                                                                                                   datareportal, clients):
+def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_the_one_waiting(
+    home, env, snapshot_copy, datareportal, clients
+):
     """The first refresh is a full one (the copied home is current, so without --full change
     detection would skip it all); the second, `--source datareportal --live` as its schedule would
     run it but full, waits for the lock, finds a new report page, and publishes once the first is
@@ -178,8 +191,11 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     listed = requests.get(f"{clients.url}/api/publications", timeout=60).json()
     assert [p["run_id"] for p in listed] == [after, before] and listed[1]["id"] == before_id
     assert seen[0] == before_id and seen[-1] == listed[0]["id"] and set(seen) == {before_id, listed[0]["id"]}
-    old = requests.post(f"{clients.url}/api/query", json={"sql": "select publication_id, dagster_run_id from meta.publication",
-                                                          "publication": before_id}, timeout=60).json()
+    old = requests.post(
+        f"{clients.url}/api/query",
+        json={"sql": "select publication_id, dagster_run_id from meta.publication", "publication": before_id},
+        timeout=60,
+    ).json()
     assert old["rows"] == [[before_id, before]] and old["publication"] == before_id
     assert not (home / "logs" / "alerts.log").exists()
     # The page it fetched: every configured page asked for, this one published and kept as a
@@ -192,5 +208,6 @@ def test_an_analyst_reads_throughout_while_a_refresh_killed_in_dbt_gives_way_to_
     assert record.sha256 == sha256_of(saved) and record.date_accessed.startswith("20")
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.egov_scores").fetchall() == [(2316,)]
-        assert connection.execute("select sha256, obtained_from from marts.source_snapshots where file_name = ?",
-                                  [saved.name]).fetchall() == [(record.sha256, record.obtained_from)]
+        assert connection.execute(
+            "select sha256, obtained_from from marts.source_snapshots where file_name = ?", [saved.name]
+        ).fetchall() == [(record.sha256, record.obtained_from)]

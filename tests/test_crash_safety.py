@@ -10,10 +10,9 @@ import signal
 import time
 from types import SimpleNamespace
 
+import dagster as dg
 import duckdb
 import pytest
-
-import dagster as dg
 
 from orchestration import publication_record, publishing, status
 from orchestration.jobs import reject_staged
@@ -60,7 +59,11 @@ def found_intact(settings: Settings, name: str, content: bytes) -> list[str]:
     """Where the dropped file's bytes are, whole: the snapshots, the inbox, rejected/."""
     places = {"snapshot": settings.snapshots_dir / "un_egov" / name, "inbox": settings.inbox_dir / "un_egov" / name}
     where = [place for place, path in places.items() if path.is_file() and path.read_bytes() == content]
-    where += ["rejected" for path in staging.rejected_dir(settings, "un_egov").glob(f"*/{name}") if path.read_bytes() == content]
+    where += [
+        "rejected"
+        for path in staging.rejected_dir(settings, "un_egov").glob(f"*/{name}")
+        if path.read_bytes() == content
+    ]
     return where
 
 
@@ -120,23 +123,38 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
     current = publication_record.current(settings)
     assert current.run_id == last
     with duckdb.connect(str(publication_record.kept_file(settings, current)), read_only=True) as kept:
-        assert kept.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [(current.id, last)]
+        assert kept.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [
+            (current.id, last)
+        ]
 
 
 def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path, snapshot_copy):
     settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=snapshot_copy)
     record = (settings.build_dir / "publication.json").read_text()
     published = sha256_of(settings.published_db)
-    intent = {**json.loads(record), "run_id": "killed-run", "inode": os.stat(settings.build_db).st_ino, "copy": ".tmp-publication.duckdb.x"}
+    intent = {
+        **json.loads(record),
+        "run_id": "killed-run",
+        "inode": os.stat(settings.build_db).st_ino,
+        "copy": ".tmp-publication.duckdb.x",
+    }
     (settings.build_dir / "publishing.json").write_text(json.dumps(intent))
     kept_before = publication_record.kept(settings)
     unlisted = publication_record.kept_file(settings, publication_record.intended(settings))
-    for left in (settings.home / ".tmp-warehouse.duckdb.1a2b", settings.build_dir / ".tmp-publication.duckdb.x", unlisted):
+    for left in (
+        settings.home / ".tmp-warehouse.duckdb.1a2b",
+        settings.build_dir / ".tmp-publication.duckdb.x",
+        unlisted,
+    ):
         left.write_bytes(b"half a database")
     said = publishing.recover(settings)
-    assert said == ("run killed-run was killed before its publication was in place; the published file is as it was; "
-                    "removed 2 temporary file(s) of a killed publication")
-    assert (settings.build_dir / "publication.json").read_text() == record and sha256_of(settings.published_db) == published
+    assert said == (
+        "run killed-run was killed before its publication was in place; the published file is as it was; "
+        "removed 2 temporary file(s) of a killed publication"
+    )
+    assert (settings.build_dir / "publication.json").read_text() == record and sha256_of(
+        settings.published_db
+    ) == published
     assert not (settings.build_dir / "publishing.json").exists() and not list(settings.home.rglob(".tmp-*"))
     assert not unlisted.exists() and publication_record.kept(settings) == kept_before != []
 
@@ -148,16 +166,31 @@ def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_di
     # The hook reads only the settings of the run's warehouse; the resource itself would settle the staged set on opening.
     warehouse = SimpleNamespace(settings=settings)
     published = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
-    incoming = [IncomingFile("EGOV_DATA_2022.csv", crlf_copy("EGOV_DATA_2022.csv"), "inbox: test", "2026-12-06T00:00:00+00:00")]
+    incoming = [
+        IncomingFile("EGOV_DATA_2022.csv", crlf_copy("EGOV_DATA_2022.csv"), "inbox: test", "2026-12-06T00:00:00+00:00")
+    ]
     staging.stage(settings, "un_egov", published, incoming)
-    reject_staged(dg.build_hook_context(resources={"warehouse": warehouse}, run_id=published, instance=dg.DagsterInstance.ephemeral()))
-    assert staging.staged_run(settings, "un_egov") == published and not staging.rejected_dir(settings, "un_egov").exists()
+    reject_staged(
+        dg.build_hook_context(
+            resources={"warehouse": warehouse}, run_id=published, instance=dg.DagsterInstance.ephemeral()
+        )
+    )
+    assert (
+        staging.staged_run(settings, "un_egov") == published and not staging.rejected_dir(settings, "un_egov").exists()
+    )
 
     staging.reject(settings, "un_egov", "cleared for the second case")
     staging.stage(settings, "un_egov", "a-run-that-never-published", incoming)
-    reject_staged(dg.build_hook_context(resources={"warehouse": warehouse}, run_id="a-run-that-never-published",
-                                        instance=dg.DagsterInstance.ephemeral()))
+    reject_staged(
+        dg.build_hook_context(
+            resources={"warehouse": warehouse},
+            run_id="a-run-that-never-published",
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    )
     assert staging.staged_run(settings, "un_egov") is None
     kept = sorted(staging.rejected_dir(settings, "un_egov").glob("*/EGOV_DATA_2022.csv"))
     assert [path.read_bytes() for path in kept] == [crlf_copy("EGOV_DATA_2022.csv")] * 2
-    assert "run a-run-that-never-published is not in this Dagster instance" in (kept[-1].parent / "reason.txt").read_text()
+    assert (
+        "run a-run-that-never-published is not in this Dagster instance" in (kept[-1].parent / "reason.txt").read_text()
+    )

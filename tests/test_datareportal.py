@@ -45,17 +45,32 @@ ROW = "KAZ,Kazakhstan,2022,internet_penetration,85.9,percent_of_population,,http
     ("row", "message"),
     [
         (ROW.replace("internet_penetration", "broadband_speed"), r"line 2: unknown metric 'broadband_speed'"),
-        (ROW.replace("percent_of_population", "million_people"), r"line 2: unit 'million_people' does not fit metric internet_penetration"),
+        (
+            ROW.replace("percent_of_population", "million_people"),
+            r"line 2: unit 'million_people' does not fit metric internet_penetration",
+        ),
         (ROW.replace("KAZ,", "KZZ,", 1), r"line 2: unknown ISO3 code 'KZZ'"),
         (ROW.replace(",2022,", ",22,", 1), r"line 2: report year '22' is not a year"),
         (ROW.replace(",85.9,", ",eighty,"), r"line 2: value 'eighty' is not a number"),
         (ROW.replace(",,https", ",about,https"), r"line 2: qualifier 'about' must be empty, more_than or less_than"),
-        (ROW.replace("https://datareportal.com/reports/digital-2022", "https://example.com/x"), r"line 2: report_url must be a datareportal.com report"),
+        (
+            ROW.replace("https://datareportal.com/reports/digital-2022", "https://example.com/x"),
+            r"line 2: report_url must be a datareportal.com report",
+        ),
         (ROW.replace("Someone", ""), r"line 2: quoted_in \(who quoted the figure\) is empty"),
         (ROW + ",extra", r"line 2: wrong number of fields"),
     ],
-    ids=["unknown-metric", "wrong-unit", "unknown-iso3", "not-a-year", "not-a-number", "bad-qualifier",
-         "not-a-report", "no-citation", "extra-field"],
+    ids=[
+        "unknown-metric",
+        "wrong-unit",
+        "unknown-iso3",
+        "not-a-year",
+        "not-a-number",
+        "bad-qualifier",
+        "not-a-report",
+        "no-citation",
+        "extra-field",
+    ],
 )
 def test_bad_rows_are_refused_naming_the_row(tmp_path, row, message):
     with pytest.raises(datareportal.DataReportalError, match=r"figures\.csv: .*" + message):
@@ -66,9 +81,13 @@ def test_the_same_figure_twice_is_one_fact_but_a_different_value_is_a_conflict(t
     again = ROW.replace("Someone", "Someone else")
     assert len(datareportal.read_figures(curated(tmp_path, ROW, again), KNOWN)) == 2
     differs = ROW.replace("85.9", "88.0").replace("Someone", "Another paper")
-    with pytest.raises(datareportal.DataReportalError, match=(
+    with pytest.raises(
+        datareportal.DataReportalError,
+        match=(
             r"conflicting figures.*KAZ 2022 internet_penetration has different values: "
-            r"85.9 percent_of_population exact \(line 2, quoted in Someone\); 88 percent_of_population exact \(line 3, quoted in Another paper\)")):
+            r"85.9 percent_of_population exact \(line 2, quoted in Someone\); 88 percent_of_population exact \(line 3, quoted in Another paper\)"
+        ),
+    ):
         datareportal.read_figures(curated(tmp_path, ROW, differs), KNOWN)
     bound = ROW.replace(",,https", ",more_than,https").replace("Someone", "A third")
     with pytest.raises(datareportal.DataReportalError, match="85.9 percent_of_population more_than"):
@@ -97,7 +116,9 @@ def pages():
 
 def test_a_page_with_every_figure(pages):
     url = f"{pages}/reports/digital-2022-turkmenistan"
-    figures, missing = datareportal.parse_report_page(fetched(pages, "digital-2022-turkmenistan"), COUNTRY["TKM"], 2022, url)
+    figures, missing = datareportal.parse_report_page(
+        fetched(pages, "digital-2022-turkmenistan"), COUNTRY["TKM"], 2022, url
+    )
     found = {f["metric"]: (f["value"], f["unit"]) for f in figures}
     assert found == {
         "population": (6.16, "million_people"),
@@ -116,15 +137,24 @@ def test_a_page_with_every_figure(pages):
 
 
 def test_a_page_missing_some_figures(pages):
-    figures, missing = datareportal.parse_report_page(fetched(pages, "digital-2023-kyrgyzstan"), COUNTRY["KGZ"], 2023, "u")
+    figures, missing = datareportal.parse_report_page(
+        fetched(pages, "digital-2023-kyrgyzstan"), COUNTRY["KGZ"], 2023, "u"
+    )
     assert {f["metric"]: (f["value"], f["unit"]) for f in figures} == {
-        "internet_penetration": (12.3, "percent_of_population"), "social_media_users": (456.7, "thousand_people")}
+        "internet_penetration": (12.3, "percent_of_population"),
+        "social_media_users": (456.7, "thousand_people"),
+    }
     assert missing == ["population", "internet_users", "cellular_mobile_connections"]
 
 
 def test_a_page_whose_wording_changed_is_an_error_not_a_number(pages):
-    with pytest.raises(datareportal.DataReportalError, match=r"digital-2024-tajikistan: internet_users: the wording no longer matches the template"):
-        datareportal.parse_report_page(fetched(pages, "digital-2024-tajikistan"), COUNTRY["TJK"], 2024, f"{pages}/reports/digital-2024-tajikistan")
+    with pytest.raises(
+        datareportal.DataReportalError,
+        match=r"digital-2024-tajikistan: internet_users: the wording no longer matches the template",
+    ):
+        datareportal.parse_report_page(
+            fetched(pages, "digital-2024-tajikistan"), COUNTRY["TJK"], 2024, f"{pages}/reports/digital-2024-tajikistan"
+        )
 
 
 def test_a_page_for_another_year_or_country_does_not_match(pages):
@@ -150,7 +180,8 @@ def test_a_live_check_stages_new_pages_and_their_figures_join_the_citations(tmp_
     with duckdb.connect(str(settings.build_db), read_only=True) as connection:
         cited = connection.execute(
             "select source_kind, report_url from raw.datareportal_figures where iso3 = 'TKM' and report_year = 2022 "
-            "and metric = 'internet_penetration' order by 1").fetchall()
+            "and metric = 'internet_penetration' order by 1"
+        ).fetchall()
     assert [kind for kind, _ in cited] == ["curated", "curated", "report_page"]
     assert cited[-1][1] == f"{base_url}/reports/digital-2022-turkmenistan"
 
@@ -166,7 +197,9 @@ def test_a_changed_template_in_a_live_check_saves_nothing_and_keeps_the_page_wit
         result = materialize(settings, ["snapshots/datareportal"], live=("datareportal",))
     assert not result.success
     error = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
-    assert "digital-2024-tajikistan.html: internet_users: the wording no longer matches" in (error.cause or error).message
+    assert (
+        "digital-2024-tajikistan.html: internet_users: the wording no longer matches" in (error.cause or error).message
+    )
     assert {p.name: sha256_of(p) for p in (snapshots / "datareportal").iterdir()} == before
     [rejected] = (settings.build_dir / "rejected" / "datareportal").iterdir()
     assert (rejected / "digital-2024-tajikistan.html").read_bytes() == changed

@@ -16,7 +16,6 @@ from orchestration.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
-
 def copy_of_the_project(tmp_path) -> DbtProject:
     """A copy whose files date from before its manifest, as after a parse."""
     folder = tmp_path / "dbt_project"
@@ -61,7 +60,8 @@ def test_only_the_newest_invocation_folders_are_kept_and_nothing_else_is_touched
     (tmp_path / "manifest.json").write_text("{}")
     prune_run_targets(tmp_path, "warehouse_dbt_models", keep=20)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        names[5:] + ["docs", "compiled", "other_op-run01-abc", "manifest.json"])
+        names[5:] + ["docs", "compiled", "other_op-run01-abc", "manifest.json"]
+    )
 
 
 def test_the_parse_state_of_the_latest_invocation_is_the_one_the_next_starts_from(tmp_path):
@@ -85,10 +85,14 @@ def test_the_manifest_does_not_depend_on_the_warehouse_home():
     databases = {node["database"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     assert databases == {"build"}
 
+
 CHANGED_TYPE = ("    egdi,\n", "    cast(egdi as varchar) as egdi,\n")
 # Kazakhstan's row for 2022 twice: a duplicated key.
-DUPLICATED_KEY = ("from {{ ref('int_un_egov__scores') }}", "from (select * from {{ ref('int_un_egov__scores') }} union all "
-                  "select * from {{ ref('int_un_egov__scores') }} where iso3 = 'KAZ' and survey_year = 2022)")
+DUPLICATED_KEY = (
+    "from {{ ref('int_un_egov__scores') }}",
+    "from (select * from {{ ref('int_un_egov__scores') }} union all "
+    "select * from {{ ref('int_un_egov__scores') }} where iso3 = 'KAZ' and survey_year = 2022)",
+)
 
 
 def build_a_changed_copy(built, tmp_path, model_name: str, edit: tuple[str, str]) -> subprocess.CompletedProcess:
@@ -101,9 +105,23 @@ def build_a_changed_copy(built, tmp_path, model_name: str, edit: tuple[str, str]
     model.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
     shutil.copytree(built.build_dir, tmp_path / "build", ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
     settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
-    return subprocess.run([DBT_EXECUTABLE, "build", "--select", model_name, "--profiles-dir", str(project), "--target-path",
-                           str(tmp_path / "target")], cwd=project, env={**os.environ, **settings.dbt_env()},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "build",
+            "--select",
+            model_name,
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        cwd=project,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -113,7 +131,9 @@ def test_a_changed_column_type_fails_the_contract_before_the_table_is_built(buil
     result = build_a_changed_copy(built, tmp_path, "egov_scores", CHANGED_TYPE)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "This model has an enforced contract that failed." in result.stdout
-    assert re.search(r"\| egdi\s+\| VARCHAR\s+\| DOUBLE\s+\| data type mismatch \|", result.stdout), result.stdout[-2000:]
+    assert re.search(r"\| egdi\s+\| VARCHAR\s+\| DOUBLE\s+\| data type mismatch \|", result.stdout), result.stdout[
+        -2000:
+    ]
 
 
 @pytest.mark.slow
@@ -122,7 +142,10 @@ def test_a_duplicated_key_fails_the_primary_key_and_leaves_the_table_as_it_was(b
     project whose egov_scores repeats one row fails on that key, and the table built before stays."""
     result = build_a_changed_copy(built, tmp_path, "egov_scores", DUPLICATED_KEY)
     assert result.returncode == 1, result.stdout[-2000:]
-    assert re.search(r"Constraint Error: PRIMARY KEY or UNIQUE constraint violation: duplicate key \"KAZ, 2022\"",
-                     result.stdout), result.stdout[-2000:]
+    assert re.search(
+        r"Constraint Error: PRIMARY KEY or UNIQUE constraint violation: duplicate key \"KAZ, 2022\"", result.stdout
+    ), result.stdout[-2000:]
     with duckdb.connect(str(tmp_path / "build" / "build.duckdb"), read_only=True) as connection:
-        assert connection.execute("select count(*) from marts.egov_scores where iso3 = 'KAZ' and survey_year = 2022").fetchone() == (1,)
+        assert connection.execute(
+            "select count(*) from marts.egov_scores where iso3 = 'KAZ' and survey_year = 2022"
+        ).fetchone() == (1,)

@@ -27,6 +27,7 @@ def answering(status: int = 200, body: bytes = b"ok", headers: dict[str, str] | 
             handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(body)
+
     return answer
 
 
@@ -46,7 +47,9 @@ def test_a_server_that_answers_200_to_everything_is_asked_a_bounded_number_of_ti
         answering(body=SURVEY)(handler)
 
     with serve_with(everything) as base:
-        settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy, un_egov_url_template=base + "/EGOV_DATA_{year}.csv")
+        settings = Settings(
+            home=tmp_path / "home", snapshots_dir=snapshot_copy, un_egov_url_template=base + "/EGOV_DATA_{year}.csv"
+        )
         fetched = fetch_new_surveys(settings, staging.candidate(settings, SOURCES["un_egov"]), lambda _: None, POLICY)
     assert asked == ["/EGOV_DATA_2014.csv", "/EGOV_DATA_2016.csv", "/EGOV_DATA_2018.csv"] and len(asked) == MAX_REQUESTS
     assert [f.name for f in fetched] == ["EGOV_DATA_2014.csv", "EGOV_DATA_2016.csv", "EGOV_DATA_2018.csv"]
@@ -54,18 +57,24 @@ def test_a_server_that_answers_200_to_everything_is_asked_a_bounded_number_of_ti
     # And with the latest survey held, no year after next year is asked for, however the server answers.
     asked.clear()
     with serve_with(everything) as base:
-        settings = Settings(home=tmp_path / "home2", snapshots_dir=SNAPSHOTS, un_egov_url_template=base + "/EGOV_DATA_{year}.csv")
+        settings = Settings(
+            home=tmp_path / "home2", snapshots_dir=SNAPSHOTS, un_egov_url_template=base + "/EGOV_DATA_{year}.csv"
+        )
         fetch_new_surveys(settings, staging.candidate(settings, SOURCES["un_egov"]), lambda _: None, POLICY)
     next_year = time.gmtime().tm_year + 1
-    assert asked and all(int(path[len("/EGOV_DATA_"):][:4]) <= next_year for path in asked)
+    assert asked and all(int(path[len("/EGOV_DATA_") :][:4]) <= next_year for path in asked)
 
 
 def test_with_no_survey_held_the_un_check_says_so(tmp_path):
     empty = tmp_path / "snapshots" / "un_egov"
     empty.mkdir(parents=True)
     SourceProvenance("un_egov", "UN DESA", "t", "u", "l", "c").save(empty)
-    settings = Settings(home=tmp_path / "home", snapshots_dir=tmp_path / "snapshots", un_egov_url_template="http://127.0.0.1:9/{year}")
-    with pytest.raises(http.UpstreamError, match=r"no survey \(EGOV_DATA_<year>\.csv\) is held.*drop the latest survey into the inbox"):
+    settings = Settings(
+        home=tmp_path / "home", snapshots_dir=tmp_path / "snapshots", un_egov_url_template="http://127.0.0.1:9/{year}"
+    )
+    with pytest.raises(
+        http.UpstreamError, match=r"no survey \(EGOV_DATA_<year>\.csv\) is held.*drop the latest survey into the inbox"
+    ):
         fetch_new_surveys(settings, staging.candidate(settings, SOURCES["un_egov"]), lambda _: None, POLICY)
 
 
@@ -91,8 +100,11 @@ def test_a_drip_feeding_server_is_cut_off_at_the_deadline(monkeypatch, headers_f
     monkeypatch.setenv("WAREHOUSE_FETCH_DEADLINE_S", "1")
     with serve_with(lambda handler: drip(handler, headers_first)) as base:
         started = time.monotonic()
-        with pytest.raises(http.UpstreamError, match=rf"the report: .*1 s.*{base}/slow.*WAREHOUSE_FETCH_DEADLINE_S|"
-                                                     rf"the report: no complete answer within 1 s from {base}/slow"):
+        with pytest.raises(
+            http.UpstreamError,
+            match=rf"the report: .*1 s.*{base}/slow.*WAREHOUSE_FETCH_DEADLINE_S|"
+            rf"the report: no complete answer within 1 s from {base}/slow",
+        ):
             http.get(http.session(POLICY), base + "/slow", POLICY, "the report")
         assert time.monotonic() - started < 3
 
@@ -101,10 +113,16 @@ def test_an_oversized_body_is_refused_while_it_streams(monkeypatch):
     monkeypatch.setenv("WAREHOUSE_FETCH_MAX_BYTES", str(1 << 20))
     big = b"x" * (3 << 20)
     with serve_with(answering(body=big)) as base:  # declared in Content-Length
-        with pytest.raises(http.UpstreamError, match=rf"declares 3,145,728 bytes, over the limit of 1,048,576 \(WAREHOUSE_FETCH_MAX_BYTES\) from {base}/big"):
+        with pytest.raises(
+            http.UpstreamError,
+            match=rf"declares 3,145,728 bytes, over the limit of 1,048,576 \(WAREHOUSE_FETCH_MAX_BYTES\) from {base}/big",
+        ):
             http.get(http.session(POLICY), base + "/big", POLICY, "the page")
     with serve_with(answering(body=big, headers={"Connection": "close"})) as base:  # no length: counted as it streams
-        with pytest.raises(http.UpstreamError, match=rf"passed 1,048,576 bytes \(WAREHOUSE_FETCH_MAX_BYTES\) and was cut off, from {base}/big"):
+        with pytest.raises(
+            http.UpstreamError,
+            match=rf"passed 1,048,576 bytes \(WAREHOUSE_FETCH_MAX_BYTES\) and was cut off, from {base}/big",
+        ):
             http.get(http.session(POLICY), base + "/big", POLICY, "the page")
 
 
@@ -120,8 +138,11 @@ def test_a_redirect_to_another_host_is_refused_and_one_on_the_same_host_is_recor
             answering(status=404, body=b"no")(handler)
 
     with serve_with(redirect) as base:
-        with pytest.raises(http.UpstreamError, match=rf"a redirect from {base}/reports/digital-2022-turkmenistan to "
-                                                     r"http://localhost:\d+/elsewhere was refused: only https on the same host"):
+        with pytest.raises(
+            http.UpstreamError,
+            match=rf"a redirect from {base}/reports/digital-2022-turkmenistan to "
+            r"http://localhost:\d+/elsewhere was refused: only https on the same host",
+        ):
             http.get(http.session(POLICY), base + "/reports/digital-2022-turkmenistan", POLICY, "the page")
 
     page = Path(__file__).parent / "fixtures" / "datareportal" / "digital-2022-turkmenistan.html"
@@ -161,7 +182,9 @@ def test_a_429_is_retried_after_its_retry_after(monkeypatch):
 
     # A server that asks for longer than the deadline is given up on at the deadline, naming the URL.
     monkeypatch.setenv("WAREHOUSE_FETCH_DEADLINE_S", "1")
-    with serve_with(answering(status=429, body=b"later", headers={"Retry-After": "3600", "Content-Length": "5"})) as base:
+    with serve_with(
+        answering(status=429, body=b"later", headers={"Retry-After": "3600", "Content-Length": "5"})
+    ) as base:
         started = time.monotonic()
         with pytest.raises(http.UpstreamError, match=rf"no complete answer within 1 s from {base}/page"):
             http.get(http.session(POLICY), base + "/page", POLICY, "the page")

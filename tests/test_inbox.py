@@ -13,8 +13,8 @@ import pytest
 from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources import staging
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.worldbank.bulk_zip import WdiZipError
 from orchestration.sources.snapshots import sha256_of
+from orchestration.sources.worldbank.bulk_zip import WdiZipError
 from tests.conftest import crlf_copy, failure_text, logged_decisions, materialize
 from tests.zip_bomb import write_zip_bomb
 
@@ -42,13 +42,15 @@ def take(settings: Settings, source: str = "un_egov"):
 
 def write_slowly(path: Path, content: bytes, pieces: int, pause: float) -> threading.Thread:
     """A writer that copies ``content`` in ``pieces``, pausing between them, as a slow network copy does."""
+
     def writer():
         step = -(-len(content) // pieces)
         with path.open("wb") as handle:
             for start in range(0, len(content), step):
-                handle.write(content[start:start + step])
+                handle.write(content[start : start + step])
                 handle.flush()
                 time.sleep(pause)
+
     thread = threading.Thread(target=writer)
     thread.start()
     return thread
@@ -66,7 +68,9 @@ def test_a_file_still_being_written_is_waited_for_and_taken_whole(tmp_path, snap
     assert not list(inbox(settings, "un_egov").iterdir())
 
 
-def test_a_writer_slower_than_the_wait_keeps_its_file_and_the_next_refresh_takes_it_whole(tmp_path, snapshot_copy, monkeypatch):
+def test_a_writer_slower_than_the_wait_keeps_its_file_and_the_next_refresh_takes_it_whole(
+    tmp_path, snapshot_copy, monkeypatch
+):
     monkeypatch.setenv("WAREHOUSE_INBOX_SETTLE_S", "0.8")
     monkeypatch.setenv("WAREHOUSE_INBOX_WAIT_S", "0.5")
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
@@ -82,7 +86,9 @@ def test_a_writer_slower_than_the_wait_keeps_its_file_and_the_next_refresh_takes
     assert dropped.read_bytes() == SURVEY
     result, _ = take(settings)
     assert result.success, failure_text(result)
-    assert (staging.staging_dir(settings, "un_egov") / "EGOV_DATA_2022.csv").read_bytes() == SURVEY and not dropped.exists()
+    assert (
+        staging.staging_dir(settings, "un_egov") / "EGOV_DATA_2022.csv"
+    ).read_bytes() == SURVEY and not dropped.exists()
 
 
 def test_a_file_in_progress_under_its_part_name_is_never_taken(tmp_path, snapshot_copy):
@@ -108,13 +114,17 @@ def test_a_symbolic_link_is_refused_and_what_it_points_to_is_never_read(tmp_path
     assert not staging.staging_dir(settings, "un_egov").exists() and secret.read_bytes() == SURVEY
 
 
-@pytest.mark.parametrize("name", ["O'Neil.csv", "EGOV_DATA_2026.csv'); copy (select 42) to 'pwned.csv'; --.csv", "EGOV_DATA_2026.xlsx"])
+@pytest.mark.parametrize(
+    "name", ["O'Neil.csv", "EGOV_DATA_2026.csv'); copy (select 42) to 'pwned.csv'; --.csv", "EGOV_DATA_2026.xlsx"]
+)
 def test_a_name_the_source_does_not_take_is_refused_saying_which_names_it_takes(tmp_path, snapshot_copy, name):
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
     (inbox(settings, "un_egov") / name).write_bytes(SURVEY)
     result, _ = take(settings)
     assert not result.success
-    assert f"{name}: not a name UN E-Government Survey takes; its inbox takes EGOV_DATA_<year>.csv" in failure_text(result)
+    assert f"{name}: not a name UN E-Government Survey takes; its inbox takes EGOV_DATA_<year>.csv" in failure_text(
+        result
+    )
     [kept] = rejected(settings, "un_egov")
     assert kept.name == name and kept.read_bytes() == SURVEY, "nothing is lost"
     assert not list(PROJECT_ROOT.rglob("pwned.csv")) and not list(tmp_path.rglob("pwned.csv"))
@@ -124,7 +134,9 @@ def test_a_wrong_extension_is_refused_at_staging_and_the_store_stays_verifiable(
     settings = Settings(home=tmp_path / "home", snapshots_dir=snapshot_copy)
     (inbox(settings, "worldbank") / "API_SP.POP.TOTL_DS2_en_csv_v2_85.txt").write_bytes(b"anything")
     result, _ = take(settings, "worldbank")
-    assert not result.success and "its inbox takes WDI_CSV.zip, API_<indicator code>_DS2_<...>.csv" in failure_text(result)
+    assert not result.success and "its inbox takes WDI_CSV.zip, API_<indicator code>_DS2_<...>.csv" in failure_text(
+        result
+    )
     assert not staging.staging_dir(settings, "worldbank").exists()
     result, _ = take(settings, "worldbank")
     assert result.success, "the next refresh is not stopped by what was refused"
@@ -132,8 +144,11 @@ def test_a_wrong_extension_is_refused_at_staging_and_the_store_stays_verifiable(
 
 def zip_bomb(path: Path, mebibytes: int = 1024) -> None:
     """A zip in the WDI layout whose data and series files each inflate to ``mebibytes`` MiB of zeros."""
-    write_zip_bomb(path, {"WDICSV.csv": mebibytes, "WDISeries.csv": mebibytes},
-                   {"WDICountry.csv": b"Country Code,Table Name,Region,Income Group,Special Notes\n"})
+    write_zip_bomb(
+        path,
+        {"WDICSV.csv": mebibytes, "WDISeries.csv": mebibytes},
+        {"WDICountry.csv": b"Country Code,Table Name,Region,Income Group,Special Notes\n"},
+    )
 
 
 def test_a_zip_bomb_is_refused_naming_the_zip_with_memory_and_disk_flat(tmp_path, snapshot_copy):
@@ -173,5 +188,8 @@ def test_a_zip_whose_members_claim_more_than_the_limit_is_refused(tmp_path, monk
     zip_bomb(path, mebibytes=8)
     monkeypatch.setenv("WAREHOUSE_ZIP_MAX_RATIO", "100000")
     monkeypatch.setenv("WAREHOUSE_ZIP_MAX_BYTES", str(4 << 20))
-    with pytest.raises(bulk_zip.WdiZipError, match=rf"{path}: its members inflate to 16,777,\d+ bytes, past the limit of 4,194,304 \(WAREHOUSE_ZIP_MAX_BYTES\)"):
+    with pytest.raises(
+        bulk_zip.WdiZipError,
+        match=rf"{path}: its members inflate to 16,777,\d+ bytes, past the limit of 4,194,304 \(WAREHOUSE_ZIP_MAX_BYTES\)",
+    ):
         bulk_zip.vintage(path)

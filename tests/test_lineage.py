@@ -18,12 +18,30 @@ def upstream_closure(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
 
 
 CHAINS = {
-    "un_egov": ["snapshots/un_egov", "raw/un_egov_surveys", "staging/stg_un_egov__surveys",
-                "intermediate/int_un_egov__scores", "marts/egov_scores", "published_warehouse"],
-    "worldbank": ["snapshots/worldbank", "raw/wdi_observations", "staging/stg_worldbank__observations",
-                  "intermediate/int_worldbank__observations", "marts/country_year_digital", "published_warehouse"],
-    "datareportal": ["snapshots/datareportal", "raw/datareportal_figures", "staging/stg_datareportal__figures",
-                     "intermediate/int_datareportal__facts", "marts/internet_penetration_comparison", "published_warehouse"],
+    "un_egov": [
+        "snapshots/un_egov",
+        "raw/un_egov_surveys",
+        "staging/stg_un_egov__surveys",
+        "intermediate/int_un_egov__scores",
+        "marts/egov_scores",
+        "published_warehouse",
+    ],
+    "worldbank": [
+        "snapshots/worldbank",
+        "raw/wdi_observations",
+        "staging/stg_worldbank__observations",
+        "intermediate/int_worldbank__observations",
+        "marts/country_year_digital",
+        "published_warehouse",
+    ],
+    "datareportal": [
+        "snapshots/datareportal",
+        "raw/datareportal_figures",
+        "staging/stg_datareportal__figures",
+        "intermediate/int_datareportal__facts",
+        "marts/internet_penetration_comparison",
+        "published_warehouse",
+    ],
 }
 
 
@@ -40,12 +58,33 @@ def test_published_inputs_are_the_marts(tmp_path):
     key = dg.AssetKey
     published_inputs = graph.get(key(["published_warehouse"])).parent_keys
     assert {k.path[-1] for k in published_inputs} >= {
-        "dim_country", "egov_scores", "egov_region_summary", "egov_dynamics",
-        "wdi_observations", "country_year_digital", "wdi_region_summary", "wdi_dynamics",
-        "datareportal_figures", "internet_penetration_comparison"}
+        "dim_country",
+        "egov_scores",
+        "egov_region_summary",
+        "egov_dynamics",
+        "wdi_observations",
+        "country_year_digital",
+        "wdi_region_summary",
+        "wdi_dynamics",
+        "datareportal_figures",
+        "internet_penetration_comparison",
+    }
     assert {k.path[0] for k in published_inputs} == {"marts", "paper"}
     assert key(["paper", "audit"]) in published_inputs
     assert key(["raw", "country_reference"]) in upstream_closure(graph, key(["marts", "dim_country"]))
+
+
+def test_the_incremental_wdi_models_show_the_rebuild_list_they_read(tmp_path):
+    """build_state.wdi_rebuild, written by the dbt step before dbt runs, is a dbt source: an input in the graph."""
+    graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
+    rebuild_list = dg.AssetKey(["build_state", "wdi_rebuild"])
+    readers = {key.to_user_string() for key in graph.get_all_asset_keys() if rebuild_list in graph.get(key).parent_keys}
+    assert readers == {
+        "intermediate/int_worldbank__observations",
+        "marts/wdi_observations",
+        "marts/wdi_dynamics",
+        "marts/wdi_region_summary",
+    }
 
 
 def test_dbt_tests_and_gx_suites_are_blocking_asset_checks(tmp_path):
@@ -62,12 +101,22 @@ def test_every_asset_says_what_it_is_what_it_holds_and_who_answers_for_it(tmp_pa
     """The UI's catalog: each asset has kinds (its technology), a description and an owner; the
     dbt models are the analytics engineers', the rest the data engineers'."""
     graph = build_definitions(Settings(home=tmp_path, snapshots_dir=tmp_path)).resolve_asset_graph()
-    missing = {key.to_user_string(): (sorted(graph.get(key).kinds), bool(graph.get(key).description))
-               for key in graph.get_all_asset_keys() if not (graph.get(key).kinds and graph.get(key).description)}
+    missing = {
+        key.to_user_string(): (sorted(graph.get(key).kinds), bool(graph.get(key).description))
+        for key in graph.get_all_asset_keys()
+        if not (graph.get(key).kinds and graph.get(key).description)
+    }
     assert not missing, missing
     owners = {key.to_user_string(): graph.get(key).owners for key in graph.get_all_asset_keys()}
-    assert owners["marts/egov_scores"] == ["team:analytics-engineering"] and owners["staging/stg_un_egov__surveys"] == ["team:analytics-engineering"]
-    assert owners["raw/wdi_observations"] == owners["snapshots/un_egov"] == owners["published_warehouse"] == ["team:data-engineering"]
+    assert owners["marts/egov_scores"] == ["team:analytics-engineering"] and owners["staging/stg_un_egov__surveys"] == [
+        "team:analytics-engineering"
+    ]
+    assert (
+        owners["raw/wdi_observations"]
+        == owners["snapshots/un_egov"]
+        == owners["published_warehouse"]
+        == ["team:data-engineering"]
+    )
     assert all(len(found) == 1 for found in owners.values()), owners
 
 
@@ -79,14 +128,26 @@ def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
     from dagster._core.definitions.metadata import TableMetadataSet
 
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
-        shown = {table: TableMetadataSet.extract(instance.get_latest_materialization_event(
-                     dg.AssetKey(["raw", table])).asset_materialization.metadata)
-                 for table in ("un_egov_surveys", "wdi_observations", "wdi_countries", "datareportal_figures", "country_reference")}
+        shown = {
+            table: TableMetadataSet.extract(
+                instance.get_latest_materialization_event(dg.AssetKey(["raw", table])).asset_materialization.metadata
+            )
+            for table in (
+                "un_egov_surveys",
+                "wdi_observations",
+                "wdi_countries",
+                "datareportal_figures",
+                "country_reference",
+            )
+        }
     with duckdb.connect(str(first_refresh.settings.build_db), read_only=True) as connection:
         for table, metadata in shown.items():
             count = connection.execute(f"select count(*) from raw.{table}").fetchone()[0]
-            columns = connection.execute("select column_name, data_type from duckdb_columns() where schema_name = 'raw' "
-                                         "and table_name = ? order by column_index", [table]).fetchall()
+            columns = connection.execute(
+                "select column_name, data_type from duckdb_columns() where schema_name = 'raw' "
+                "and table_name = ? order by column_index",
+                [table],
+            ).fetchall()
             assert metadata.row_count == count > 0, table
             assert [(c.name, c.type) for c in metadata.column_schema.columns] == columns, table
 
@@ -98,12 +159,21 @@ def test_dbt_models_show_their_row_count_and_columns_in_the_ui(first_refresh):
     from dagster._core.definitions.metadata import TableMetadataSet
 
     with duckdb.connect(str(first_refresh.settings.build_db), read_only=True) as connection:
-        models = connection.execute("select schema_name, table_name from duckdb_tables() where schema_name in ('marts', 'paper') "
-                                    "union all select schema_name, view_name from duckdb_views() where schema_name = 'staging'").fetchall()
-        expected = {(schema, name): connection.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for schema, name in models}
+        models = connection.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in ('marts', 'paper') "
+            "union all select schema_name, view_name from duckdb_views() where schema_name = 'staging'"
+        ).fetchall()
+        expected = {
+            (schema, name): connection.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+            for schema, name in models
+        }
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
-        shown = {(schema, name): TableMetadataSet.extract(instance.get_latest_materialization_event(
-                     dg.AssetKey([schema, name])).asset_materialization.metadata) for schema, name in models}
+        shown = {
+            (schema, name): TableMetadataSet.extract(
+                instance.get_latest_materialization_event(dg.AssetKey([schema, name])).asset_materialization.metadata
+            )
+            for schema, name in models
+        }
     assert len(models) > 25
     for model, count in expected.items():
         assert shown[model].row_count == count, model

@@ -1,14 +1,13 @@
 """The study's printed numbers audited: every status checked against values the test computes
 itself from the raw snapshot files, not from the marts."""
 
-
 import country_converter as coco
 import pandas as pd
 import pytest
 
 from tests import raw_files
-from tests.paper_printed import expected_status, printed
 from tests.conftest import SNAPSHOTS
+from tests.paper_printed import expected_status, printed
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,9 @@ def raw():
 
 @pytest.fixture(scope="module")
 def audit(db) -> dict[tuple, tuple]:
-    rows = db.execute("select item, coalesce(country, ''), measure, status, recomputed_value, note from paper.audit").fetchall()
+    rows = db.execute(
+        "select item, coalesce(country, ''), measure, status, recomputed_value, note from paper.audit"
+    ).fetchall()
     return {row[:3]: row[3:] for row in rows}
 
 
@@ -42,8 +43,12 @@ def test_table_3_every_printed_number(raw, audit):
     for row in printed("table3_e_participation.csv"):
         iso3 = iso3_of(row["country"])
         p22, p12 = raw[2022].loc[iso3, "epi"], raw[2012].loc[iso3, "epi"]
-        recomputed = {"place_2022": raw[2022].loc[iso3, "epi_rank"], "epi_2022": p22, "epi_2012": p12,
-                      "rank_change_since_2012": raw[2012].loc[iso3, "epi_rank"] - raw[2022].loc[iso3, "epi_rank"]}
+        recomputed = {
+            "place_2022": raw[2022].loc[iso3, "epi_rank"],
+            "epi_2022": p22,
+            "epi_2012": p12,
+            "rank_change_since_2012": raw[2012].loc[iso3, "epi_rank"] - raw[2022].loc[iso3, "epi_rank"],
+        }
         if p12:
             recomputed["dynamics_10y_pct"] = (p22 / p12 - 1) * 100
         for measure, value in recomputed.items():
@@ -74,8 +79,13 @@ def test_other_claims(raw, audit):
 
 
 def test_internet_penetration(audit):
-    wb = pd.read_csv(SNAPSHOTS / "worldbank" / "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig").set_index("Country Code")
-    assert audit[("internet_penetration", "Uzbekistan", "internet_penetration_pct")][:2] == ("lower_bound_ok", wb.loc["UZB", "2022"])
+    wb = pd.read_csv(
+        SNAPSHOTS / "worldbank" / "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv", encoding="utf-8-sig"
+    ).set_index("Country Code")
+    assert audit[("internet_penetration", "Uzbekistan", "internet_penetration_pct")][:2] == (
+        "lower_bound_ok",
+        wb.loc["UZB", "2022"],
+    )
     assert wb.loc["UZB", "2022"] >= 70
     assert audit[("internet_penetration", "Turkmenistan", "internet_penetration_pct")][0] == "match"
     for country in ("Kazakhstan", "Kyrgyzstan", "Tajikistan"):
@@ -83,7 +93,12 @@ def test_internet_penetration(audit):
 
 
 def test_every_printed_number_is_audited(audit):
-    counted = sum(1 for row in printed("table1_egdi_central_asia.csv") for k, v in row.items() if k not in ("country", "portal_url") and v)
+    counted = sum(
+        1
+        for row in printed("table1_egdi_central_asia.csv")
+        for k, v in row.items()
+        if k not in ("country", "portal_url") and v
+    )
     counted += sum(1 for row in printed("table3_e_participation.csv") for k, v in row.items() if k != "country" and v)
     counted += len(printed("internet_penetration_2022.csv")) + len(printed("other_claims.csv"))
     assert len(audit) == counted

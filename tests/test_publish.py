@@ -1,9 +1,9 @@
 """Write-audit-publish: the published file changes whole, or not at all."""
 
 import json
-import stat
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -36,7 +36,9 @@ def test_changed_code_rebuilds_everything_and_a_failing_dbt_test_stops_it_before
     shutil.copytree(PROJECT_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "tests" / "singular" / "kazakhstan_has_no_scores.sql").write_text(
         "-- A rule the data breaks on purpose: Kazakhstan has scores.\n"
-        "select iso3, survey_year from {{ ref('egov_scores') }} where iso3 = 'KAZ'\n", encoding="utf-8")
+        "select iso3, survey_year from {{ ref('egov_scores') }} where iso3 = 'KAZ'\n",
+        encoding="utf-8",
+    )
     published = home / "warehouse.duckdb"
     before = sha256_of(published)
 
@@ -54,7 +56,11 @@ def test_changed_code_rebuilds_everything_and_a_failing_dbt_test_stops_it_before
 
 def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, published_home):
     published = published_home.published_db
-    old_run = duckdb.connect(str(published), read_only=True).execute("select dagster_run_id from meta.publication").fetchone()[0]
+    old_run = (
+        duckdb.connect(str(published), read_only=True)
+        .execute("select dagster_run_id from meta.publication")
+        .fetchone()[0]
+    )
     reader = duckdb.connect(str(published), read_only=True)
     try:
         publish(published_home, PUBLISHED_SCHEMAS, run_id="second-publication")
@@ -71,11 +77,20 @@ def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_new_one(built, pu
         fresh.execute(f"attach '{built.build_db}' as build (read_only)")
         relations = "select schema_name, table_name from duckdb_tables() where database_name = ? and schema_name in ('marts', 'paper')"
         tables = fresh.execute(relations, ["build"]).fetchall()
-        assert sorted(tables) == sorted(fresh.execute(relations, [fresh.execute("select current_database()").fetchone()[0]]).fetchall())
+        assert sorted(tables) == sorted(
+            fresh.execute(relations, [fresh.execute("select current_database()").fetchone()[0]]).fetchall()
+        )
         for schema, table in tables:
-            assert fresh.execute(f"select count(*) from (select * from build.{schema}.{table} "
-                                 f"except all select * from {schema}.{table})").fetchone()[0] == 0, f"{schema}.{table}"
-    assert not list(published.parent.glob(".tmp-*")) and not list(published_home.build_dir.glob(".tmp-*")), "no staged file is left behind"
+            assert (
+                fresh.execute(
+                    f"select count(*) from (select * from build.{schema}.{table} "
+                    f"except all select * from {schema}.{table})"
+                ).fetchone()[0]
+                == 0
+            ), f"{schema}.{table}"
+    assert not list(published.parent.glob(".tmp-*")) and not list(published_home.build_dir.glob(".tmp-*")), (
+        "no staged file is left behind"
+    )
 
 
 def test_publishing_an_unreadable_build_leaves_the_old_file(published_home, tmp_path):
@@ -91,11 +106,21 @@ def test_the_published_file_keeps_the_gate_history_of_its_run(built):
     """meta.gate_results: every gate of the run that published, passed and validated, with its counts."""
     with duckdb.connect(str(built.published_db), read_only=True) as connection:
         run_id = connection.execute("select dagster_run_id from meta.publication").fetchone()[0]
-        rows = connection.execute("select table_name, passed, validated, expectations, failed, failures from meta.gate_results "
-                                  "where run_id = ? order by table_name", [run_id]).fetchall()
-    assert [row[0] for row in rows] == ["raw.datareportal_figures", "raw.un_egov_surveys", "raw.wdi_countries", "raw.wdi_observations"]
-    assert all(passed and validated and expectations > 0 and failed == 0 and failures is None
-               for _, passed, validated, expectations, failed, failures in rows), rows
+        rows = connection.execute(
+            "select table_name, passed, validated, expectations, failed, failures from meta.gate_results "
+            "where run_id = ? order by table_name",
+            [run_id],
+        ).fetchall()
+    assert [row[0] for row in rows] == [
+        "raw.datareportal_figures",
+        "raw.un_egov_surveys",
+        "raw.wdi_countries",
+        "raw.wdi_observations",
+    ]
+    assert all(
+        passed and validated and expectations > 0 and failed == 0 and failures is None
+        for _, passed, validated, expectations, failed, failures in rows
+    ), rows
 
 
 MEMORY_PROBE = """
@@ -120,8 +145,14 @@ def test_the_duckdb_memory_limit_setting_reaches_the_build_connection_and_dbt(tm
     """dbt writes its parse into a target folder of the test's own: written into the project's, it
     raced the refreshes of other workers reading target/manifest.json (one failed a clean-clone run)."""
     env = {**os.environ, "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "321MiB"}
-    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "home"), str(SNAPSHOTS)], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "home"), str(SNAPSHOTS)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"build": "321.0 MiB", "dbt": "321.0 MiB"}
@@ -138,18 +169,25 @@ def test_each_publication_is_kept_read_only_by_its_id_and_those_beyond_the_limit
         publish(published_home, PUBLISHED_SCHEMAS, run_id="bbbbbbbb-second")
         kept = publication_record.kept(published_home)
         assert [p.run_id for p in kept] == ["bbbbbbbb-second"]
-        assert sorted(p.name for p in published_home.publications_dir.iterdir()) == [f"{kept[0].id}.duckdb", f"{kept[0].id}.json"]
-        assert reader.execute("select dagster_run_id, count(*) from meta.publication, marts.egov_scores group by 1").fetchall() \
-            == [("aaaaaaaa-first", 2316)]
+        assert sorted(p.name for p in published_home.publications_dir.iterdir()) == [
+            f"{kept[0].id}.duckdb",
+            f"{kept[0].id}.json",
+        ]
+        assert reader.execute(
+            "select dagster_run_id, count(*) from meta.publication, marts.egov_scores group by 1"
+        ).fetchall() == [("aaaaaaaa-first", 2316)]
     finally:
         reader.close()
-    with pytest.raises(publication_record.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}$"):
+    with pytest.raises(
+        publication_record.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}$"
+    ):
         publication_record.find(published_home, first.id)
     path = publication_record.kept_file(published_home, kept[0])
     assert stat.S_IMODE(path.stat().st_mode) == 0o444, "kept read-only"
     with duckdb.connect(str(path), read_only=True) as connection:
-        assert connection.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == \
-            [(kept[0].id, "bbbbbbbb-second")]
+        assert connection.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [
+            (kept[0].id, "bbbbbbbb-second")
+        ]
     with duckdb.connect(str(published_home.published_db), read_only=True) as connection:
         assert connection.execute("select publication_id from meta.publication").fetchall() == [(kept[0].id,)]
     assert publication_record.current(published_home) == kept[0]

@@ -9,8 +9,8 @@ import pytest
 
 from orchestration.serving.examples import readme_examples
 from tests import raw_files as raw
-from tests.raw_files import C5
 from tests.paper_printed import expected_status, printed
+from tests.raw_files import C5
 
 SURVEY_YEARS = [2003, 2004, 2005, 2008, 2010, 2012, 2014, 2016, 2018, 2020, 2022, 2024]
 
@@ -37,7 +37,8 @@ def close(got, expected, tolerance: float = 1e-9) -> bool:
 
 def rows_close(got: list[tuple], expected: list[tuple], tolerance: float = 1e-9) -> bool:
     return len(got) == len(expected) and all(
-        len(g) == len(e) and all(close(a, b, tolerance) for a, b in zip(g, e)) for g, e in zip(got, expected))
+        len(g) == len(e) and all(close(a, b, tolerance) for a, b in zip(g, e)) for g, e in zip(got, expected)
+    )
 
 
 def egdi_group(egdi: float) -> str:
@@ -59,13 +60,24 @@ def region_means(years: list[int], groups: set[str]) -> list[tuple]:
 
 def _central_asia_latest():
     frame = raw.survey(2024).loc[C5].sort_values("egdi", ascending=False)
-    return [(row.name, row.egdi, int(row.rank), egdi_group(row.egdi), row.epi, int(row.epi_rank)) for row in frame.itertuples()]
+    return [
+        (row.name, row.egdi, int(row.rank), egdi_group(row.egdi), row.epi, int(row.epi_rank))
+        for row in frame.itertuples()
+    ]
 
 
 def _ten_year_change():
     old, new = raw.survey(2012), raw.survey(2022)
-    return {(name_of(iso3), old.loc[iso3, "egdi"], new.loc[iso3, "egdi"], (new.loc[iso3, "egdi"] / old.loc[iso3, "egdi"] - 1) * 100,
-             int(old.loc[iso3, "rank"] - new.loc[iso3, "rank"])) for iso3 in C5}
+    return {
+        (
+            name_of(iso3),
+            old.loc[iso3, "egdi"],
+            new.loc[iso3, "egdi"],
+            (new.loc[iso3, "egdi"] / old.loc[iso3, "egdi"] - 1) * 100,
+            int(old.loc[iso3, "rank"] - new.loc[iso3, "rank"]),
+        )
+        for iso3 in C5
+    }
 
 
 def _e_participation_leaders():
@@ -73,7 +85,10 @@ def _e_participation_leaders():
     leaders = new[new.epi_rank <= 15].copy()
     leaders["name"] = [name_of(iso3) for iso3 in leaders.index]
     leaders["change"] = [int(old.loc[iso3, "epi_rank"] - leaders.loc[iso3, "epi_rank"]) for iso3 in leaders.index]
-    return [(row.name, row.epi, int(row.epi_rank), row.change) for row in leaders.sort_values(["epi_rank", "name"]).itertuples()]
+    return [
+        (row.name, row.epi, int(row.epi_rank), row.change)
+        for row in leaders.sort_values(["epi_rank", "name"]).itertuples()
+    ]
 
 
 def _egdi_and_connectivity():
@@ -82,8 +97,15 @@ def _egdi_and_connectivity():
         for year in (y for y in SURVEY_YEARS if y >= 2012):
             frame = raw.survey(year)
             if frame.loc[iso3, "surveyed"]:
-                expected.append((name_of(iso3), year, frame.loc[iso3, "egdi"], number(raw.wdi("IT.NET.USER.ZS").loc[iso3].get(str(year))),
-                                 number(raw.wdi("IT.NET.BBND.P2").loc[iso3].get(str(year)))))
+                expected.append(
+                    (
+                        name_of(iso3),
+                        year,
+                        frame.loc[iso3, "egdi"],
+                        number(raw.wdi("IT.NET.USER.ZS").loc[iso3].get(str(year))),
+                        number(raw.wdi("IT.NET.BBND.P2").loc[iso3].get(str(year))),
+                    )
+                )
     return sorted(expected, key=lambda row: (row[0], row[1]))
 
 
@@ -97,15 +119,26 @@ def _income_groups():
         coverage = len(values) / len(members)
         weights = population.reindex(values.index)
         weight_coverage = weights.sum() / population.reindex(members).sum()
-        expected.add((group, len(values), len(members), round(coverage, 2), round(weight_coverage, 2),
-                      values.mean() if coverage >= 0.8 else None,
-                      (values * weights).sum() / weights.sum() if weight_coverage >= 0.9 else None))
+        expected.add(
+            (
+                group,
+                len(values),
+                len(members),
+                round(coverage, 2),
+                round(weight_coverage, 2),
+                values.mean() if coverage >= 0.8 else None,
+                (values * weights).sum() / weights.sum() if weight_coverage >= 0.9 else None,
+            )
+        )
     return expected
 
 
 def _study_against_the_world_bank():
-    figures = {row["iso3"]: row for row in raw.datareportal_figures()
-               if row["report_year"] == "2022" and row["metric"] == "internet_penetration"}
+    figures = {
+        row["iso3"]: row
+        for row in raw.datareportal_figures()
+        if row["report_year"] == "2022" and row["metric"] == "internet_penetration"
+    }
     expected = set()
     for iso3 in C5:
         cited, qualifier = float(figures[iso3]["value"]), figures[iso3]["qualifier"] or None
@@ -116,10 +149,22 @@ def _study_against_the_world_bank():
 
 def _where_a_number_came_from():
     path = raw.SNAPSHOTS / "un_egov" / "EGOV_DATA_2022.csv"
-    line = next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text.startswith('2022,"Kazakhstan'))
+    line = next(
+        n
+        for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if text.startswith('2022,"Kazakhstan')
+    )
     record = raw.provenance_of("un_egov", path.name)
-    return [(raw.survey(2022).loc["KAZ", "egdi"], path.name, line, hashlib.sha256(path.read_bytes()).hexdigest(),
-             record["citation"], record["obtained_from"])]
+    return [
+        (
+            raw.survey(2022).loc["KAZ", "egdi"],
+            path.name,
+            line,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            record["citation"],
+            record["obtained_from"],
+        )
+    ]
 
 
 def _where_a_wdi_value_came_from():
@@ -134,19 +179,31 @@ def _where_a_wdi_value_came_from():
 def _other_claims():
     old, new = raw.survey(2012), raw.survey(2022)
     recomputed = {
-        "central_asia_average_egdi": new.loc[C5, "egdi"].mean(), "kaz_tii_2022": new.loc["KAZ", "tii"],
-        "kaz_epi_rank_2012": old.loc["KAZ", "epi_rank"], "kaz_epi_rank_drop": old.loc["KAZ", "epi_rank"] - new.loc["KAZ", "epi_rank"],
+        "central_asia_average_egdi": new.loc[C5, "egdi"].mean(),
+        "kaz_tii_2022": new.loc["KAZ", "tii"],
+        "kaz_epi_rank_2012": old.loc["KAZ", "epi_rank"],
+        "kaz_epi_rank_drop": old.loc["KAZ", "epi_rank"] - new.loc["KAZ", "epi_rank"],
         **{f"{iso3.lower()}_egdi_rank_2022": new.loc[iso3, "rank"] for iso3 in C5},
     }
     claims = {row["claim_id"]: row["value"] for row in printed("other_claims.csv")}
-    return {(claim, float(claims[claim]), float(recomputed[claim]),
-             expected_status(claims[claim], float(recomputed[claim]), exact="rank" in claim)) for claim in claims}
+    return {
+        (
+            claim,
+            float(claims[claim]),
+            float(recomputed[claim]),
+            expected_status(claims[claim], float(recomputed[claim]), exact="rank" in claim),
+        )
+        for claim in claims
+    }
 
 
 def _table_1_mismatches():
-    return {("table_1", row["country"], measure) for row in printed("table1_egdi_central_asia.csv")
-            for measure, value in raw.table_1(coco.convert(row["country"], to="ISO3")).items()
-            if expected_status(row[measure], value, exact="rank" in measure) != "match"}
+    return {
+        ("table_1", row["country"], measure)
+        for row in printed("table1_egdi_central_asia.csv")
+        for measure, value in raw.table_1(coco.convert(row["country"], to="ISO3")).items()
+        if expected_status(row[measure], value, exact="rank" in measure) != "match"
+    }
 
 
 def check(db, title: str) -> None:
@@ -157,7 +214,9 @@ def check(db, title: str) -> None:
         got = {(name, base, target, pct, change) for name, base, target, pct, change in rows}
         assert len(rows) == 5 and rows_close(sorted(got), sorted(_ten_year_change()), tolerance=0.05 + 1e-9)
     elif title.startswith("3. "):
-        expected = region_means(SURVEY_YEARS, {"Africa", "Americas", "Asia", "Europe", "Oceania", "Central Asia", "World"})
+        expected = region_means(
+            SURVEY_YEARS, {"Africa", "Americas", "Asia", "Europe", "Oceania", "Central Asia", "World"}
+        )
         assert rows_close(rows, expected, tolerance=0.00005 + 1e-12)
     elif title.startswith("4. "):
         assert rows == _e_participation_leaders()
@@ -166,7 +225,11 @@ def check(db, title: str) -> None:
     elif title.startswith("6. "):
         assert rows_close(sorted(rows, key=str), sorted(_income_groups(), key=str), tolerance=0.05 + 1e-9)
     elif title.startswith("7. "):
-        assert rows_close(sorted((r[:5] for r in rows), key=str), sorted(_study_against_the_world_bank(), key=str), tolerance=0.05 + 1e-9)
+        assert rows_close(
+            sorted((r[:5] for r in rows), key=str),
+            sorted(_study_against_the_world_bank(), key=str),
+            tolerance=0.05 + 1e-9,
+        )
     elif title.startswith("8. "):
         assert rows == _where_a_number_came_from()
     elif title.startswith("9. "):
@@ -176,8 +239,12 @@ def check(db, title: str) -> None:
         assert set(by_country) == set(C5)
         for iso3, (e22, e12, pct, rank, change) in by_country.items():
             expected = raw.table_1(iso3)
-            assert (e22, e12, rank, change) == (expected["egdi_2022"], expected["egdi_2012"], expected["rank_2022"],
-                                                expected["rank_change_since_2012"])
+            assert (e22, e12, rank, change) == (
+                expected["egdi_2022"],
+                expected["egdi_2012"],
+                expected["rank_2022"],
+                expected["rank_change_since_2012"],
+            )
             assert pct == pytest.approx(expected["dynamics_10y_pct"])
     elif title.startswith("Table 3:"):
         new = raw.survey(2022)
@@ -187,13 +254,23 @@ def check(db, title: str) -> None:
         expected = region_means(SURVEY_YEARS, {"Africa", "Americas", "Asia", "Europe", "Oceania", "Central Asia"})
         assert rows_close(rows, [row[:3] for row in expected], tolerance=0.00005 + 1e-12)
     elif title.startswith("Internet penetration 2022"):
-        assert rows_close(sorted((r[:5] for r in rows), key=str), sorted(_study_against_the_world_bank(), key=str), tolerance=0.05 + 1e-9)
+        assert rows_close(
+            sorted((r[:5] for r in rows), key=str),
+            sorted(_study_against_the_world_bank(), key=str),
+            tolerance=0.05 + 1e-9,
+        )
     elif title.startswith("The study's other claims"):
         assert rows_close(sorted(row[:4] for row in rows), sorted(_other_claims()))
     elif title.startswith("Every printed number"):
         # Table 1 and the other claims, recomputed here; tests/test_paper.py audits Table 3 and internet penetration.
-        shown = {(item, country, measure) for item, country, measure, *_ in rows if item not in ("table_3", "internet_penetration")}
-        assert shown == _table_1_mismatches() | {(claim, None, "value") for claim, *_, status in _other_claims() if status != "match"}
+        shown = {
+            (item, country, measure)
+            for item, country, measure, *_ in rows
+            if item not in ("table_3", "internet_penetration")
+        }
+        assert shown == _table_1_mismatches() | {
+            (claim, None, "value") for claim, *_, status in _other_claims() if status != "match"
+        }
     else:
         pytest.fail(f"README query {title!r} has no expected answer here: add one")
 

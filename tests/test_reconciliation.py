@@ -19,8 +19,11 @@ def comparison(built) -> dict[str, tuple]:
 
 
 def datareportal_2022() -> dict[str, tuple[float, str]]:
-    return {r["iso3"]: (float(r["value"]), r["qualifier"]) for r in raw_files.datareportal_figures()
-            if r["report_year"] == "2022" and r["metric"] == "internet_penetration"}
+    return {
+        r["iso3"]: (float(r["value"]), r["qualifier"])
+        for r in raw_files.datareportal_figures()
+        if r["report_year"] == "2022" and r["metric"] == "internet_penetration"
+    }
 
 
 def test_each_country_against_the_files(comparison):

@@ -51,7 +51,7 @@ def run_decisions(dagster_home: Path, run_id: str | None = None) -> list[str]:
         return logged_decisions(instance, run_id)
 
 
-# 1. An edited snapshot goes unnoticed.
+# An edited snapshot stops every refresh, and status names it.
 def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_path, snapshot_copy):
     """Whatever the flags (here, another source's refresh), and the published file stays as it was."""
     edited = snapshot_copy / "un_egov" / "EGOV_DATA_2020.csv"
@@ -67,7 +67,7 @@ def test_an_edited_snapshot_stops_every_refresh_and_status_names_it(home, tmp_pa
     assert "INTEGRITY FAILED" in status and "EGOV_DATA_2020.csv" in status
 
 
-# 2. A live fetch that the gates reject replaces the good snapshots.
+# A live fetch that the gates reject is kept aside; the good snapshots stay.
 def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identical(home, tmp_path, snapshot_copy):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     kaz_2020 = next(r for r in fake.rows["IT.NET.USER.ZS"] if r["country"]["id"] == "KAZ" and r["date"] == "2020")
@@ -95,7 +95,7 @@ def test_a_rejected_live_fetch_is_kept_aside_and_the_snapshots_stay_byte_identic
     assert sha256_of(home / "warehouse.duckdb") == published_before
 
 
-# 3 and 5. Every door decides alike (the CLI, `dagster job execute`, a schedule's tick); each finds dbt.
+# Every door decides alike (the CLI, `dagster job execute`, a schedule's tick); each finds dbt.
 def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path):
     doors = {}
     for door in ("dagster", "cli"):
@@ -111,18 +111,35 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         (_, _, cli_env), (_, _, dagster_env) = doors["cli"], doors["dagster"]
         Path(dagster_env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         started = {
-            "cli": subprocess.Popen([WAREHOUSE, "refresh", "--source", "un_egov", "--live"], env={**cli_env, "PATH": BARE_PATH},
-                                    cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            "cli": subprocess.Popen(
+                [WAREHOUSE, "refresh", "--source", "un_egov", "--live"],
+                env={**cli_env, "PATH": BARE_PATH},
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
             # Not from the project root, whose .env would point DAGSTER_HOME at the project's own instance.
-            "dagster": subprocess.Popen([DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", "refresh_un_egov"],
-                                        env={**dagster_env, "PATH": BARE_PATH}, cwd=dagster_env["DAGSTER_HOME"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            "dagster": subprocess.Popen(
+                [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", "refresh_un_egov"],
+                env={**dagster_env, "PATH": BARE_PATH},
+                cwd=dagster_env["DAGSTER_HOME"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
         }
         outputs = {door: process.communicate(timeout=600) for door, process in started.items()}
         for door, process in started.items():
             assert process.returncode == 0, (door, "".join(outputs[door])[-3000:])
-        cli_lines = [line.strip() for line in outputs["cli"][0].splitlines() if line.startswith("  ") and not line.startswith(
-            ("  ok ", "  skipped ", "  marts.", "  paper.", "  meta.", "  Ka", "  Uz", "  Ky", "  Ta", "  Tu"))]
+        cli_lines = [
+            line.strip()
+            for line in outputs["cli"][0].splitlines()
+            if line.startswith("  ")
+            and not line.startswith(
+                ("  ok ", "  skipped ", "  marts.", "  paper.", "  meta.", "  Ka", "  Uz", "  Ky", "  Ta", "  Tu")
+            )
+        ]
         return {"cli": decisions(cli_lines), "dagster": decisions(run_decisions(Path(dagster_env["DAGSTER_HOME"])))}
 
     # Nothing changed (one door, in process): nothing loaded, nothing built, published and report skipped.
@@ -141,8 +158,10 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
     # A schedule's tick decides the same after asking its upstream (unset here), and starts no run.
     # (The UI's launch: tests/test_cli.py.)
     tick, skipped = schedule_tick(Settings(home=home, snapshots_dir=snapshots), "un_egov_schedule")
-    assert tick is None and skipped[:2] == ["un_egov: nothing new upstream",
-                                            "un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at"]
+    assert tick is None and skipped[:2] == [
+        "un_egov: nothing new upstream",
+        "un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at",
+    ]
     assert sorted(skipped[2:]) == sorted(logged)
 
     for home, _, _ in doors.values():
@@ -156,19 +175,31 @@ def test_dagster_job_execute_and_the_cli_make_the_same_decision(built, tmp_path)
         assert recorded.status == dg.DagsterRunStatus.SUCCESS and recorded.job_name == "refresh_un_egov"
     assert "un_egov: took EGOV_DATA_2022.csv from the inbox" in changed["cli"]
     assert any(line.startswith("un_egov: loading (snapshots changed") for line in changed["cli"])
-    assert "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"] and "datareportal: unchanged (<hash>), nothing loaded" in changed["cli"]
+    assert (
+        "worldbank: unchanged (<hash>), nothing loaded" in changed["cli"]
+        and "datareportal: unchanged (<hash>), nothing loaded" in changed["cli"]
+    )
     assert "snapshot_files, un_egov changed since the last publication: building every model" in changed["cli"]
     for home, snapshots, _ in doors.values():
         assert (snapshots / "un_egov" / "EGOV_DATA_2022.csv").read_bytes() == crlf_copy("EGOV_DATA_2022.csv")
         assert list((snapshots / "un_egov" / "superseded").rglob("EGOV_DATA_2022.csv"))
         assert not (home / "build" / "staging" / "un_egov").exists()
         with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
-            cited = connection.execute("select sha256, obtained_from from marts.source_snapshots where file_name = 'EGOV_DATA_2022.csv'").fetchall()
-            assert connection.execute("select count(*) from marts.egov_scores where survey_year = 2022").fetchall() == [(193,)]
-        assert cited == [(sha256_of(snapshots / "un_egov" / "EGOV_DATA_2022.csv"), f"inbox: dropped by hand into {home / 'inbox' / 'un_egov'}")]
+            cited = connection.execute(
+                "select sha256, obtained_from from marts.source_snapshots where file_name = 'EGOV_DATA_2022.csv'"
+            ).fetchall()
+            assert connection.execute("select count(*) from marts.egov_scores where survey_year = 2022").fetchall() == [
+                (193,)
+            ]
+        assert cited == [
+            (
+                sha256_of(snapshots / "un_egov" / "EGOV_DATA_2022.csv"),
+                f"inbox: dropped by hand into {home / 'inbox' / 'un_egov'}",
+            )
+        ]
 
 
-# 4. The UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey; a 404 starts no run.
+# The UN schedule's tick asks UN_EGOV_URL_TEMPLATE for the next survey; a 404 starts no run.
 def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot_copy):
     settings = Settings(home=home, snapshots_dir=snapshot_copy)
     # A stand-in for the 2026 survey: the 2024 file with its year column moved on (test data only).
@@ -186,8 +217,11 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     # the World Bank schedule's test below and the DataReportal --live test.)
     with serve({"/surveys/EGOV_DATA_2026.csv": new_survey}, requests) as base:
         template = base + "/surveys/EGOV_DATA_{year}.csv"
-        second, logged = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule",
-                                       selection=["snapshots/un_egov", "raw/un_egov_surveys"])
+        second, logged = schedule_tick(
+            replace(settings, un_egov_url_template=template),
+            "un_egov_schedule",
+            selection=["snapshots/un_egov", "raw/un_egov_surveys"],
+        )
     assert second.success, [e.message for e in second.all_events if e.is_failure]
     assert requests[1:] == ["/surveys/EGOV_DATA_2026.csv"] * 2  # the tick's check, then the run's
     staged = home / "build" / "staging" / "un_egov"
@@ -196,15 +230,20 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     assert any(line.startswith("un_egov: loading (snapshots changed") for line in logged)
     assert not (snapshot_copy / "un_egov" / "EGOV_DATA_2026.csv").exists(), "a snapshot only once published"
     with duckdb.connect(str(home / "build" / "build.duckdb"), read_only=True) as connection:
-        assert connection.execute("select count(*), count(distinct iso3) from raw.un_egov_surveys where survey_year = 2026 "
-                                  "and surveyed").fetchall() == [(193, 193)]
-    checks = [e.asset_check_evaluation_data for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        assert connection.execute(
+            "select count(*), count(distinct iso3) from raw.un_egov_surveys where survey_year = 2026 and surveyed"
+        ).fetchall() == [(193, 193)]
+    checks = [
+        e.asset_check_evaluation_data for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("raw/un_egov_surveys", True)]
 
 
-# 4. The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few
+# The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few
 # small requests and starts no run.
-def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged_and_replays_offline(home, snapshot_copy):
+def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged_and_replays_offline(
+    home, snapshot_copy
+):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
     settings = Settings(home=home, snapshots_dir=snapshot_copy, worldbank_api_url=fake.start())
     try:
@@ -230,20 +269,27 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     query = "select iso3, indicator_code, year, value, vintage from marts.wdi_observations join marts.wdi_indicators using (indicator_code) order by all"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         after_live = connection.execute(query).fetchall()
-        kaz = connection.execute("select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022").fetchall()
+        kaz = connection.execute(
+            "select internet_users_pct from marts.country_year_digital where iso3 = 'KAZ' and year = 2022"
+        ).fetchall()
     assert kaz == [(92.2969,)] and {row[4] for row in after_live} == {"2026-07-13"}
     # With the server gone, the saved snapshots load again, in an empty home, to the very rows published.
     replay = Settings(home=home.parent / "replay", snapshots_dir=snapshot_copy)
-    assert materialize(replay, ["snapshots/worldbank", "raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"]).success
+    assert materialize(
+        replay, ["snapshots/worldbank", "raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"]
+    ).success
     with duckdb.connect(str(replay.build_db), read_only=True) as connection:
-        replayed = connection.execute("select o.country_code, o.indicator_code, o.year, o.value, i.vintage from raw.wdi_observations as o "
-                                      "join raw.wdi_indicators as i using (indicator_code) join raw.wdi_countries as c using (country_code) "
-                                      "where not c.is_aggregate order by all").fetchall()
+        replayed = connection.execute(
+            "select o.country_code, o.indicator_code, o.year, o.value, i.vintage from raw.wdi_observations as o "
+            "join raw.wdi_indicators as i using (indicator_code) join raw.wdi_countries as c using (country_code) "
+            "where not c.is_aggregate order by all"
+        ).fetchall()
     assert replayed == after_live
 
 
-def schedule_tick(settings: Settings, name: str,
-                  selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult | None, list[str]]:
+def schedule_tick(
+    settings: Settings, name: str, selection: list[str] | None = None
+) -> tuple[dg.ExecuteInProcessResult | None, list[str]]:
     """What the daemon does at a tick: evaluate the schedule, then run what it asked for (or the
     assets of it in ``selection``), with the run's `[refresh]` lines; a skipped tick: no run, and
     the lines of its reason."""
@@ -257,16 +303,30 @@ def schedule_tick(settings: Settings, name: str,
     return refresh_in_process(settings, job.name, request.run_config or job.run_config, request.tags, selection)
 
 
-def refresh_in_process(settings: Settings, job: str = "refresh_warehouse", run_config: dict | None = None,
-                       tags: dict | None = None, selection: list[str] | None = None) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+def refresh_in_process(
+    settings: Settings,
+    job: str = "refresh_warehouse",
+    run_config: dict | None = None,
+    tags: dict | None = None,
+    selection: list[str] | None = None,
+) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     """A refresh job run in this process (offline unless ``run_config`` says otherwise), with its `[refresh]` decisions."""
     instance = dg.DagsterInstance.ephemeral()
     keys = [dg.AssetKey(key.split("/")) for key in selection] if selection else None
     config = run_config or snapshot_config(inbox=set(SOURCES), live=set())
     if keys:  # only the selected snapshot ops take config
-        config = {"ops": {op: value for op, value in config["ops"].items() if op.removeprefix("snapshots__") in {k.path[-1] for k in keys}}}
-    result = build_definitions(settings).resolve_job_def(job).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=config, tags=tags, asset_selection=keys)
+        config = {
+            "ops": {
+                op: value
+                for op, value in config["ops"].items()
+                if op.removeprefix("snapshots__") in {k.path[-1] for k in keys}
+            }
+        }
+    result = (
+        build_definitions(settings)
+        .resolve_job_def(job)
+        .execute_in_process(instance=instance, raise_on_error=False, run_config=config, tags=tags, asset_selection=keys)
+    )
     logged = logged_decisions(instance, result.run_id)
     return result, logged
 
@@ -275,21 +335,34 @@ def published_in(result: dg.ExecuteInProcessResult) -> bool:
     return any(e.is_step_success and e.step_key == "published_warehouse" for e in result.all_events)
 
 
-# 7. Nothing but the CLI can load the code location on a fresh clone.
+# `dagster definitions validate` loads the code location on a fresh clone, as the CLI does.
 def test_the_code_location_loads_on_a_fresh_clone(tmp_path):
     clone = tmp_path / "clone"
     for part in ("orchestration", "expectations", "config", "warehouse/snapshots"):
         shutil.copytree(PROJECT_ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(PROJECT_ROOT / "dbt_project", clone / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
-    env = {**os.environ, "PATH": BARE_PATH, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "WAREHOUSE_HOME": str(tmp_path / "home")}
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project", clone / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    env = {
+        **os.environ,
+        "PATH": BARE_PATH,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "WAREHOUSE_HOME": str(tmp_path / "home"),
+    }
     (tmp_path / "dagster_home").mkdir()
-    result = subprocess.run([DAGSTER, "definitions", "validate", "-m", "orchestration.definitions"], cwd=clone, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "orchestration.definitions"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert (clone / "dbt_project" / "target" / "manifest.json").is_file()
 
 
-# 8. `warehouse refresh --source un_egov` on an empty build area: tests/test_cli.py, the first refresh test.
+# `warehouse refresh --source un_egov` on an empty build area: tests/test_cli.py, the first refresh test.
 
 
 def test_the_run_queue_holds_refreshes_to_one_at_a_time(tmp_path):

@@ -25,17 +25,30 @@ def page(built) -> Path:
 
 def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     require(CHROMIUM)
-    return subprocess.run([CHROMIUM, *FLAGS, "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000",
-                           f"--user-data-dir={tmp_path / 'profile'}", *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_the_page_is_self_contained(page):
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"http", text), "no script or style from a network"
     docs = (page.parent / "docs.html").read_text(encoding="utf-8")
-    assert all(f"model.digital_warehouse.{name}" in docs for name in ("egov_scores", "wdi_observations", "audit")), \
+    assert all(f"model.digital_warehouse.{name}" in docs for name in ("egov_scores", "wdi_observations", "audit")), (
         "the dbt docs, with the manifest of every model, are written next to the report"
+    )
     # Drawn once for this version of the code, for every warehouse home of the checkout.
     assert docs == (docs_folder(code_fingerprint()) / "static_index.html").read_text(encoding="utf-8")
 
@@ -45,17 +58,26 @@ def test_table_1_shows_the_raw_files_numbers_and_marks_the_printed_ones(page):
     from the survey files, each beside the study's printed number and its mark."""
     table = page.read_text(encoding="utf-8").split("Table 1:", 1)[1].split("</table>", 1)[0]
     new = raw_files.survey(2022)
-    printed = {row["country"]: row for row in csv.DictReader((PAPER / "table1_egdi_central_asia.csv").open(encoding="utf-8"))}
+    printed = {
+        row["country"]: row for row in csv.DictReader((PAPER / "table1_egdi_central_asia.csv").open(encoding="utf-8"))
+    }
     for iso3 in raw_files.C5:
         name = new.loc[iso3, "name"]
         row = table.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0]
         values = raw_files.table_1(iso3)
-        shown = [f"{values['egdi_2022']:.4f}", f"{values['egdi_2012']:.4f}", f"{values['dynamics_10y_pct']:.1f}",
-                 f"{int(values['rank_2022'])}", f"{int(values['rank_change_since_2012'])}"]
+        shown = [
+            f"{values['egdi_2022']:.4f}",
+            f"{values['egdi_2012']:.4f}",
+            f"{values['dynamics_10y_pct']:.1f}",
+            f"{int(values['rank_2022'])}",
+            f"{int(values['rank_change_since_2012'])}",
+        ]
         cells = re.findall(r"<td>(-?[\d.]+) <span class='(\w+)'[^>]*>\(printed ([^ ]+) ", row)
         assert [cell[0] for cell in cells] == shown, name
         assert [float(cell[2]) for cell in cells] == [float(printed[name][m]) for m in values], name
-        assert [cell[1] for cell in cells] == [expected_status(printed[name][m], v, exact="rank" in m) for m, v in values.items()], name
+        assert [cell[1] for cell in cells] == [
+            expected_status(printed[name][m], v, exact="rank" in m) for m, v in values.items()
+        ], name
 
 
 def test_every_chart_renders_without_console_errors(page, tmp_path):

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import requests
 
+from bench.served import serving
 from orchestration.serving.examples import readme_examples
 from tests.browser import driven
 from tests.conftest import environment, run
-from bench.served import serving
 
 EXAMPLES = readme_examples()
 # Three of the README's examples: a join with ranks, an aggregate with NULLs, provenance text.
@@ -30,8 +30,11 @@ TOKEN = "a-token-for-the-tests-0123456789"
 
 @pytest.fixture(scope="module")
 def env(built) -> dict[str, str]:
-    return {**environment(built.home.parent), "WAREHOUSE_QUERY_TIMEOUT_S": str(TIMEOUT_S),
-            "WAREHOUSE_QUERY_MAX_ROWS": str(MAX_ROWS)}
+    return {
+        **environment(built.home.parent),
+        "WAREHOUSE_QUERY_TIMEOUT_S": str(TIMEOUT_S),
+        "WAREHOUSE_QUERY_MAX_ROWS": str(MAX_ROWS),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +61,18 @@ def test_tables_are_the_published_tables_with_counts_columns_and_dbt_description
     answer = requests.get(f"{served}/api/tables", timeout=60)
     assert answer.status_code == 200 and answer.headers["X-Publication"] == current[0]
     tables = {table["name"]: table for table in answer.json()}
-    expected = db.execute("select schema_name || '.' || table_name, coalesce(comment, '') from duckdb_tables()").fetchall()
+    expected = db.execute(
+        "select schema_name || '.' || table_name, coalesce(comment, '') from duckdb_tables()"
+    ).fetchall()
     assert {name: table["description"] for name, table in tables.items()} == dict(expected)
     for name, table in tables.items():
         assert table["row_count"] == db.execute(f"select count(*) from {name}").fetchall()[0][0], name
         schema, relation = name.split(".")
-        columns = db.execute("select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
-                             "where schema_name = ? and table_name = ? order by column_index", [schema, relation]).fetchall()
+        columns = db.execute(
+            "select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
+            "where schema_name = ? and table_name = ? order by column_index",
+            [schema, relation],
+        ).fetchall()
         assert [(c["name"], c["type"], c["description"]) for c in table["columns"]] == columns, name
     scores = tables["marts.egov_scores"]
     assert scores["description"] and scores["row_count"] == 2316
@@ -119,23 +127,29 @@ def test_publications_name_their_run_and_inputs_and_a_kept_one_is_queried_by_id(
     assert body["rows"] == [[current[0]]] and body["publication"] == current[0]
 
 
-@pytest.mark.parametrize("sql, status, error, says", [
-    ("select * from read_csv('/etc/passwd')", 403, "refused", "sandbox"),
-    ("select * from read_text('/etc/hostname')", 403, "refused", "sandbox"),
-    ("select * from glob('/etc/*')", 403, "refused", "sandbox"),
-    ("copy (select 1) to '/tmp/served.csv'", 403, "refused", "COPY"),
-    ("attach '/tmp/served.duckdb' as other", 403, "refused", "ATTACH"),
-    ("install httpfs", 403, "refused", "read-only"),
-    ("load httpfs", 403, "refused", "read-only"),
-    ("set threads = 64", 403, "refused", "read-only"),
-    ("select 1; set enable_external_access = true", 403, "refused", "read-only"),
-    ("create table main.mine as select 1", 403, "refused", "read-only"),
-    ("selec 1", 400, "invalid", "does not parse"),
-    ("select * from marts.no_such_table", 400, "invalid", "no_such_table"),
-    ("", 400, "invalid", "give the SQL"),
-])
+@pytest.mark.parametrize(
+    "sql, status, error, says",
+    [
+        ("select * from read_csv('/etc/passwd')", 403, "refused", "sandbox"),
+        ("select * from read_text('/etc/hostname')", 403, "refused", "sandbox"),
+        ("select * from glob('/etc/*')", 403, "refused", "sandbox"),
+        ("copy (select 1) to '/tmp/served.csv'", 403, "refused", "COPY"),
+        ("attach '/tmp/served.duckdb' as other", 403, "refused", "ATTACH"),
+        ("install httpfs", 403, "refused", "read-only"),
+        ("load httpfs", 403, "refused", "read-only"),
+        ("set threads = 64", 403, "refused", "read-only"),
+        ("select 1; set enable_external_access = true", 403, "refused", "read-only"),
+        ("create table main.mine as select 1", 403, "refused", "read-only"),
+        ("selec 1", 400, "invalid", "does not parse"),
+        ("select * from marts.no_such_table", 400, "invalid", "no_such_table"),
+        ("", 400, "invalid", "give the SQL"),
+    ],
+)
 def test_what_the_sandbox_refuses_through_http_is_a_json_4xx_that_says_why(served, sql, status, error, says):
-    for answer in (post(served, sql), requests.get(f"{served}/api/query", params={"sql": sql, "format": "csv"}, timeout=60)):
+    for answer in (
+        post(served, sql),
+        requests.get(f"{served}/api/query", params={"sql": sql, "format": "csv"}, timeout=60),
+    ):
         assert answer.status_code == status, answer.text
         assert answer.headers["content-type"].startswith("application/json")
         assert answer.json()["error"] == error and says in answer.json()["message"]
@@ -150,8 +164,12 @@ def test_other_bad_requests_are_json_4xx(served):
     assert traversal.status_code == 404
     form = requests.post(f"{served}/api/query", data={"sql": "select 1"}, timeout=60)
     assert form.status_code == 415 and "application/json" in form.json()["message"]
-    huge = requests.post(f"{served}/api/query", data=b'{"sql": "' + b" " * (1 << 20) + b'select 1"}',
-                         headers={"Content-Type": "application/json"}, timeout=60)
+    huge = requests.post(
+        f"{served}/api/query",
+        data=b'{"sql": "' + b" " * (1 << 20) + b'select 1"}',
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
     assert huge.status_code == 413 and "WAREHOUSE_SERVE_MAX_BODY_BYTES" in huge.json()["message"]
     fmt = requests.get(f"{served}/api/query", params={"sql": "select 1", "format": "xlsx"}, timeout=60)
     assert fmt.status_code == 400 and "csv" in fmt.json()["message"]
@@ -203,10 +221,14 @@ def test_with_a_token_every_request_shows_it(env):
             shown = requests.get(url + path, headers={"Authorization": "Bearer " + TOKEN}, timeout=60)
             assert shown.status_code == 200, path
         basic = base64.b64encode(f"analyst:{TOKEN}".encode()).decode()
-        assert requests.get(url + "/api/tables", headers={"Authorization": "Basic " + basic}, timeout=60).status_code == 200
+        assert (
+            requests.get(url + "/api/tables", headers={"Authorization": "Basic " + basic}, timeout=60).status_code
+            == 200
+        )
         # A notebook gives it as a header too.
-        frame = pd.read_csv(f"{url}/api/query?sql=select+42+as+answer&format=csv",
-                            storage_options={"Authorization": "Bearer " + TOKEN})
+        frame = pd.read_csv(
+            f"{url}/api/query?sql=select+42+as+answer&format=csv", storage_options={"Authorization": "Bearer " + TOKEN}
+        )
         assert frame.to_dict("records") == [{"answer": 42}]
 
 
@@ -233,7 +255,10 @@ def test_the_console_in_chromium_picks_a_table_and_runs_an_example(served, db, c
         browser.find_element(By.XPATH, f'//button[@class="example" and normalize-space()="{title}"]').click()
         WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text.startswith("5 rows"))
         header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#result thead th")]
-        shown = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in browser.find_elements(By.CSS_SELECTOR, "#result tbody tr")]
+        shown = [
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#result tbody tr")
+        ]
         expected = db.execute(EXAMPLES[title]).fetchall()
         assert header == ["country_name", "egdi", "egdi_rank", "egdi_group", "epi", "epi_rank"]
         assert [row[0] for row in shown] == [row[0] for row in expected]

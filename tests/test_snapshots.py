@@ -67,7 +67,9 @@ def test_a_same_size_edit_with_its_mtime_restored_stops_the_next_refresh_naming_
     assert os.stat(target).st_size == before.st_size and os.stat(target).st_mtime_ns == before.st_mtime_ns
     second = materialize(settings, ["snapshots/un_egov"])
     assert not second.success
-    assert re.search(rf"{re.escape(str(target))}: sha256 [0-9a-f]+ does not match the provenance record", failure_text(second))
+    assert re.search(
+        rf"{re.escape(str(target))}: sha256 [0-9a-f]+ does not match the provenance record", failure_text(second)
+    )
 
     # Damage no write explains (the cache made to vouch for the new bytes): a plain refresh trusts the
     # cache, --full hashes the bytes again and stops.

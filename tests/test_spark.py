@@ -15,7 +15,13 @@ def test_every_published_table_is_the_same_on_spark(tmp_path):
     settings = Settings(home=tmp_path / "warehouse", snapshots_dir=SNAPSHOTS)
     assert materialize(settings).success
     tables = spark.build(settings)
-    assert sorted(p.name for p in tables.iterdir()) == ["intermediate.db", "marts.db", "paper.db", "raw.db", "staging.db"]
+    assert sorted(p.name for p in tables.iterdir()) == [
+        "intermediate.db",
+        "marts.db",
+        "paper.db",
+        "raw.db",
+        "staging.db",
+    ]
     compared = spark.compare(settings)
     assert not compared.differences, "\n".join(d.line() for d in compared.differences)
     assert compared.differing_rows == 0 and compared.tables >= 20 and compared.rows > 50_000

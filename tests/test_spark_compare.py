@@ -19,11 +19,19 @@ def test_the_parquet_export_holds_every_gated_raw_table_row_for_row(home):
         for name in counts:
             schema, table = name.split(".")
             exported = f"read_parquet('{settings.parquet_dir}/{schema}/{table}/*.parquet')"
-            found = connection.execute(f"select (select count(*) from {name}), (select count(*) from {exported}), "
-                                       f"(select count(*) from (select * from {name} except all select * from {exported}))").fetchall()[0]
+            found = connection.execute(
+                f"select (select count(*) from {name}), (select count(*) from {exported}), "
+                f"(select count(*) from (select * from {name} except all select * from {exported}))"
+            ).fetchall()[0]
             assert found[0] == found[1] == counts[name] > 0 and found[2] == 0, (name, found)
-    assert {"raw.un_egov_surveys", "raw.wdi_observations", "raw.wdi_countries", "raw.datareportal_figures",
-            "raw.country_reference"} <= set(counts)
+    assert {
+        "raw.un_egov_surveys",
+        "raw.wdi_observations",
+        "raw.wdi_countries",
+        "raw.datareportal_figures",
+        "raw.country_reference",
+    } <= set(counts)
+
 
 DUCKDB = "select * from (values ('KAZ', 2022, 0.8628), ('UZB', 2022, null), ('KGZ', 2022, 0.7)) as t(iso3, year, value)"
 
@@ -45,18 +53,24 @@ def engine(tmp_path):
 
 def test_the_same_rows_in_another_order_with_float_noise_and_nan_for_null_are_equal(engine):
     connection, spark = engine
-    files = spark("select * from (values ('KGZ', 2022::bigint, 0.7 * (1 + 1e-12)), ('KAZ', 2022, 0.8628), "
-                  "('UZB', 2022, 'NaN'::double)) as t(iso3, year, value)")
+    files = spark(
+        "select * from (values ('KGZ', 2022::bigint, 0.7 * (1 + 1e-12)), ('KAZ', 2022, 0.8628), "
+        "('UZB', 2022, 'NaN'::double)) as t(iso3, year, value)"
+    )
     compared = compare_table(connection, "marts.t", "built", files)
     assert compared.differences == [] and compared.differing_rows == 0 and compared.rows == 3
 
 
 def test_a_value_off_by_more_than_the_tolerance_names_table_column_and_row(engine):
     connection, spark = engine
-    files = spark("select iso3, year, case when iso3 = 'KAZ' then value * (1 + 1e-7) else value end as value from built")
+    files = spark(
+        "select iso3, year, case when iso3 = 'KAZ' then value * (1 + 1e-7) else value end as value from built"
+    )
     compared = compare_table(connection, "marts.egov_scores", "built", files)
     [difference] = compared.differences
-    assert difference.line().startswith("marts.egov_scores.value: 1 of 3 rows differ (first: DuckDB 0.8628, Spark 0.86280008")
+    assert difference.line().startswith(
+        "marts.egov_scores.value: 1 of 3 rows differ (first: DuckDB 0.8628, Spark 0.86280008"
+    )
     assert compared.differing_rows == 1
 
 

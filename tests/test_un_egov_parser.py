@@ -54,8 +54,14 @@ def test_the_renamed_2024_header_with_crlf_reads_like_the_others(surveys):
 def test_placeholder_rows_of_non_members_are_null_not_zero(surveys):
     placeholders = surveys[~surveys.surveyed]
     assert sorted(zip(placeholders.iso3, placeholders.survey_year)) == [
-        ("MNE", 2003), ("MNE", 2004), ("MNE", 2005),
-        ("SSD", 2003), ("SSD", 2004), ("SSD", 2005), ("SSD", 2008), ("SSD", 2010),
+        ("MNE", 2003),
+        ("MNE", 2004),
+        ("MNE", 2005),
+        ("SSD", 2003),
+        ("SSD", 2004),
+        ("SSD", 2005),
+        ("SSD", 2008),
+        ("SSD", 2010),
     ]
     assert placeholders[["egdi_rank", "egdi", "epi", "osi", "hci", "tii"]].isna().all().all()
     assert surveys[surveys.surveyed][["egdi_rank", "egdi", "epi", "osi", "hci", "tii"]].notna().all().all()
@@ -79,19 +85,37 @@ def test_names_that_differ_from_other_sources_map_to_iso3(surveys):
     [
         (b"", r"EGOV_DATA_2022\.csv: the file is empty"),
         (HEADER, r"EGOV_DATA_2022\.csv: no data rows"),
-        (HEADER.replace("E-Participation Index", "EPI") + '2022,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n',
-         r"line 1: unrecognised header; missing \['E-Participation Index'\], unexpected \['EPI'\]"),
-        (HEADER + '2022,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n2022,"Kyrgyzstan ",81,0.69',
-         r"line 3: the file ends mid-row \(truncated\)"),
+        (
+            HEADER.replace("E-Participation Index", "EPI") + '2022,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n',
+            r"line 1: unrecognised header; missing \['E-Participation Index'\], unexpected \['EPI'\]",
+        ),
+        (
+            HEADER + '2022,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n2022,"Kyrgyzstan ",81,0.69',
+            r"line 3: the file ends mid-row \(truncated\)",
+        ),
         (HEADER + '2022,"Kazakhstan ",28,0.86,0.80,0.93,0.90\n', r"line 2: 7 fields where the header has 8"),
         (HEADER + '2022,"Kazakhstan ",28,0.86,n/a,0.93,0.90,0.75\n', r"line 2: column epi: 'n/a' is not a number"),
-        (HEADER + '2021,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n', r"line 2: survey year 2021 in a file named for 2022"),
+        (
+            HEADER + '2021,"Kazakhstan ",28,0.86,0.80,0.93,0.90,0.75\n',
+            r"line 2: survey year 2021 in a file named for 2022",
+        ),
         (HEADER + '2022,"Kazakhstan ",,0.86,0.80,0.93,0.90,0.75\n', r"line 2: 'Kazakhstan' has no rank but non-zero"),
-        ((HEADER + '2022,"Côte d\'Ivoire ",1,0.5,0.5,0.5,0.5,0.5\n').encode("latin-1"),
-         r"line 2: not valid UTF-8 \(byte 0xf4"),
+        (
+            (HEADER + '2022,"Côte d\'Ivoire ",1,0.5,0.5,0.5,0.5,0.5\n').encode("latin-1"),
+            r"line 2: not valid UTF-8 \(byte 0xf4",
+        ),
     ],
-    ids=["empty", "header-only", "renamed-column", "truncated", "short-row", "non-numeric", "wrong-year",
-         "blank-rank", "latin-1"],
+    ids=[
+        "empty",
+        "header-only",
+        "renamed-column",
+        "truncated",
+        "short-row",
+        "non-numeric",
+        "wrong-year",
+        "blank-rank",
+        "latin-1",
+    ],
 )
 def test_bad_files_fail_naming_file_line_and_reason(tmp_path, body, message):
     with pytest.raises(InputFileError, match=message):
@@ -105,10 +129,16 @@ ROW = '2022,"{name} ",1,0.5,0.5,0.5,0.5,0.5\n'
     ("names", "message"),
     [
         # Fuzzy matching maps a misspelling silently; the crosswalk refuses it and passes on the guess.
-        (["Kazakhstania"], r"line 2: 'Kazakhstania' is not in .*crosswalk\.csv \(country_converter suggests KAZ; "
-                           r"once checked, add the line Kazakhstania,<ISO3> to it\)"),
+        (
+            ["Kazakhstania"],
+            r"line 2: 'Kazakhstania' is not in .*crosswalk\.csv \(country_converter suggests KAZ; "
+            r"once checked, add the line Kazakhstania,<ISO3> to it\)",
+        ),
         (["Atlantis"], r"line 2: 'Atlantis' is not in .*crosswalk\.csv \(country_converter has no suggestion"),
-        (["Niger and Nigeria"], r"line 2: 'Niger and Nigeria' is not in .*\(country_converter finds it ambiguous: NER, NGA"),
+        (
+            ["Niger and Nigeria"],
+            r"line 2: 'Niger and Nigeria' is not in .*\(country_converter finds it ambiguous: NER, NGA",
+        ),
         # A name pattern matching would take for Korea, and a second name for one code.
         (["Korea"], r"line 2: 'Korea' is not in .*crosswalk\.csv"),
         (["Kazakhstan", "Uzbekistan", "Kyrgyzstan"], None),
@@ -136,6 +166,9 @@ def test_two_names_with_one_code_in_a_file_are_refused(tmp_path, monkeypatch):
 def test_the_crosswalk_holds_every_name_of_every_survey_once():
     crosswalk = load_crosswalk(CROSSWALK)
     assert len(crosswalk) == len(set(crosswalk.values())) == 193
-    printed = {row[1].strip() for path in (SNAPSHOTS / "un_egov").glob("EGOV_DATA_*.csv")
-               for row in list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]}
+    printed = {
+        row[1].strip()
+        for path in (SNAPSHOTS / "un_egov").glob("EGOV_DATA_*.csv")
+        for row in list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]
+    }
     assert set(crosswalk) == printed

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.sources.worldbank import parser as worldbank
+from orchestration.settings import Settings
 from orchestration.sources.http import UpstreamError
 from orchestration.sources.snapshots import sha256_of, verified_files
+from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.worldbank.api import WorldBankApiError, WorldBankClient, live_files
-from orchestration.settings import Settings
 from tests.conftest import SNAPSHOTS, materialize
 from tests.fake_worldbank_api import FakeWorldBankApi
 
@@ -87,21 +87,30 @@ def test_a_502_is_retried_and_then_succeeds(server, tmp_path):
 def test_too_many_5xx_give_up_naming_indicator_and_url(server):
     fake, base_url = server
     fake.faults[("IT.CEL.SETS.P2", 1)] = ["502"] * 5
-    with pytest.raises(UpstreamError, match=r"indicator IT\.CEL\.SETS\.P2: no answer after 3 attempts \(HTTP 502\) from http://127\.0\.0\.1:\d+/v2/country/all/indicator/IT\.CEL\.SETS\.P2\?"):
+    with pytest.raises(
+        UpstreamError,
+        match=r"indicator IT\.CEL\.SETS\.P2: no answer after 3 attempts \(HTTP 502\) from http://127\.0\.0\.1:\d+/v2/country/all/indicator/IT\.CEL\.SETS\.P2\?",
+    ):
         client(base_url, retries=2).indicator("IT.CEL.SETS.P2")
 
 
 def test_an_error_inside_a_200_body_fails_clearly(server):
     fake, base_url = server
     fake.faults[("NY.GDP.PCAP.CD", 1)] = ["error200"]
-    with pytest.raises(WorldBankApiError, match=r"indicator NY\.GDP\.PCAP\.CD: the API reported an error \(120 Invalid value: The provided parameter value is not valid\) from http://127\.0\.0\.1"):
+    with pytest.raises(
+        WorldBankApiError,
+        match=r"indicator NY\.GDP\.PCAP\.CD: the API reported an error \(120 Invalid value: The provided parameter value is not valid\) from http://127\.0\.0\.1",
+    ):
         client(base_url).indicator("NY.GDP.PCAP.CD")
 
 
 def test_an_html_body_fails_clearly(server):
     fake, base_url = server
     fake.faults[("SP.POP.TOTL", 1)] = ["html"]
-    with pytest.raises(WorldBankApiError, match=r"indicator SP\.POP\.TOTL: the API answered with something that is not JSON \(text/html, starting '<!DOCTYPE html>"):
+    with pytest.raises(
+        WorldBankApiError,
+        match=r"indicator SP\.POP\.TOTL: the API answered with something that is not JSON \(text/html, starting '<!DOCTYPE html>",
+    ):
         client(base_url).indicator("SP.POP.TOTL")
 
 

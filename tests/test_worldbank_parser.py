@@ -7,8 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.text_files import InputFileError
+from orchestration.sources.worldbank import parser as worldbank
 from tests.conftest import SNAPSHOTS
 
 WB = SNAPSHOTS / "worldbank"
@@ -36,8 +36,11 @@ def non_empty_cells(path, skip: int) -> set[tuple]:
     return cells
 
 
-@pytest.mark.parametrize(("path", "skip", "vintage"), [(ORIGINAL, 4, "2024-02-21"), (RESAVED, 0, None), (PIVOTED, 0, None)],
-                         ids=["original-with-preamble", "resaved-crlf-bom", "pivoted-no-preamble"])
+@pytest.mark.parametrize(
+    ("path", "skip", "vintage"),
+    [(ORIGINAL, 4, "2024-02-21"), (RESAVED, 0, None), (PIVOTED, 0, None)],
+    ids=["original-with-preamble", "resaved-crlf-bom", "pivoted-no-preamble"],
+)
 def test_every_layout_yields_exactly_the_files_values(path, skip, vintage):
     frame, found = parse(path)
     assert found == vintage
@@ -70,10 +73,14 @@ def test_files_read_in_one_scan_keep_their_own_lines():
     worldbank.read_indicator_csvs(connection, paths)
     rows = connection.execute("select source_file, source_line, country_code, year, value from wdi_incoming").fetchall()
     text = {str(path): path.read_text(encoding="utf-8-sig").splitlines() for path in paths}
-    for file, line, code, year, value in rows:
+    for file, line, code, _, _ in rows:
         assert next(csv.reader([text[file][line - 1]]))[1] == code, (file, line)
     found = {(file, code, year, value) for file, _, code, year, value in rows}
-    expected = {(str(path), *cell) for path in paths for cell in non_empty_cells(path, 4 if text[str(path)][0].startswith('"Data Source"') else 0)}
+    expected = {
+        (str(path), *cell)
+        for path in paths
+        for cell in non_empty_cells(path, 4 if text[str(path)][0].startswith('"Data Source"') else 0)
+    }
     assert len(rows) == len(found) and found == expected
 
 
@@ -99,13 +106,21 @@ ROW = '"Kazakhstan","KAZ","Individuals using the Internet (% of population)","IT
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (HEADER + ROW.format(value="92.3") + ROW.format(value="n.a.").replace("KAZ", "KGZ"),
-         r"values that are not numbers: line 3 \(KGZ, 2022\): 'n\.a\.'"),
+        (
+            HEADER + ROW.format(value="92.3") + ROW.format(value="n.a.").replace("KAZ", "KGZ"),
+            r"values that are not numbers: line 3 \(KGZ, 2022\): 'n\.a\.'",
+        ),
         (HEADER + ROW.format(value="92.3")[:40], r"line 2: the file ends mid-row \(truncated\)"),
         (HEADER.replace("Country Code", "ISO") + ROW.format(value="1"), r"line 1: unrecognised header"),
         ("", r"the file is empty"),
-        (HEADER + ROW.format(value="1").replace("IT.NET.USER.ZS\"", "IT.CEL.SETS.P2\""), r"named for IT\.NET\.USER\.ZS but holds \['IT\.CEL\.SETS\.P2'\]"),
-        ('"Data Source","World Development Indicators",\n\n"Last Updated","2024-02-21",\n\n' + HEADER, r"line 3: expected \"Last Updated Date\""),
+        (
+            HEADER + ROW.format(value="1").replace('IT.NET.USER.ZS"', 'IT.CEL.SETS.P2"'),
+            r"named for IT\.NET\.USER\.ZS but holds \['IT\.CEL\.SETS\.P2'\]",
+        ),
+        (
+            '"Data Source","World Development Indicators",\n\n"Last Updated","2024-02-21",\n\n' + HEADER,
+            r"line 3: expected \"Last Updated Date\"",
+        ),
     ],
     ids=["non-numeric", "truncated", "renamed-column", "empty", "wrong-indicator", "bad-preamble"],
 )
@@ -122,7 +137,9 @@ def test_a_latin1_file_names_the_line(tmp_path):
 
 def test_a_row_with_missing_fields_is_refused(tmp_path):
     path = write(tmp_path, HEADER + '"Kazakhstan","KAZ","x","IT.NET.USER.ZS","1"\n')
-    with pytest.raises(InputFileError, match=r"API_IT\.NET\.USER\.ZS_DS2_en_csv_v2_1\.csv: DuckDB could not read it as CSV"):
+    with pytest.raises(
+        InputFileError, match=r"API_IT\.NET\.USER\.ZS_DS2_en_csv_v2_1\.csv: DuckDB could not read it as CSV"
+    ):
         parse(path)
 
 
@@ -130,5 +147,11 @@ def test_the_config_names_five_distinct_indicators():
     from orchestration.settings import WORLDBANK_CONFIG
 
     indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
-    assert [i.code for i in indicators] == ["IT.NET.USER.ZS", "IT.CEL.SETS.P2", "IT.NET.BBND.P2", "SP.POP.TOTL", "NY.GDP.PCAP.CD"]
+    assert [i.code for i in indicators] == [
+        "IT.NET.USER.ZS",
+        "IT.CEL.SETS.P2",
+        "IT.NET.BBND.P2",
+        "SP.POP.TOTL",
+        "NY.GDP.PCAP.CD",
+    ]
     assert live.per_page > 50 and live.timeout_seconds > 0 and live.retries >= 1

@@ -31,18 +31,44 @@ def write_zip_bomb(path: Path, members: dict[str, int], small: dict[str, bytes] 
     """A zip whose ``members`` (name -> MiB of zeros) are deflated and whose ``small`` ones are stored."""
     entries = []
     with path.open("wb") as handle:
-        for name, payload in [*((n, _deflated_zeros(m) + (m * _MIB, 8)) for n, m in members.items()),
-                              *((n, (data, zlib.crc32(data), len(data), 0)) for n, data in (small or {}).items())]:
+        for name, payload in [
+            *((n, _deflated_zeros(m) + (m * _MIB, 8)) for n, m in members.items()),
+            *((n, (data, zlib.crc32(data), len(data), 0)) for n, data in (small or {}).items()),
+        ]:
             data, crc, size, method = payload
             encoded = name.encode()
             offset = handle.tell()
-            handle.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(encoded), 0))
+            handle.write(
+                struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(encoded), 0)
+            )
             handle.write(encoded + data)
             entries.append((encoded, crc, len(data), size, method, offset))
         directory = handle.tell()
         for encoded, crc, compressed, size, method, offset in entries:
-            handle.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, compressed, size,
-                                     len(encoded), 0, 0, 0, 0, 0, offset))
+            handle.write(
+                struct.pack(
+                    "<IHHHHHHIIIHHHHHII",
+                    0x02014B50,
+                    20,
+                    20,
+                    0,
+                    method,
+                    0,
+                    0x21,
+                    crc,
+                    compressed,
+                    size,
+                    len(encoded),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    offset,
+                )
+            )
             handle.write(encoded)
         end = handle.tell()
-        handle.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), end - directory, directory, 0))
+        handle.write(
+            struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), end - directory, directory, 0)
+        )

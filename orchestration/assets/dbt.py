@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, keyed by schema so the graph reads raw -> staging -> marts."""
 
-
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -42,9 +41,16 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             return
         rebuild = wdi_rebuild.plan(connection, is_full(context) or context.is_subset)
         wdi_rebuild.begin(connection)
-    say(context, f"WDI models: every series rebuilt ({rebuild.reason})" if rebuild.full else f"WDI models: {rebuild.reason}; only those rewritten")
+    say(
+        context,
+        f"WDI models: every series rebuilt ({rebuild.reason})"
+        if rebuild.full
+        else f"WDI models: {rebuild.reason}; only those rewritten",
+    )
     os.environ.update(warehouse.settings.dbt_env())
-    invocation = dbt.cli(["build", "--full-refresh"] if rebuild.full else ["build"], context=context, raise_on_error=False)
+    invocation = dbt.cli(
+        ["build", "--full-refresh"] if rebuild.full else ["build"], context=context, raise_on_error=False
+    )
     # dbt holds the build database while it runs, so each model's row count and columns are read
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (dbt_project.py).
@@ -52,8 +58,14 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     keep_parse_state(invocation.target_path, TARGET_DIR)
     prune_run_targets(TARGET_DIR, context.op_def.name)
     with warehouse.build_connection() as connection:
-        events = [event.with_metadata({**event.metadata, **table_metadata(connection, *context.asset_key_for_output(event.output_name).path)})
-                  if isinstance(event, dg.Output) else event for event in events]
+        events = [
+            event.with_metadata(
+                {**event.metadata, **table_metadata(connection, *context.asset_key_for_output(event.output_name).path)}
+            )
+            if isinstance(event, dg.Output)
+            else event
+            for event in events
+        ]
     yield from events
     if not invocation.is_successful():
         raise invocation.get_error()

@@ -1,10 +1,9 @@
 """The publish asset: the last step of every refresh, downstream of every mart and its tests."""
 
-
 import dagster as dg
 
-from orchestration.assets.dbt import published_keys
 from orchestration import failpoints, publication_record
+from orchestration.assets.dbt import published_keys
 from orchestration.changes import code_fingerprint, is_full, say
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.publishing import publish
@@ -20,7 +19,10 @@ from orchestration.wdi_rebuild import series_tables
     deps=published_keys(),
     group_name="publish",
     kinds={"duckdb"},
-    description="warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before passed; then what the run staged becomes snapshots.",
+    description=(
+        "warehouse/warehouse.duckdb: the marts and the study audit, replaced atomically once every step before "
+        "passed; then what the run staged becomes snapshots."
+    ),
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings
@@ -28,8 +30,11 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
     counts, patched = publish(settings, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
     publication = publication_record.last(settings).id
-    say(context, f"published {len(counts)} tables as publication {publication}"
-                 + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"))
+    say(
+        context,
+        f"published {len(counts)} tables as publication {publication}"
+        + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"),
+    )
     failpoints.reached("publish:recorded")
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
     # Should this fail or die, the next refresh completes the promotion: the publication used them.

@@ -24,8 +24,10 @@ def country_reference(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         return unchanged(warehouse, ["raw", "country_reference"], fingerprint)
     warehouse.replace_table("raw", "country_reference", countries.reference_table())
     warehouse.record_loaded(raw_inputs.COUNTRY_REFERENCE, fingerprint)
-    return dg.MaterializeResult(metadata={"loaded": True, "library": library, **warehouse.table_metadata("raw", "country_reference")},
-                                data_version=dg.DataVersion(fingerprint))
+    return dg.MaterializeResult(
+        metadata={"loaded": True, "library": library, **warehouse.table_metadata("raw", "country_reference")},
+        data_version=dg.DataVersion(fingerprint),
+    )
 
 
 @dg.asset(
@@ -42,8 +44,10 @@ def snapshot_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         return unchanged(warehouse, ["raw", "snapshot_files"], fingerprint)
     warehouse.replace_table("raw", "snapshot_files", pd.DataFrame(rows))
     warehouse.record_loaded(raw_inputs.SNAPSHOT_FILES, fingerprint)
-    return dg.MaterializeResult(metadata={"loaded": True, **warehouse.table_metadata("raw", "snapshot_files")},
-                                data_version=dg.DataVersion(fingerprint))
+    return dg.MaterializeResult(
+        metadata={"loaded": True, **warehouse.table_metadata("raw", "snapshot_files")},
+        data_version=dg.DataVersion(fingerprint),
+    )
 
 
 ASSETS = [country_reference, snapshot_files]

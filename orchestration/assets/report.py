@@ -10,9 +10,9 @@ import dagster as dg
 
 from orchestration.assets.publish import published_warehouse
 from orchestration.changes import code_fingerprint
+from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.publication_record import copy_path
 from orchestration.report import write_report
-from orchestration.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.resources import WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, Settings
 
@@ -30,10 +30,12 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     page = write_report(copy_path(settings), settings.report_dir / "index.html")
     shutil.copyfile(_dbt_docs(settings, context), settings.report_dir / "docs.html")
     context.log.info(f"report written to {page}")
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(page)),
-        "dbt_docs": dg.MetadataValue.path(str(settings.report_dir / "docs.html")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(page)),
+            "dbt_docs": dg.MetadataValue.path(str(settings.report_dir / "docs.html")),
+        }
+    )
 
 
 def docs_folder(code: str) -> Path:
@@ -43,8 +45,8 @@ def docs_folder(code: str) -> Path:
 
 def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     """`dbt docs generate --static` as a plain subprocess: DbtCliResource would first load a dbt
-    adapter in this process (~5 s) that docs do not use. The project's manifest and partial-parse
-    state are copied in, and --no-compile skips compiling all 118 nodes (~3 s): the docs show each
+    adapter in this process that docs do not use. The project's manifest and partial-parse
+    state are copied in, and --no-compile skips compiling every node: the docs show each
     model's SQL as written. The docs describe the models, not the data (the catalog's columns and
     types are the code's), so they are drawn once for each version of the code, under the dbt
     project's target folder, and every warehouse home of this checkout uses them."""
@@ -57,13 +59,29 @@ def _dbt_docs(settings: Settings, context: dg.AssetExecutionContext) -> Path:
     for state in (DBT_PROJECT.manifest_path, TARGET_DIR / PARTIAL_PARSE_FILE_NAME):
         shutil.copyfile(state, target / state.name)
     done = subprocess.run(
-        [DBT_EXECUTABLE, "docs", "generate", "--static", "--no-compile", "--target-path", str(target),
-         "--project-dir", str(DBT_PROJECT.project_dir), "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
-        cwd=DBT_PROJECT.project_dir, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True,
+        [
+            DBT_EXECUTABLE,
+            "docs",
+            "generate",
+            "--static",
+            "--no-compile",
+            "--target-path",
+            str(target),
+            "--project-dir",
+            str(DBT_PROJECT.project_dir),
+            "--profiles-dir",
+            str(DBT_PROJECT.profiles_dir),
+        ],
+        cwd=DBT_PROJECT.project_dir,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
-        raise RuntimeError(f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"dbt docs generate failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+        )
     target.chmod(0o755)  # mkdtemp's folder is its owner's alone; the docs are for anyone who can read the project
     try:
         target.rename(drawn)

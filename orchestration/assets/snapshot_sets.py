@@ -22,15 +22,23 @@ class SnapshotConfig(dg.Config):
 
 def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.asset(key=["snapshots", spec.name], group_name=spec.name, kinds=set(spec.kinds), description=spec.description)
-    def _snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _snapshots(
+        context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         settings = warehouse.settings
-        staged = staging.take_inbox(settings, spec, context.run_id, lambda text: say(context, f"{spec.name}: {text}")) if config.inbox else []
+        staged = (
+            staging.take_inbox(settings, spec, context.run_id, lambda text: say(context, f"{spec.name}: {text}"))
+            if config.inbox
+            else []
+        )
         if staged:
             say(context, f"{spec.name}: took {', '.join(r.file for r in staged)} from the inbox")
         if config.live:
             say(context, f"{spec.name}: checking the live upstream: {spec.upstream}")
             current = current_set(warehouse, spec)
-            staged += staging.stage(settings, spec.name, context.run_id, spec.fetch(settings, current, lambda text: say(context, text)))
+            staged += staging.stage(
+                settings, spec.name, context.run_id, spec.fetch(settings, current, lambda text: say(context, text))
+            )
         for record in staged:
             spec.check_file(staging.staging_dir(settings, spec.name) / record.file, settings)
         snapshot_set = current_set(warehouse, spec)
@@ -39,8 +47,12 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             metadata={
                 "inbox": config.inbox,
                 "live": config.live,
-                "staged": dg.MetadataValue.md("\n".join(f"- `{r.file}` from {r.obtained_from}" for r in staged) or "none"),
-                "files": dg.MetadataValue.md("\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in snapshot_set.files)),
+                "staged": dg.MetadataValue.md(
+                    "\n".join(f"- `{r.file}` from {r.obtained_from}" for r in staged) or "none"
+                ),
+                "files": dg.MetadataValue.md(
+                    "\n".join(f"- `{r.file}` ({r.vintage or 'no vintage'})" for _, r in snapshot_set.files)
+                ),
                 "snapshot_fingerprint": snapshot_set.fingerprint,
             },
             data_version=dg.DataVersion(snapshot_set.fingerprint),
@@ -65,5 +77,8 @@ def needs_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, 
 
 def unchanged(warehouse: WarehouseResource, asset_key: list[str], fingerprint: str) -> dg.MaterializeResult:
     """The result of a raw asset whose table is already current: same data version, nothing loaded."""
-    return dg.MaterializeResult(asset_key=asset_key, data_version=dg.DataVersion(fingerprint), metadata={
-        "loaded": False, "snapshot_fingerprint": fingerprint, **warehouse.table_metadata(*asset_key)})
+    return dg.MaterializeResult(
+        asset_key=asset_key,
+        data_version=dg.DataVersion(fingerprint),
+        metadata={"loaded": False, "snapshot_fingerprint": fingerprint, **warehouse.table_metadata(*asset_key)},
+    )

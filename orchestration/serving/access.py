@@ -23,8 +23,11 @@ TOKEN_ENV = "WAREHOUSE_SERVE_TOKEN"
 MIN_TOKEN_LENGTH = 16
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 # Every answer: no page of another site may frame the console, nor a browser guess a download's type.
-_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                     (b"referrer-policy", b"no-referrer")]
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -41,9 +44,11 @@ def refusal_to_start(host: str, token: str | None) -> str | None:
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
         return f"the token is too short: give one of at least {MIN_TOKEN_LENGTH} characters (for example `openssl rand -hex 24`)"
     if token is None and not is_loopback(host):
-        return (f"refusing to listen on {host} without a token: anyone who can reach it could query the warehouse. "
-                f"Set {TOKEN_ENV} (or give --token) to a secret of at least {MIN_TOKEN_LENGTH} characters; clients then "
-                "send `Authorization: Bearer <token>`. Without a token, listen on 127.0.0.1 only.")
+        return (
+            f"refusing to listen on {host} without a token: anyone who can reach it could query the warehouse. "
+            f"Set {TOKEN_ENV} (or give --token) to a secret of at least {MIN_TOKEN_LENGTH} characters; clients then "
+            "send `Authorization: Bearer <token>`. Without a token, listen on 127.0.0.1 only."
+        )
     return None
 
 
@@ -59,8 +64,12 @@ class Guard:
             return
         if self.token is not None and not self._shows_token(Headers(scope=scope).get("authorization", "")):
             response = JSONResponse(
-                {"error": "unauthorized", "message": "this warehouse needs its token: send `Authorization: Bearer <token>`"},
-                status_code=401, headers={"WWW-Authenticate": 'Basic realm="warehouse", charset="UTF-8"'},
+                {
+                    "error": "unauthorized",
+                    "message": "this warehouse needs its token: send `Authorization: Bearer <token>`",
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="warehouse", charset="UTF-8"'},
             )
             await response(scope, receive, send)
             return

@@ -51,20 +51,33 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
 
     def tables(request: Request) -> Response:
         with publications.lease(request.query_params.get("publication")) as lease:
-            body = [{"name": t.name, "description": t.description, "row_count": t.row_count,
-                     "columns": [{"name": n, "type": k, "description": d} for n, k, d in t.columns]}
-                    for t in lease.catalog()]
+            body = [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "row_count": t.row_count,
+                    "columns": [{"name": n, "type": k, "description": d} for n, k, d in t.columns],
+                }
+                for t in lease.catalog()
+            ]
         return JSONResponse(body, headers={"X-Publication": lease.publication.id})
 
     def listing(request: Request) -> Response:
-        return JSONResponse([{"id": p.id, "published_at": p.published_at, "run_id": p.run_id, "inputs": p.inputs}
-                             for p in kept(settings)])
+        return JSONResponse(
+            [
+                {"id": p.id, "published_at": p.published_at, "run_id": p.run_id, "inputs": p.inputs}
+                for p in kept(settings)
+            ]
+        )
 
     def answer(sql: str, publication_id: str | None) -> Response:
         with publications.lease(publication_id) as lease:
             result = analyst.execute(lease.cursor, sql)
-        return Response(formats.result_json(result, lease.publication), media_type="application/json",
-                        headers={"X-Publication": lease.publication.id})
+        return Response(
+            formats.result_json(result, lease.publication),
+            media_type="application/json",
+            headers={"X-Publication": lease.publication.id},
+        )
 
     def download(sql: str, publication_id: str | None, fmt: str) -> Response:
         lease = publications.lease(publication_id)
@@ -81,8 +94,11 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                 lease.close()
 
         name = f"query-{lease.publication.id}.{fmt}"
-        return StreamingResponse(pieces(), media_type=formats.MEDIA_TYPES[fmt], headers={
-            "Content-Disposition": f'attachment; filename="{name}"', "X-Publication": lease.publication.id})
+        return StreamingResponse(
+            pieces(),
+            media_type=formats.MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Publication": lease.publication.id},
+        )
 
     async def query(request: Request) -> Response:
         if request.method == "POST":
@@ -94,7 +110,9 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         if not isinstance(sql, str) or not sql.strip():
             raise Problem(400, "invalid", "give the SQL to run: `sql` (a string)")
         if publication_id is not None and not isinstance(publication_id, str):
-            raise Problem(400, "invalid", "`publication` is a publication id (a string); leave it out for the current one")
+            raise Problem(
+                400, "invalid", "`publication` is a publication id (a string); leave it out for the current one"
+            )
         if fmt == "json":
             return await run_in_threadpool(answer, sql, publication_id or None)
         if fmt not in formats.MEDIA_TYPES:
@@ -105,10 +123,18 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         chosen = request.query_params.get("publication")
         with publications.lease(chosen) as lease:
             catalog = lease.catalog()
-        return _TEMPLATES.TemplateResponse(request, "console.html", {
-            "publication": lease.publication, "publications": kept(settings), "tables": catalog,
-            "examples": readme_examples(), "limits": [limits.QUERY_TIMEOUT_S, limits.QUERY_MAX_ROWS],
-        }, headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"})
+        return _TEMPLATES.TemplateResponse(
+            request,
+            "console.html",
+            {
+                "publication": lease.publication,
+                "publications": kept(settings),
+                "tables": catalog,
+                "examples": readme_examples(),
+                "limits": [limits.QUERY_TIMEOUT_S, limits.QUERY_MAX_ROWS],
+            },
+            headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"},
+        )
 
     middleware = [Middleware(Guard, token=token)]
     if token is None:  # only then is the service on loopback alone (orchestration/serving/access.py)
@@ -122,7 +148,9 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
         ],
         middleware=middleware,
-        exception_handlers={kind: _problem for kind in (Problem, UnknownPublication, analyst.QueryRefused, duckdb.Error)},
+        exception_handlers={
+            kind: _problem for kind in (Problem, UnknownPublication, analyst.QueryRefused, duckdb.Error)
+        },
         lifespan=_closing(publications),
     )
     return app
@@ -141,19 +169,22 @@ async def _json_body(request: Request) -> dict:
     """The request's JSON object, read up to the body limit."""
     limit = limits.SERVE_MAX_BODY_BYTES.value()
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise Problem(415, "invalid", "send the query as JSON: Content-Type: application/json, {\"sql\": \"...\"}")
+        raise Problem(415, "invalid", 'send the query as JSON: Content-Type: application/json, {"sql": "..."}')
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise Problem(413, "too_large", f"the request is larger than {limit:,} bytes "
-                                            f"({limits.SERVE_MAX_BODY_BYTES.env} sets the limit)")
+            raise Problem(
+                413,
+                "too_large",
+                f"the request is larger than {limit:,} bytes ({limits.SERVE_MAX_BODY_BYTES.env} sets the limit)",
+            )
     try:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise Problem(400, "invalid", f"the body is not JSON: {error}") from None
     if not isinstance(parsed, dict):
-        raise Problem(400, "invalid", "the body is a JSON object: {\"sql\": \"...\", \"publication\": \"<id>\"}")
+        raise Problem(400, "invalid", 'the body is a JSON object: {"sql": "...", "publication": "<id>"}')
     return parsed
 
 

@@ -55,8 +55,10 @@ def to_iso3(names: list[tuple[int, str]], crosswalk_path: Path, *, where: str) -
     for line, name in names:
         code = crosswalk.get(name)
         if code is None:
-            problems.append(f"line {line}: {name!r} is not in {crosswalk_path} ({suggestion(name)}; "
-                            f"once checked, add the line {name},<ISO3> to it)")
+            problems.append(
+                f"line {line}: {name!r} is not in {crosswalk_path} ({suggestion(name)}; "
+                f"once checked, add the line {name},<ISO3> to it)"
+            )
         elif first_with_code.setdefault(code, (line, name))[1] != name:
             first_line, first_name = first_with_code[code]
             problems.append(f"lines {first_line} and {line}: {first_name!r} and {name!r} are both {code}")

@@ -63,10 +63,19 @@ class _GuardedSession(requests.Session):
 
     def __init__(self, policy: RetryPolicy):
         super().__init__()
-        retry = Retry(total=policy.retries, connect=policy.retries, read=policy.retries, status=policy.retries, other=0,
-                      backoff_factor=policy.backoff, status_forcelist=RETRIED_STATUSES, allowed_methods={"GET"},
-                      respect_retry_after_header=True, raise_on_status=False,
-                      retry_after_max=int(limits.FETCH_DEADLINE_S.value()) + 1)
+        retry = Retry(
+            total=policy.retries,
+            connect=policy.retries,
+            read=policy.retries,
+            status=policy.retries,
+            other=0,
+            backoff_factor=policy.backoff,
+            status_forcelist=RETRIED_STATUSES,
+            allowed_methods={"GET"},
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            retry_after_max=int(limits.FETCH_DEADLINE_S.value()) + 1,
+        )
         adapter = HTTPAdapter(max_retries=retry)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
@@ -95,8 +104,10 @@ def refuse_redirect(origin: str, target: str) -> None:
         return
     if same_host and same_scheme:
         return
-    raise UpstreamError(f"a redirect from {origin} to {target} was refused: only https on the same host, or to a host in "
-                        f"{limits.FETCH_REDIRECT_HOSTS.env} ({', '.join(sorted(allowed)) or 'none set'}), is followed")
+    raise UpstreamError(
+        f"a redirect from {origin} to {target} was refused: only https on the same host, or to a host in "
+        f"{limits.FETCH_REDIRECT_HOSTS.env} ({', '.join(sorted(allowed)) or 'none set'}), is followed"
+    )
 
 
 def get(http: requests.Session, url: str, policy: RetryPolicy, what: str, *, missing_ok: bool = False) -> Answer | None:
@@ -117,14 +128,18 @@ def get(http: requests.Session, url: str, policy: RetryPolicy, what: str, *, mis
     worker.start()
     worker.join(deadline)
     if worker.is_alive():
-        raise UpstreamError(f"{what}: no complete answer within {deadline:g} s from {url}; gave up "
-                            f"({limits.FETCH_DEADLINE_S.env} sets the deadline)")
+        raise UpstreamError(
+            f"{what}: no complete answer within {deadline:g} s from {url}; gave up "
+            f"({limits.FETCH_DEADLINE_S.env} sets the deadline)"
+        )
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("answer")
 
 
-def _fetch(http: requests.Session, url: str, policy: RetryPolicy, what: str, missing_ok: bool, deadline: float) -> Answer | None:
+def _fetch(
+    http: requests.Session, url: str, policy: RetryPolicy, what: str, missing_ok: bool, deadline: float
+) -> Answer | None:
     attempts = policy.retries + 1
     try:
         response = http.get(url, timeout=policy.timeout, stream=True)
@@ -133,13 +148,17 @@ def _fetch(http: requests.Session, url: str, policy: RetryPolicy, what: str, mis
     except requests.RequestException as error:
         cause = error.args[0] if error.args else error
         reason = getattr(cause, "reason", None) or cause  # urllib3's MaxRetryError holds the last failure
-        raise UpstreamError(f"{what}: no answer after {attempts} attempts ({type(reason).__name__}: {reason}) from {url}") from None
+        raise UpstreamError(
+            f"{what}: no answer after {attempts} attempts ({type(reason).__name__}: {reason}) from {url}"
+        ) from None
     with response:
         answered = response.url
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code in RETRIED_STATUSES:
-            raise UpstreamError(f"{what}: no answer after {attempts} attempts (HTTP {response.status_code}) from {answered}")
+            raise UpstreamError(
+                f"{what}: no answer after {attempts} attempts (HTTP {response.status_code}) from {answered}"
+            )
         if response.status_code != 200:
             raise UpstreamError(f"{what}: HTTP {response.status_code} from {answered}")
         content = _body(response, what, deadline)
@@ -151,20 +170,27 @@ def _body(response: requests.Response, what: str, deadline: float) -> bytes:
     max_bytes = limits.FETCH_MAX_BYTES.value()
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise UpstreamError(f"{what}: the answer declares {int(declared):,} bytes, over the limit of {max_bytes:,} "
-                            f"({limits.FETCH_MAX_BYTES.env}) from {response.url}")
+        raise UpstreamError(
+            f"{what}: the answer declares {int(declared):,} bytes, over the limit of {max_bytes:,} "
+            f"({limits.FETCH_MAX_BYTES.env}) from {response.url}"
+        )
     chunks, size = [], 0
     try:
         while chunk := response.raw.read1(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
-                raise UpstreamError(f"{what}: the answer passed {max_bytes:,} bytes ({limits.FETCH_MAX_BYTES.env}) "
-                                    f"and was cut off, from {response.url}")
+                raise UpstreamError(
+                    f"{what}: the answer passed {max_bytes:,} bytes ({limits.FETCH_MAX_BYTES.env}) "
+                    f"and was cut off, from {response.url}"
+                )
             if time.monotonic() > deadline:
-                raise UpstreamError(f"{what}: the answer was still arriving ({size:,} bytes) when the deadline of "
-                                    f"{limits.FETCH_DEADLINE_S.value():g} s passed ({limits.FETCH_DEADLINE_S.env}), from {response.url}")
+                raise UpstreamError(
+                    f"{what}: the answer was still arriving ({size:,} bytes) when the deadline of "
+                    f"{limits.FETCH_DEADLINE_S.value():g} s passed ({limits.FETCH_DEADLINE_S.env}), from {response.url}"
+                )
             chunks.append(chunk)
     except (urllib3.exceptions.HTTPError, OSError) as error:  # a read timeout, a lying Content-Length, bad gzip
-        raise UpstreamError(f"{what}: the answer broke off after {size:,} bytes ({type(error).__name__}: {error}) "
-                            f"from {response.url}") from None
+        raise UpstreamError(
+            f"{what}: the answer broke off after {size:,} bytes ({type(error).__name__}: {error}) from {response.url}"
+        ) from None
     return b"".join(chunks)

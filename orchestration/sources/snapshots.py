@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from fnmatch import fnmatch
 from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from orchestration.durable import sha256_of, write_atomic

@@ -38,7 +38,9 @@ class SourceSpec:
     upstream: str  # what its live check looks at, in words
     file_names: str  # a regular expression: the whole names its snapshot files may have; nothing else is taken in
     names_help: str  # the same, in words, for the message that refuses a name
-    slot: Callable[[Path], str | None]  # which snapshot a file fills; the same slot replaces it (None: not a file of this source)
+    slot: Callable[
+        [Path], str | None
+    ]  # which snapshot a file fills; the same slot replaces it (None: not a file of this source)
     check_file: Callable[[Path, Settings], None]  # the parser's verdict on an incoming file; raises saying why
     fetch: Fetch  # what is new upstream, as files to stage; [] when nothing is
     covers: Callable[[Path], frozenset[str]] | None = None  # slots a file fills besides its own (a zip of many series)

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +66,7 @@ class InboxRefused(SnapshotError):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,9 @@ def _add_to_record(settings: Settings, source: str, run_id: str, entries: list[S
     folder = staging_dir(settings, source)
     record = _record(settings, source) or {"run_id": run_id, "files": []}
     names = {entry.file for entry in entries}
-    record["files"] = [data for data in record["files"] if data["file"] not in names] + [asdict(entry) for entry in entries]
+    record["files"] = [data for data in record["files"] if data["file"] not in names] + [
+        asdict(entry) for entry in entries
+    ]
     _write_json(folder / STAGED_RECORD, record)
 
 
@@ -155,14 +157,23 @@ def stage(settings: Settings, source: str, run_id: str, incoming: list[IncomingF
     entries = []
     for item in incoming:
         write_atomic(folder / item.name, item.content)
-        entries.append(SnapshotFile(file=item.name, sha256=sha256_bytes(item.content), bytes=len(item.content),
-                                    obtained_from=item.obtained_from, date_accessed=item.date_accessed,
-                                    vintage=item.vintage, notes=item.notes))
+        entries.append(
+            SnapshotFile(
+                file=item.name,
+                sha256=sha256_bytes(item.content),
+                bytes=len(item.content),
+                obtained_from=item.obtained_from,
+                date_accessed=item.date_accessed,
+                vintage=item.vintage,
+                notes=item.notes,
+            )
+        )
     _add_to_record(settings, source, run_id, entries)
     return entries
 
 
 # ---- the inbox -------------------------------------------------------------------------------
+
 
 def inbox_files(settings: Settings, source: str) -> list[Path]:
     """What waits in inbox/<source>/: every entry but hidden ones and ``*.part`` (a writer's file in
@@ -171,7 +182,9 @@ def inbox_files(settings: Settings, source: str) -> list[Path]:
     inbox = settings.inbox_dir / source
     if not inbox.is_dir():
         return []
-    return sorted(path for path in inbox.iterdir() if not path.name.startswith(".") and not path.name.endswith(IN_PROGRESS_SUFFIX))
+    return sorted(
+        path for path in inbox.iterdir() if not path.name.startswith(".") and not path.name.endswith(IN_PROGRESS_SUFFIX)
+    )
 
 
 def unsettled_for(path: Path) -> float:
@@ -223,8 +236,10 @@ def _wait_until_settled(paths: list[Path], say: Callable[[str], None]) -> list[P
             break
         if time.monotonic() + min(waits[p] for p in pending) > give_up:
             for path in pending:
-                say(f"{path.name} is still being written (changed under {limits.INBOX_SETTLE_S.value():g} s ago, "
-                    f"{limits.INBOX_SETTLE_S.env}); left in the inbox for the next refresh")
+                say(
+                    f"{path.name} is still being written (changed under {limits.INBOX_SETTLE_S.value():g} s ago, "
+                    f"{limits.INBOX_SETTLE_S.env}); left in the inbox for the next refresh"
+                )
             break
         say(f"waiting for {', '.join(p.name for p in pending)} to stop changing")
         time.sleep(min(waits[p] for p in pending) + 0.05)
@@ -247,8 +262,14 @@ def _take(path: Path, folder: Path) -> tuple[SnapshotFile, tuple] | None:
     if identity != _identity(after):
         (folder / path.name).unlink()
         return None
-    entry = SnapshotFile(file=path.name, sha256=digest, bytes=before.st_size, obtained_from=f"inbox: dropped by hand into {path.parent}",
-                         date_accessed=now(), notes="taken from the inbox")
+    entry = SnapshotFile(
+        file=path.name,
+        sha256=digest,
+        bytes=before.st_size,
+        obtained_from=f"inbox: dropped by hand into {path.parent}",
+        date_accessed=now(),
+        notes="taken from the inbox",
+    )
     return entry, identity
 
 
@@ -257,7 +278,9 @@ def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
     return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
-def take_inbox(settings: Settings, spec: SourceSpec, run_id: str, say: Callable[[str], None] = lambda _: None) -> list[SnapshotFile]:
+def take_inbox(
+    settings: Settings, spec: SourceSpec, run_id: str, say: Callable[[str], None] = lambda _: None
+) -> list[SnapshotFile]:
     """Stage every settled file waiting in inbox/<source>/; each leaves the inbox only once its copy
     is staged, fsynced, read back and recorded. Refused entries are moved to rejected/ with the
     reason, and the refresh stops naming them."""
@@ -280,7 +303,7 @@ def take_inbox(settings: Settings, spec: SourceSpec, run_id: str, say: Callable[
         return []
     _add_to_record(settings, source, run_id, [entry for _, entry, _ in taken])
     failpoints.reached("inbox:recorded")
-    for path, entry, identity in taken:
+    for path, _, identity in taken:
         if identity == _identity(os.lstat(path)):
             path.unlink()
         else:
@@ -308,6 +331,7 @@ def _new_rejected_folder(settings: Settings, source: str) -> Path:
 
 
 # ---- promotion and rejection ------------------------------------------------------------------
+
 
 def promote(settings: Settings, spec: SourceSpec) -> list[str]:
     """Make the staged files snapshots of ``spec``'s source; the ones they replace move to superseded/.
@@ -353,7 +377,11 @@ def _promotion_plan(folder: Path, target: Path, spec: SourceSpec, record: dict) 
     kept = [entry for entry in provenance.files if entry not in moves and entry.file not in staged_names]
     provenance.files = kept + [SnapshotFile(**entry) for entry in record["files"]]
     stamp = record["files"][0]["date_accessed"].replace(":", "")
-    plan = {"archive": f"{SUPERSEDED_DIR}/{stamp}", "moves": [asdict(entry) for entry in moves], "provenance": provenance.to_dict()}
+    plan = {
+        "archive": f"{SUPERSEDED_DIR}/{stamp}",
+        "moves": [asdict(entry) for entry in moves],
+        "provenance": provenance.to_dict(),
+    }
     _write_json(path, plan)
     return plan
 

@@ -26,7 +26,6 @@ def _check_file(path: Path, settings: Settings) -> None:
     parser.parse_report_page(path.read_bytes().decode("utf-8"), country, year, str(path))
 
 
-
 SPEC = SourceSpec(
     name=NAME,
     title="DataReportal Digital reports",

@@ -1,6 +1,6 @@
 """DataReportal: the curated figures and saved report pages, as one raw table."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +9,8 @@ import pandas as pd
 from orchestration.assets.snapshot_sets import current_set, needs_load, unchanged
 from orchestration.resources import WarehouseResource
 from orchestration.sources import countries
-from orchestration.sources.datareportal import SPEC, parser as datareportal
+from orchestration.sources.datareportal import SPEC
+from orchestration.sources.datareportal import parser as datareportal
 from orchestration.sources.snapshots import SnapshotFile
 
 
@@ -33,15 +34,21 @@ def datareportal_figures(context: dg.AssetExecutionContext, warehouse: Warehouse
     page_names = datareportal.configured_pages(datareportal.load_config(warehouse.settings.datareportal_config))
     frames += [_page(path, record, page_names) for path, record in pages]
     # Explicit types: report pages have no line numbers, which would otherwise change the column's type.
-    table = pd.concat(frames, ignore_index=True).astype({"report_year": "int32", "value": "float64", "source_line": "Int32"})
+    table = pd.concat(frames, ignore_index=True).astype(
+        {"report_year": "int32", "value": "float64", "source_line": "Int32"}
+    )
     datareportal.check_conflicts(table, f"{folder} (curated figures and report pages together)")
-    table["loaded_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+    table["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
     rows = warehouse.replace_table("raw", "datareportal_figures", table)
     warehouse.record_loaded(SPEC.name, snapshot_set.fingerprint)
     context.log.info(f"loaded {rows} citations from the curated file and {len(pages)} report pages")
     return dg.MaterializeResult(
-        metadata={"loaded": True, "report_pages": len(pages), "snapshot_fingerprint": snapshot_set.fingerprint,
-                  **warehouse.table_metadata("raw", "datareportal_figures")},
+        metadata={
+            "loaded": True,
+            "report_pages": len(pages),
+            "snapshot_fingerprint": snapshot_set.fingerprint,
+            **warehouse.table_metadata("raw", "datareportal_figures"),
+        },
         data_version=dg.DataVersion(snapshot_set.fingerprint),
     )
 
@@ -58,7 +65,9 @@ def _page(path: Path, record: SnapshotFile, page_names: dict) -> pd.DataFrame:
     year, country = page_names[path.name]
     figures, _ = datareportal.parse_report_page(path.read_text(encoding="utf-8"), country, year, record.obtained_from)
     frame = pd.DataFrame(figures, columns=datareportal.COLUMNS)
-    return frame.assign(source_line=None, source_kind="report_page", source_file=record.file, source_sha256=record.sha256)
+    return frame.assign(
+        source_line=None, source_kind="report_page", source_file=record.file, source_sha256=record.sha256
+    )
 
 
 ASSETS = [datareportal_figures]

@@ -26,6 +26,14 @@ def fetch_changed_pages(settings: Settings, current: SnapshotSet, log: Callable[
         if held.get(name) == sha256_bytes(response.content):
             continue
         log(f"datareportal: {'changed' if name in held else 'new'} report page {url}")
-        incoming.append(IncomingFile(name, response.content, response.url, now(), vintage=f"Digital {year}",
-                                     notes="report page saved by a live check"))
+        incoming.append(
+            IncomingFile(
+                name,
+                response.content,
+                response.url,
+                now(),
+                vintage=f"Digital {year}",
+                notes="report page saved by a live check",
+            )
+        )
     return incoming

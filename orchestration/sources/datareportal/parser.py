@@ -29,7 +29,19 @@ from orchestration.sources.text_files import InputFileError, read_utf8
 
 FIGURES_FILE = "figures.csv"
 PAGE_PATTERN = "digital-*.html"
-COLUMNS = ["iso3", "country", "report_year", "metric", "value", "unit", "qualifier", "report_url", "quoted_in", "quoted_url", "note"]
+COLUMNS = [
+    "iso3",
+    "country",
+    "report_year",
+    "metric",
+    "value",
+    "unit",
+    "qualifier",
+    "report_url",
+    "quoted_in",
+    "quoted_url",
+    "note",
+]
 # metric -> the units a value of it may be given in
 METRICS = {
     "internet_penetration": {"percent_of_population"},
@@ -75,14 +87,23 @@ def read_figures(path: Path, known_iso3: set[str]) -> pd.DataFrame:
     the gate checks them (expectations/datareportal_figures.py)."""
     reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
     if reader.fieldnames != COLUMNS:
-        raise DataReportalError(f"{path}: line 1: header must be {','.join(COLUMNS)}; got {','.join(reader.fieldnames or [])}")
+        raise DataReportalError(
+            f"{path}: line 1: header must be {','.join(COLUMNS)}; got {','.join(reader.fieldnames or [])}"
+        )
     rows, problems = [], []
     for record in reader:
         line = reader.line_num
         row_problems = _row_problems(record, known_iso3)
         problems += [f"line {line}: {problem}" for problem in row_problems]
         if not row_problems:
-            rows.append({**record, "report_year": int(record["report_year"]), "value": float(record["value"]), "source_line": line})
+            rows.append(
+                {
+                    **record,
+                    "report_year": int(record["report_year"]),
+                    "value": float(record["value"]),
+                    "source_line": line,
+                }
+            )
     if problems:
         raise DataReportalError(f"{path}: " + "; ".join(problems))
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "source_line"])
@@ -139,13 +160,30 @@ _PERCENT = r"(?:%| percent)"
 # on purpose: a page that speaks of a figure in words the template does not match must stop the
 # refresh, not pass as "figure missing".
 _TEMPLATE = {
-    "population": ("population of {country}", r"As of January {year}, the total population of {country} was {n} {scale}"),
+    "population": (
+        "population of {country}",
+        r"As of January {year}, the total population of {country} was {n} {scale}",
+    ),
     "internet_users": ("internet users", r"There were {n} {scale} internet users in {country} in January {year}"),
-    "internet_penetration": ("internet penetration", r"The internet penetration rate, which is the share of the population that has access to the Internet, was {n}{pct}"),
-    "cellular_mobile_connections": ("mobile connections", r"In January {year} there were {n} {scale} cellular mobile connections in {country} which is equivalent to {n}{pct} of the total population"),
-    "social_media_users": ("social media users", r"There were {n} {scale} social media users in {country} in January {year}"),
+    "internet_penetration": (
+        "internet penetration",
+        r"The internet penetration rate, which is the share of the population that has access to the Internet, was {n}{pct}",
+    ),
+    "cellular_mobile_connections": (
+        "mobile connections",
+        r"In January {year} there were {n} {scale} cellular mobile connections in {country} which is equivalent to {n}{pct} of the total population",
+    ),
+    "social_media_users": (
+        "social media users",
+        r"There were {n} {scale} social media users in {country} in January {year}",
+    ),
 }
-_UNIT_KIND = {"population": "people", "internet_users": "people", "social_media_users": "people", "cellular_mobile_connections": "connections"}
+_UNIT_KIND = {
+    "population": "people",
+    "internet_users": "people",
+    "social_media_users": "people",
+    "cellular_mobile_connections": "connections",
+}
 
 
 class _Text(HTMLParser):
@@ -181,7 +219,9 @@ def parse_report_page(page: str, country: Country, year: int, url: str) -> tuple
     lowered = text.lower()
     mentions = {metric: mention.format(country=country.name).lower() for metric, (mention, _) in _TEMPLATE.items()}
     if not any(mention in lowered for mention in mentions.values()):
-        raise DataReportalError(f"{url}: no headline figure of the template found; is this a Digital {year} country report?")
+        raise DataReportalError(
+            f"{url}: no headline figure of the template found; is this a Digital {year} country report?"
+        )
     figures, missing = [], []
     for metric, (_, pattern) in _TEMPLATE.items():
         anchor = mentions[metric]
@@ -199,14 +239,29 @@ def parse_report_page(page: str, country: Country, year: int, url: str) -> tuple
 
 
 def _figures(metric: str, match: re.Match, country: Country, year: int, url: str) -> list[dict]:
-    base = {"iso3": country.iso3, "country": country.name, "report_year": year, "qualifier": "", "report_url": url,
-            "quoted_in": "DataReportal report page", "quoted_url": url, "note": f"extracted from the text: {match.group(0)!r}"}
+    base = {
+        "iso3": country.iso3,
+        "country": country.name,
+        "report_year": year,
+        "qualifier": "",
+        "report_url": url,
+        "quoted_in": "DataReportal report page",
+        "quoted_url": url,
+        "note": f"extracted from the text: {match.group(0)!r}",
+    }
     if metric == "internet_penetration":
         return [{**base, "metric": metric, "value": float(match.group(1)), "unit": "percent_of_population"}]
     unit = f"{match.group(2)}_{_UNIT_KIND[metric]}"
     figures = [{**base, "metric": metric, "value": float(match.group(1)), "unit": unit}]
     if metric == "cellular_mobile_connections":
-        figures.append({**base, "metric": "cellular_mobile_connections_pct", "value": float(match.group(3)), "unit": "percent_of_population"})
+        figures.append(
+            {
+                **base,
+                "metric": "cellular_mobile_connections_pct",
+                "value": float(match.group(3)),
+                "unit": "percent_of_population",
+            }
+        )
     return figures
 
 

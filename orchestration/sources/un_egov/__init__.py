@@ -15,7 +15,6 @@ def _check_file(path: Path, settings: Settings) -> None:
     parse_file(path)
 
 
-
 SPEC = SourceSpec(
     name=NAME,
     title="UN E-Government Survey",

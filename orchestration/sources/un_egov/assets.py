@@ -1,6 +1,6 @@
 """The UN survey's raw table: every survey year parsed, loaded whole into the build database."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -30,7 +30,7 @@ def un_egov_surveys(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         frame["source_sha256"] = record.sha256
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    table["loaded_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
+    table["loaded_at"] = pd.Timestamp(datetime.now(UTC)).tz_localize(None)
     rows = warehouse.replace_table("raw", "un_egov_surveys", table)
     warehouse.record_loaded(SPEC.name, snapshot_set.fingerprint)
     context.log.info(f"loaded {rows} rows from {len(files)} files")

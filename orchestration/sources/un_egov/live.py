@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from orchestration.settings import Settings
 from orchestration.sources import http
@@ -23,8 +23,9 @@ POLICY = http.RetryPolicy(timeout=60, retries=3, backoff=2.0)
 _YEAR = re.compile(r"EGOV_DATA_(\d{4})\.csv$")
 
 
-def fetch_new_surveys(settings: Settings, current: SnapshotSet, log: Callable[[str], None],
-                      policy: http.RetryPolicy = POLICY) -> list[IncomingFile]:
+def fetch_new_surveys(
+    settings: Settings, current: SnapshotSet, log: Callable[[str], None], policy: http.RetryPolicy = POLICY
+) -> list[IncomingFile]:
     template = settings.un_egov_url_template
     if not template:
         log("un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at")
@@ -33,9 +34,11 @@ def fetch_new_surveys(settings: Settings, current: SnapshotSet, log: Callable[[s
         raise http.UpstreamError(f"UN_EGOV_URL_TEMPLATE has no {{year}}: {template}")
     held = [int(match.group(1)) for _, record in current.files if (match := _YEAR.match(record.file))]
     if not held:
-        raise http.UpstreamError("un_egov: no survey (EGOV_DATA_<year>.csv) is held, so the live check does not know which "
-                                 "year to ask for next; drop the latest survey into the inbox first")
-    last_year = datetime.now(timezone.utc).year + 1  # a survey dated after next year is not a survey
+        raise http.UpstreamError(
+            "un_egov: no survey (EGOV_DATA_<year>.csv) is held, so the live check does not know which "
+            "year to ask for next; drop the latest survey into the inbox first"
+        )
+    last_year = datetime.now(UTC).year + 1  # a survey dated after next year is not a survey
     years = list(range(max(held) + SURVEY_EVERY_YEARS, last_year + 1, SURVEY_EVERY_YEARS))[:MAX_REQUESTS]
     session = http.session(policy)
     incoming = []
@@ -46,8 +49,18 @@ def fetch_new_surveys(settings: Settings, current: SnapshotSet, log: Callable[[s
             log(f"un_egov: no {year} survey at {url} yet (404)")
             return incoming
         log(f"un_egov: the {year} survey is published at {response.url}")
-        incoming.append(IncomingFile(f"EGOV_DATA_{year}.csv", response.content, obtained_from=response.url, date_accessed=now(),
-                                     vintage=f"E-Government Survey {year}", notes="downloaded by a live check"))
-    log(f"un_egov: asked for {', '.join(map(str, years)) or 'no year'}; the check asks for no year after {last_year} "
-        f"and at most {MAX_REQUESTS} a check")
+        incoming.append(
+            IncomingFile(
+                f"EGOV_DATA_{year}.csv",
+                response.content,
+                obtained_from=response.url,
+                date_accessed=now(),
+                vintage=f"E-Government Survey {year}",
+                notes="downloaded by a live check",
+            )
+        )
+    log(
+        f"un_egov: asked for {', '.join(map(str, years)) or 'no year'}; the check asks for no year after {last_year} "
+        f"and at most {MAX_REQUESTS} a check"
+    )
     return incoming

@@ -107,9 +107,7 @@ def _rows(path: Path, text: str):
         if not any(field.strip() for field in fields):
             continue
         if len(fields) != len(header):
-            raise UnEgovParseError(
-                f"{path}: line {line}: {len(fields)} fields where the header has {len(header)}"
-            )
+            raise UnEgovParseError(f"{path}: line {line}: {len(fields)} fields where the header has {len(header)}")
         yield _Row(line, {column: fields[header.index(name)] for column, name in known.items()})
 
 

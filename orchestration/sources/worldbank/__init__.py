@@ -32,7 +32,6 @@ def _check_file(path: Path, settings: Settings) -> None:
         )
 
 
-
 SPEC = SourceSpec(
     name=NAME,
     title="World Bank WDI",
@@ -47,7 +46,10 @@ SPEC = SourceSpec(
     raw_tables=("raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"),
     upstream="API v2 `lastupdated` of each configured indicator; only the indicators with a new release are fetched",
     file_names=r"WDI_CSV[A-Za-z0-9_.-]*\.zip|API_[A-Z0-9_.]+_(DS2|pivoted|live)[A-Za-z0-9_.-]*\.(csv|json)|Metadata_Country_[A-Za-z0-9_.-]+\.csv|country_live\.json",
-    names_help="WDI_CSV.zip, API_<indicator code>_DS2_<...>.csv (a bulk file), Metadata_Country_<...>.csv, or a saved API fetch (API_<code>_live.json, country_live.json)",
+    names_help=(
+        "WDI_CSV.zip, API_<indicator code>_DS2_<...>.csv (a bulk file), Metadata_Country_<...>.csv, "
+        "or a saved API fetch (API_<code>_live.json, country_live.json)"
+    ),
     slot=lazy("orchestration.sources.worldbank.parser", "snapshot_key"),
     check_file=_check_file,
     fetch=lazy("orchestration.sources.worldbank.api", "fetch_changed"),

@@ -71,7 +71,9 @@ class WorldBankClient:
 
     def lastupdated(self, code: str) -> str | None:
         """The release date of one indicator, from the page metadata of a one-row request."""
-        url = f"{self.base_url}/country/all/indicator/{code}?" + urlencode({"format": "json", "per_page": 1, "page": 1, "source": WDI_SOURCE_ID})
+        url = f"{self.base_url}/country/all/indicator/{code}?" + urlencode(
+            {"format": "json", "per_page": 1, "page": 1, "source": WDI_SOURCE_ID}
+        )
         return self._get(url, f"indicator {code} (release check)")[1].get("lastupdated")
 
     def countries(self) -> LiveFetch:
@@ -89,7 +91,9 @@ class WorldBankClient:
     def _collect(self, fetch: LiveFetch, path: str, params: dict, what: str) -> None:
         page = 1
         while True:
-            url = f"{self.base_url}/{path}?" + urlencode({"format": "json", "per_page": self.per_page, "page": page, **params})
+            url = f"{self.base_url}/{path}?" + urlencode(
+                {"format": "json", "per_page": self.per_page, "page": page, **params}
+            )
             body, meta, answered = self._get(url, what)
             fetch.urls.append(answered)
             fetch.pages.append(body)
@@ -139,8 +143,16 @@ def live_files(fetches: list[LiveFetch]) -> list[IncomingFile]:
     return [
         IncomingFile(
             name=live_file_name(fetch),
-            content=json.dumps({"name": fetch.name, "urls": fetch.urls, "fetched_at": fetch.fetched_at,
-                                "lastupdated": fetch.lastupdated, "pages": fetch.pages}, ensure_ascii=False).encode(),
+            content=json.dumps(
+                {
+                    "name": fetch.name,
+                    "urls": fetch.urls,
+                    "fetched_at": fetch.fetched_at,
+                    "lastupdated": fetch.lastupdated,
+                    "pages": fetch.pages,
+                },
+                ensure_ascii=False,
+            ).encode(),
             obtained_from=fetch.urls[0],
             date_accessed=fetch.fetched_at,
             vintage=fetch.lastupdated or "",
@@ -152,8 +164,14 @@ def live_files(fetches: list[LiveFetch]) -> list[IncomingFile]:
 
 def client_for(settings: Settings) -> WorldBankClient:
     _, live = load_config(settings.worldbank_config)
-    return WorldBankClient(settings.worldbank_api_url, per_page=live.per_page, timeout=live.timeout_seconds, retries=live.retries,
-                           backoff=live.backoff_seconds, countries_per_request=live.countries_per_request)
+    return WorldBankClient(
+        settings.worldbank_api_url,
+        per_page=live.per_page,
+        timeout=live.timeout_seconds,
+        retries=live.retries,
+        backoff=live.backoff_seconds,
+        countries_per_request=live.countries_per_request,
+    )
 
 
 def fetch_changed(settings: Settings, current: SnapshotSet, log: Callable[[str], None]) -> list[IncomingFile]:

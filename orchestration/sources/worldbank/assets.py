@@ -3,7 +3,7 @@
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,8 @@ from orchestration.assets.snapshot_sets import current_set, needs_load, unchange
 from orchestration.changes import differing_series, is_full, may_merge, say
 from orchestration.resources import WarehouseResource
 from orchestration.sources.snapshots import SnapshotFile
-from orchestration.sources.worldbank import SPEC, bulk_zip, parser as worldbank
+from orchestration.sources.worldbank import SPEC, bulk_zip
+from orchestration.sources.worldbank import parser as worldbank
 
 WORLDBANK = SPEC.name
 RAW_TABLES = ("wdi_countries", "wdi_indicators", "wdi_observations")
@@ -23,9 +24,24 @@ _SNAPSHOTS = dg.AssetKey(["snapshots", WORLDBANK])
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", "wdi_countries"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Region and income group per World Bank code; aggregates flagged."),
-        dg.AssetSpec(["raw", "wdi_indicators"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="One row per series: its metadata, range rule, aggregation, vintage and the snapshot file it comes from."),
-        dg.AssetSpec(["raw", "wdi_observations"], deps=[_SNAPSHOTS], kinds={"python", "duckdb"}, description="Every non-empty value of every series, one row per (indicator, code, year), with its line; aggregates kept."),
+        dg.AssetSpec(
+            ["raw", "wdi_countries"],
+            deps=[_SNAPSHOTS],
+            kinds={"python", "duckdb"},
+            description="Region and income group per World Bank code; aggregates flagged.",
+        ),
+        dg.AssetSpec(
+            ["raw", "wdi_indicators"],
+            deps=[_SNAPSHOTS],
+            kinds={"python", "duckdb"},
+            description="One row per series: its metadata, range rule, aggregation, vintage and the snapshot file it comes from.",
+        ),
+        dg.AssetSpec(
+            ["raw", "wdi_observations"],
+            deps=[_SNAPSHOTS],
+            kinds={"python", "duckdb"},
+            description="Every non-empty value of every series, one row per (indicator, code, year), with its line; aggregates kept.",
+        ),
     ],
     group_name=WORLDBANK,
 )
@@ -52,12 +68,23 @@ def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         connection.register("indicators_frame", _indicator_rows(indicators, series, files))
         counts, changed = _publish_raw(connection, merge)
     warehouse.record_loaded(WORLDBANK, snapshot_set.fingerprint)
-    rewritten = "every series written" if changed is None else f"{changed} added, changed or removed since the last load, only those rewritten"
-    say(context, f"{WORLDBANK}: {counts['wdi_observations']} observations of {counts['wdi_indicators']} series; {rewritten}")
+    rewritten = (
+        "every series written"
+        if changed is None
+        else f"{changed} added, changed or removed since the last load, only those rewritten"
+    )
+    say(
+        context,
+        f"{WORLDBANK}: {counts['wdi_observations']} observations of {counts['wdi_indicators']} series; {rewritten}",
+    )
     for table in RAW_TABLES:
         yield dg.MaterializeResult(
             asset_key=["raw", table],
-            metadata={"loaded": True, "snapshot_fingerprint": snapshot_set.fingerprint, **warehouse.table_metadata("raw", table)},
+            metadata={
+                "loaded": True,
+                "snapshot_fingerprint": snapshot_set.fingerprint,
+                **warehouse.table_metadata("raw", table),
+            },
             data_version=dg.DataVersion(snapshot_set.fingerprint),
         )
 
@@ -78,7 +105,9 @@ class _Files:
                 grouped[key].append((path, record))
         doubled = {key: [p.name for p, _ in entries] for key, entries in grouped.items() if len(entries) > 1}
         if doubled:
-            raise worldbank.WorldBankParseError(f"{folder}: more than one active snapshot for {doubled}; move the older one aside")
+            raise worldbank.WorldBankParseError(
+                f"{folder}: more than one active snapshot for {doubled}; move the older one aside"
+            )
         return cls({key: entries[0] for key, entries in grouped.items()})
 
     @property
@@ -93,23 +122,39 @@ class _Files:
     def countries(self) -> pd.DataFrame:
         if "country" in self.by_key:
             path, record = self.by_key["country"]
-            frame = (worldbank.read_country_metadata_json if path.suffix == ".json" else worldbank.read_country_metadata_csv)(path)
+            frame = (
+                worldbank.read_country_metadata_json if path.suffix == ".json" else worldbank.read_country_metadata_csv
+            )(path)
         elif self.zip:
             path, record = self.zip
             frame = worldbank.read_country_metadata_zip(path)
         else:
-            raise worldbank.WorldBankParseError("no country metadata snapshot (WDI_CSV.zip, Metadata_Country_*.csv or country_live.json)")
+            raise worldbank.WorldBankParseError(
+                "no country metadata snapshot (WDI_CSV.zip, Metadata_Country_*.csv or country_live.json)"
+            )
         return frame.assign(source_file=record.file, source_sha256=record.sha256)
 
     def series_metadata(self) -> pd.DataFrame:
-        return bulk_zip.read_series(self.zip[0]) if self.zip else pd.DataFrame(columns=[*bulk_zip.SERIES_COLUMNS.values()], dtype="string")
+        return (
+            bulk_zip.read_series(self.zip[0])
+            if self.zip
+            else pd.DataFrame(columns=[*bulk_zip.SERIES_COLUMNS.values()], dtype="string")
+        )
 
 
 _LIVE_OBSERVATIONS = """
     create or replace temp table live_incoming (
         country_code varchar, indicator_code varchar, year integer, value double, source_line integer)
 """
-_SOURCE_COLUMNS = ["indicator_code", "indicator_name", "values_hash", "source_file", "source_sha256", "vintage", "vintage_kind"]
+_SOURCE_COLUMNS = [
+    "indicator_code",
+    "indicator_name",
+    "values_hash",
+    "source_file",
+    "source_sha256",
+    "vintage",
+    "vintage_kind",
+]
 
 
 def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unzipped: Path) -> pd.DataFrame:
@@ -124,14 +169,30 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
         zip_data = bulk_zip.extract_data_file(path, unzipped)
         bulk[zip_data] = record
     last_updated = worldbank.read_indicator_csvs(connection, list(bulk), frozenset({zip_data} - {None})) if bulk else {}
-    connection.register("bulk_files", pd.DataFrame(
-        [(str(path), record.file, record.sha256, *_vintage(record, last_updated[path], files.zip[0] if path == zip_data else None))
-         for path, record in bulk.items()],
-        columns=["path", "source_file", "source_sha256", "vintage", "vintage_kind"]))
-    series = connection.execute(
-        "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash::varchar as values_hash, f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
-        "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
-    ).df() if bulk else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
+    connection.register(
+        "bulk_files",
+        pd.DataFrame(
+            [
+                (
+                    str(path),
+                    record.file,
+                    record.sha256,
+                    *_vintage(record, last_updated[path], files.zip[0] if path == zip_data else None),
+                )
+                for path, record in bulk.items()
+            ],
+            columns=["path", "source_file", "source_sha256", "vintage", "vintage_kind"],
+        ),
+    )
+    series = (
+        connection.execute(
+            "select s.source_file as path, s.indicator_code, s.indicator_name, s.values_hash::varchar as values_hash, "
+            "f.source_file, f.source_sha256, f.vintage, f.vintage_kind "
+            "from wdi_series_incoming as s join bulk_files as f on s.source_file = f.path"
+        ).df()
+        if bulk
+        else pd.DataFrame(columns=["path", *_SOURCE_COLUMNS])
+    )
     # A series with a file of its own is read from that file, never also from the zip.
     doubled = (series.path == str(zip_data)) & series.indicator_code.isin(files.own)
     series = series[~doubled]
@@ -142,17 +203,33 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
         if path.suffix == ".json":
             frame, vintage = worldbank.read_indicator_json(path)
             connection.register("live_frame", frame)
-            connection.execute("insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame")
+            connection.execute(
+                "insert into live_incoming select country_code, indicator_code, year, value, source_line from live_frame"
+            )
             # As text, like the bulk files' hashes: a 64-bit integer must not pass through pandas' floats.
-            values_hash = connection.execute("select bit_xor(hash(country_code, year, value, source_line))::varchar from live_frame").fetchall()[0][0]
-            live.append((code, frame.indicator_name.iloc[0] if len(frame) else None, values_hash, record.file, record.sha256,
-                         vintage or record.vintage, "API lastupdated" if vintage else "provenance record"))
+            values_hash = connection.execute(
+                "select bit_xor(hash(country_code, year, value, source_line))::varchar from live_frame"
+            ).fetchall()[0][0]
+            live.append(
+                (
+                    code,
+                    frame.indicator_name.iloc[0] if len(frame) else None,
+                    values_hash,
+                    record.file,
+                    record.sha256,
+                    vintage or record.vintage,
+                    "API lastupdated" if vintage else "provenance record",
+                )
+            )
     bulk_rows = "select w.country_code, w.indicator_code, w.year, w.value, w.source_line from wdi_incoming as w "
     if doubled.any():  # a filter over every value, so only when there is something to leave out
         bulk_rows += "semi join series_frame as s on w.source_file = s.path and w.indicator_code = s.indicator_code "
     bulk_rows = bulk_rows + "union all " if bulk else ""
-    connection.execute("create or replace temp view observations_incoming as " + bulk_rows
-                       + "select country_code, indicator_code, year, value, source_line from live_incoming")
+    connection.execute(
+        "create or replace temp view observations_incoming as "
+        + bulk_rows
+        + "select country_code, indicator_code, year, value, source_line from live_incoming"
+    )
     return pd.concat([series[_SOURCE_COLUMNS], pd.DataFrame(live, columns=_SOURCE_COLUMNS)], ignore_index=True)
 
 
@@ -171,22 +248,31 @@ def _indicator_rows(indicators: list[worldbank.Indicator], series: pd.DataFrame,
     series, else from the World Bank's metadata; the metadata where the zip has it."""
     metadata = files.series_metadata()
     if files.zip:
-        undescribed = sorted(set(series.indicator_code[series.source_file == files.zip[1].file]) - set(metadata.indicator_code))
+        undescribed = sorted(
+            set(series.indicator_code[series.source_file == files.zip[1].file]) - set(metadata.indicator_code)
+        )
         if undescribed:
             raise worldbank.WorldBankParseError(
-                f"{files.zip[0]}!{bulk_zip.SERIES_FILE}: no row for series of the data file: {', '.join(undescribed[:10])}")
+                f"{files.zip[0]}!{bulk_zip.SERIES_FILE}: no row for series of the data file: {', '.join(undescribed[:10])}"
+            )
     configured = {indicator.code: indicator for indicator in indicators}
     rows = series.merge(metadata.drop(columns=["indicator_name"]), on="indicator_code", how="left")
     rows["is_configured"] = rows.indicator_code.isin(configured)
     text = rows[["indicator_name", "unit_of_measure", "aggregation_method"]].astype(object).where(rows.notna(), None)
-    rows["unit"] = [configured[code].unit if code in configured else worldbank.unit_of(name, unit)
-                    for code, name, unit in zip(rows.indicator_code, text.indicator_name, text.unit_of_measure)]
-    rows["weighting"] = [configured[code].weighting if code in configured else worldbank.weighting_of(method)
-                         for code, method in zip(rows.indicator_code, text.aggregation_method)]
+    rows["unit"] = [
+        configured[code].unit if code in configured else worldbank.unit_of(name, unit)
+        for code, name, unit in zip(rows.indicator_code, text.indicator_name, text.unit_of_measure)
+    ]
+    rows["weighting"] = [
+        configured[code].weighting if code in configured else worldbank.weighting_of(method)
+        for code, method in zip(rows.indicator_code, text.aggregation_method)
+    ]
     return rows.astype({column: "string" for column in rows.columns if column != "is_configured"})
 
 
-_METADATA = [column for column in bulk_zip.SERIES_COLUMNS.values() if column not in ("indicator_code", "indicator_name")]
+_METADATA = [
+    column for column in bulk_zip.SERIES_COLUMNS.values() if column not in ("indicator_code", "indicator_name")
+]
 
 
 def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[dict[str, int], int | None]:
@@ -202,7 +288,7 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[di
                md5(concat_ws('|', values_hash, indicator_name, unit, weighting)) as fingerprint, ?::timestamp as loaded_at
         from indicators_frame order by indicator_code
         """,
-        [datetime.now(timezone.utc).replace(tzinfo=None)],
+        [datetime.now(UTC).replace(tzinfo=None)],
     )
     changed = _changed_series(connection) if merge else None
     connection.execute("create schema if not exists raw")
@@ -211,9 +297,13 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[di
     if changed is None:
         connection.execute("create or replace table raw.wdi_observations as select * from observations_incoming")
     else:
-        connection.execute("delete from raw.wdi_observations where indicator_code in (select indicator_code from series_changed)")
-        connection.execute("insert into raw.wdi_observations select * from observations_incoming "
-                           "where indicator_code in (select indicator_code from series_changed)")
+        connection.execute(
+            "delete from raw.wdi_observations where indicator_code in (select indicator_code from series_changed)"
+        )
+        connection.execute(
+            "insert into raw.wdi_observations select * from observations_incoming "
+            "where indicator_code in (select indicator_code from series_changed)"
+        )
     connection.execute("create or replace table raw.wdi_indicators as select * from indicators_incoming")
     connection.execute("commit")
     counts = {table: connection.execute(f"select count(*) from raw.{table}").fetchall()[0][0] for table in RAW_TABLES}
@@ -223,7 +313,9 @@ def _publish_raw(connection: duckdb.DuckDBPyConnection, merge: bool) -> tuple[di
 def _changed_series(connection: duckdb.DuckDBPyConnection) -> int:
     """The temp table series_changed: the series added, removed or changed since the raw tables'
     last load (by this code, so with fingerprints), by fingerprint. Returns how many."""
-    connection.execute(f"create or replace temp table series_changed as {differing_series('indicators_incoming', 'raw.wdi_indicators')}")
+    connection.execute(
+        f"create or replace temp table series_changed as {differing_series('indicators_incoming', 'raw.wdi_indicators')}"
+    )
     return connection.execute("select count(*) from series_changed").fetchall()[0][0]
 
 

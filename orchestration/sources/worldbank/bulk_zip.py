@@ -26,9 +26,15 @@ SERIES_FILE = "WDISeries.csv"
 COUNTRY_FILE = "WDICountry.csv"
 # WDISeries.csv column -> raw.wdi_indicators column
 SERIES_COLUMNS = {
-    "Series Code": "indicator_code", "Topic": "topic", "Indicator Name": "indicator_name",
-    "Short definition": "short_definition", "Long definition": "long_definition", "Unit of measure": "unit_of_measure",
-    "Periodicity": "periodicity", "Aggregation method": "aggregation_method", "Source": "source",
+    "Series Code": "indicator_code",
+    "Topic": "topic",
+    "Indicator Name": "indicator_name",
+    "Short definition": "short_definition",
+    "Long definition": "long_definition",
+    "Unit of measure": "unit_of_measure",
+    "Periodicity": "periodicity",
+    "Aggregation method": "aggregation_method",
+    "Source": "source",
     "License Type": "license_type",
 }
 COUNTRY_COLUMNS = ("Country Code", "Table Name", "Region", "Income Group", "Special Notes")
@@ -50,7 +56,9 @@ def _member(archive: zipfile.ZipFile, path: Path, names: tuple[str, ...]) -> zip
     for name in names:
         if name.lower() in by_name:
             return by_name[name.lower()]
-    raise WdiZipError(f"{path}: no {' or '.join(names)} in the zip (it holds {', '.join(sorted(by_name)) or 'nothing'})")
+    raise WdiZipError(
+        f"{path}: no {' or '.join(names)} in the zip (it holds {', '.join(sorted(by_name)) or 'nothing'})"
+    )
 
 
 def _open(path: Path) -> zipfile.ZipFile:
@@ -72,12 +80,16 @@ def _check_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
     for info in members:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > max_ratio:
-            raise WdiZipError(f"{path}!{info.filename}: inflates {ratio:,.0f} times ({info.compress_size:,} bytes to {info.file_size:,}), "
-                              f"past the limit of {max_ratio:g} ({limits.ZIP_MAX_RATIO.env}); refused as a zip bomb, nothing inflated")
+            raise WdiZipError(
+                f"{path}!{info.filename}: inflates {ratio:,.0f} times ({info.compress_size:,} bytes to {info.file_size:,}), "
+                f"past the limit of {max_ratio:g} ({limits.ZIP_MAX_RATIO.env}); refused as a zip bomb, nothing inflated"
+            )
     total = sum(info.file_size for info in members)
     if total > max_bytes:
-        raise WdiZipError(f"{path}: its members inflate to {total:,} bytes, past the limit of {max_bytes:,} "
-                          f"({limits.ZIP_MAX_BYTES.env}); refused, nothing inflated")
+        raise WdiZipError(
+            f"{path}: its members inflate to {total:,} bytes, past the limit of {max_bytes:,} "
+            f"({limits.ZIP_MAX_BYTES.env}); refused, nothing inflated"
+        )
 
 
 def extract_data_file(path: Path, folder: Path) -> Path:
@@ -121,8 +133,10 @@ def _rows(path: Path, name: str, required: tuple[str, ...]) -> tuple[str, list[t
     with _open(path) as archive:
         info = _member(archive, path, (name,))
         if info.file_size > METADATA_MAX_BYTES:
-            raise WdiZipError(f"{path}!{info.filename}: {info.file_size:,} bytes, far larger than a WDI metadata file "
-                              f"(at most {METADATA_MAX_BYTES:,} are read); refused")
+            raise WdiZipError(
+                f"{path}!{info.filename}: {info.file_size:,} bytes, far larger than a WDI metadata file "
+                f"(at most {METADATA_MAX_BYTES:,} are read); refused"
+            )
         raw = archive.read(info)
     where = f"{path}!{info.filename}"
     try:
@@ -142,7 +156,9 @@ def _rows(path: Path, name: str, required: tuple[str, ...]) -> tuple[str, list[t
         if not any(field.strip() for field in fields):
             continue
         if len(fields) < len(header):
-            raise WdiZipError(f"{where}: line {reader.line_num}: {len(fields)} fields where the header has {len(header)}")
+            raise WdiZipError(
+                f"{where}: line {reader.line_num}: {len(fields)} fields where the header has {len(header)}"
+            )
         rows.append((reader.line_num, dict(zip(header, (field.strip() for field in fields)))))
     return where, rows
 
@@ -150,11 +166,15 @@ def _rows(path: Path, name: str, required: tuple[str, ...]) -> tuple[str, list[t
 def read_series(path: Path) -> pd.DataFrame:
     """WDISeries.csv: one row per series with its metadata; an empty field is NULL."""
     where, rows = _rows(path, SERIES_FILE, tuple(SERIES_COLUMNS))
-    frame = pd.DataFrame([{SERIES_COLUMNS[column]: row[column] or None for column in SERIES_COLUMNS} for _, row in rows],
-                         columns=list(SERIES_COLUMNS.values()))
+    frame = pd.DataFrame(
+        [{SERIES_COLUMNS[column]: row[column] or None for column in SERIES_COLUMNS} for _, row in rows],
+        columns=list(SERIES_COLUMNS.values()),
+    )
     doubled = frame.indicator_code[frame.indicator_code.duplicated()].tolist()
     if frame.indicator_code.isna().any() or doubled:
-        raise WdiZipError(f"{where}: every series needs one row with its Series Code; blank or repeated: {doubled or ['(blank)']}")
+        raise WdiZipError(
+            f"{where}: every series needs one row with its Series Code; blank or repeated: {doubled or ['(blank)']}"
+        )
     return frame.astype("string")
 
 
@@ -166,5 +186,14 @@ def series_codes(path: Path) -> frozenset[str]:
 def read_countries(path: Path) -> list[tuple]:
     """WDICountry.csv as (code, name, region, income group, notes, line); a blank region marks an aggregate."""
     _, rows = _rows(path, COUNTRY_FILE, COUNTRY_COLUMNS)
-    return [(row["Country Code"], row["Table Name"], row["Region"] or None, row["Income Group"] or None,
-             row["Special Notes"] or None, line) for line, row in rows]
+    return [
+        (
+            row["Country Code"],
+            row["Table Name"],
+            row["Region"] or None,
+            row["Income Group"] or None,
+            row["Special Notes"] or None,
+            line,
+        )
+        for line, row in rows
+    ]

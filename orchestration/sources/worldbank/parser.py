@@ -72,7 +72,9 @@ def load_config(path: Path) -> tuple[list[Indicator], LiveSettings]:
     indicators = [Indicator(**entry) for entry in data.get("indicator", [])]
     for indicator in indicators:
         if indicator.unit not in UNITS or indicator.weighting not in WEIGHTINGS:
-            raise ValueError(f"{path}: indicator {indicator.code}: unit must be one of {UNITS}, weighting one of {WEIGHTINGS}")
+            raise ValueError(
+                f"{path}: indicator {indicator.code}: unit must be one of {UNITS}, weighting one of {WEIGHTINGS}"
+            )
     codes = [indicator.code for indicator in indicators]
     if len(set(codes)) != len(codes) or not codes:
         raise ValueError(f"{path}: indicator codes must be present and distinct: {codes}")
@@ -128,7 +130,7 @@ def _layout(path: Path, text: str) -> _Layout:
         # The original layout: Data Source, blank, Last Updated Date, blank, then the header.
         preamble = [next(csv.reader([line]), []) for line in lines[:4]]
         if len(preamble[2]) < 2 or preamble[2][0] != "Last Updated Date":
-            raise WorldBankParseError(f"{path}: line 3: expected \"Last Updated Date\" in the preamble")
+            raise WorldBankParseError(f'{path}: line 3: expected "Last Updated Date" in the preamble')
         last_updated, skip = preamble[2][1], 4
     if len(lines) <= skip or not lines[skip]:
         raise WorldBankParseError(f"{path}: no header line")
@@ -141,7 +143,9 @@ def _layout(path: Path, text: str) -> _Layout:
         raise WorldBankParseError(
             f"{path}: line {skip + 1}: unrecognised header; expected {_FIXED} then years, got {header[:6]}..."
         )
-    return _Layout(skip=skip + 1, columns=(*header, *(["empty_last"] if trailing_comma else [])), last_updated=last_updated)
+    return _Layout(
+        skip=skip + 1, columns=(*header, *(["empty_last"] if trailing_comma else [])), last_updated=last_updated
+    )
 
 
 def _head(path: Path) -> str:
@@ -167,7 +171,9 @@ def check_bulk_zip(path: Path) -> None:
     bulk_zip.read_countries(path)
 
 
-def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path], extracted: frozenset[Path] = frozenset()) -> dict[Path, str | None]:
+def read_indicator_csvs(
+    connection: duckdb.DuckDBPyConnection, paths: list[Path], extracted: frozenset[Path] = frozenset()
+) -> dict[Path, str | None]:
     """Bulk CSV files as the temp view ``wdi_incoming``, one row per economy-year with a value
     (``value`` as a number; the checks below found every cell to be one), and each file's vintage. The temp view
     ``wdi_series_incoming`` lists each file's series with their names and the fingerprint of their
@@ -187,13 +193,19 @@ def read_indicator_csvs(connection: duckdb.DuckDBPyConnection, paths: list[Path]
     for number, ((skip, columns), group) in enumerate(groups.items()):
         table = f"wdi_wide_{number}"
         try:
-            connection.execute(f"create or replace temp table {table} as select * from {_read_csv(skip, columns)}", _files(group))
+            connection.execute(
+                f"create or replace temp table {table} as select * from {_read_csv(skip, columns)}", _files(group)
+            )
         except duckdb.Error as error:
             _raise_for_the_file(connection, group, skip, columns, error)
         numbered.append((_number_lines(connection, table, skip), columns))
-    connection.execute("create or replace temp view wdi_incoming as " + " union all ".join(_unpivoted(*each) for each in numbered))
-    connection.execute("create or replace temp view wdi_series_incoming as " + " union all ".join(
-        _series_of(lines, columns) for lines, columns in numbered))
+    connection.execute(
+        "create or replace temp view wdi_incoming as " + " union all ".join(_unpivoted(*each) for each in numbered)
+    )
+    connection.execute(
+        "create or replace temp view wdi_series_incoming as "
+        + " union all ".join(_series_of(lines, columns) for lines, columns in numbered)
+    )
     _check_values(connection, numbered)
     return {path: layout.last_updated for path, layout in layouts.items()}
 
@@ -209,10 +221,12 @@ def read_indicator_csv(connection: duckdb.DuckDBPyConnection, path: Path) -> tup
 
 def _read_csv(skip: int, columns: tuple[str, ...]) -> str:
     """DuckDB's reader of the files bound as ``$files`` (a path never becomes SQL text), with the
-    layout given, not sniffed: sniffing costs ~90 ms a file. The column names passed _layout's checks."""
+    layout given, not sniffed: sniffing reads every file again. The column names passed _layout's checks."""
     types = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in columns) + "}"
-    return (f"read_csv($files, skip={skip}, header=false, auto_detect=false, columns={types}, filename=true, "
-            "strict_mode=true, null_padding=false, quote='\"', delim=',')")
+    return (
+        f"read_csv($files, skip={skip}, header=false, auto_detect=false, columns={types}, filename=true, "
+        "strict_mode=true, null_padding=false, quote='\"', delim=',')"
+    )
 
 
 def _files(paths: list[Path]) -> dict[str, list[str]]:
@@ -260,7 +274,9 @@ def _series_of(lines: str, columns: tuple[str, ...]) -> str:
     """
 
 
-def _raise_for_the_file(connection, paths: list[Path], skip: int, columns: tuple[str, ...], error: duckdb.Error) -> None:
+def _raise_for_the_file(
+    connection, paths: list[Path], skip: int, columns: tuple[str, ...], error: duckdb.Error
+) -> None:
     """A scan of many files failed: find the file, and say which, with DuckDB's reason."""
     for path in paths:
         try:
@@ -280,8 +296,11 @@ def _not_numbers(connection: duckdb.DuckDBPyConnection, lines: str, columns: tup
         f"""select filename, source_line, "Country Code", {", ".join(f'"{year}"' for year in years)} from {lines}
             where {bad} order by filename, source_line limit 5"""
     ).fetchall():
-        found += [(file, line, code, year, text.strip()) for year, text in zip(years, cells)
-                  if text and text.strip() and _not_a_number(text.strip())]
+        found += [
+            (file, line, code, year, text.strip())
+            for year, text in zip(years, cells)
+            if text and text.strip() and _not_a_number(text.strip())
+        ]
     return found[:5]
 
 
@@ -301,7 +320,10 @@ def _check_values(connection: duckdb.DuckDBPyConnection, wide: list[tuple[str, t
         where = "; ".join(f"line {line} ({code}, {year}): {value!r}" for _, line, code, year, value in bad)
         raise WorldBankParseError(f"{bad[0][0]}: values that are not numbers: {where}")
     wide = [lines for lines, _ in wide]
-    rows = " union all ".join(f'select filename, source_line, "Indicator Code" as code, "Country Code" as country from {table}' for table in wide)
+    rows = " union all ".join(
+        f'select filename, source_line, "Indicator Code" as code, "Country Code" as country from {table}'
+        for table in wide
+    )
     for file, codes in connection.execute(
         f"select filename, list(distinct code order by code) from ({rows}) group by 1"
     ).fetchall():
@@ -327,7 +349,9 @@ def read_country_metadata_csv(path: Path) -> pd.DataFrame:
         if not any(fields):
             continue
         if len(fields) < len(_METADATA_HEADER):
-            raise WorldBankParseError(f"{path}: line {reader.line_num}: {len(fields)} fields where the header has {len(header)}")
+            raise WorldBankParseError(
+                f"{path}: line {reader.line_num}: {len(fields)} fields where the header has {len(header)}"
+            )
         code, region, income, notes, name = (field.strip() for field in fields[:5])
         rows.append((code, name, region or None, income or None, notes or None, reader.line_num))
     return _country_frame(rows)
@@ -340,8 +364,16 @@ def read_country_metadata_json(path: Path) -> pd.DataFrame:
         region = (record.get("region") or {}).get("value", "").strip()
         aggregate = (record.get("region") or {}).get("id") == "NA" or not region
         income = (record.get("incomeLevel") or {}).get("value", "").strip()
-        rows.append((record["id"].strip(), record["name"].strip(), None if aggregate else region,
-                     None if aggregate or not income else income, None, None))
+        rows.append(
+            (
+                record["id"].strip(),
+                record["name"].strip(),
+                None if aggregate else region,
+                None if aggregate or not income else income,
+                None,
+                None,
+            )
+        )
     return _country_frame(rows)
 
 
@@ -351,7 +383,9 @@ def read_country_metadata_zip(path: Path) -> pd.DataFrame:
 
 
 def _country_frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["country_code", "country_name", "region", "income_group", "special_notes", "source_line"])
+    frame = pd.DataFrame(
+        rows, columns=["country_code", "country_name", "region", "income_group", "special_notes", "source_line"]
+    )
     frame["is_aggregate"] = frame["region"].isna()
     # Explicit types: a live fetch has no notes at all, and an all-None column would load untyped.
     text = {column: "string" for column in ("country_code", "country_name", "region", "income_group", "special_notes")}
@@ -374,7 +408,10 @@ def read_indicator_json(path: Path) -> tuple[pd.DataFrame, str | None]:
         for record in _live_records(path)
         if record.get("value") is not None
     ]
-    frame = pd.DataFrame(rows, columns=["country_code", "country_name", "indicator_code", "indicator_name", "year", "value", "source_line"])
+    frame = pd.DataFrame(
+        rows,
+        columns=["country_code", "country_name", "indicator_code", "indicator_name", "year", "value", "source_line"],
+    )
     return frame.astype({"year": "int32", "source_line": "Int32"}), snapshot.get("lastupdated")
 
 
