@@ -29,6 +29,7 @@ ASSETS = [
     *[asset for name in SOURCES for asset in importlib.import_module(f"orchestration.sources.{name}.assets").ASSETS],
     *reference.ASSETS,
     dbt.warehouse_dbt_models,
+    dbt.REBUILD_LIST,
     publish.published_warehouse,
     report.report,
 ]

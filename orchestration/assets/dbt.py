@@ -74,6 +74,18 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             wdi_rebuild.finish(connection)
 
 
+# The incremental WDI models' rebuild list (dbt source build_state.wdi_rebuild): written by the dbt
+# step itself before dbt runs (orchestration/wdi_rebuild.py), so an input the graph shows, not an
+# asset that a run materialises.
+REBUILD_LIST = dg.AssetSpec(
+    key=["build_state", "wdi_rebuild"],
+    description="The WDI series an incremental build rewrites: those added, changed or removed since the last "
+    "finished build, by per-series fingerprints. Written by the dbt step before dbt runs.",
+    kinds={"duckdb"},
+    group_name="worldbank",
+)
+
+
 def published_keys() -> list[dg.AssetKey]:
     """The dbt assets whose schemas are published: what publishing waits for."""
     return sorted((key for key in warehouse_dbt_models.keys if key.path[0] in PUBLISHED_SCHEMAS), key=str)
