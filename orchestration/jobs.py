@@ -15,6 +15,7 @@ from concurrent.futures import TimeoutError as CheckTimedOut
 
 import dagster as dg
 
+from orchestration.assets.snapshot_sets import current_set
 from orchestration.changes import published_run, without_a_run
 from orchestration.runs import failure_reason
 from orchestration.settings import Settings
@@ -122,7 +123,7 @@ def tick_decision(settings: Settings, spec: SourceSpec, log) -> dg.RunRequest | 
     heard: list[str] = []
 
     def check() -> list:
-        return spec.fetch(settings, staging.candidate(settings, spec, staging.hash_cache(settings)), heard.append)
+        return spec.fetch(settings, current_set(settings, spec), heard.append)
 
     pool = ThreadPoolExecutor(max_workers=1)
     try:

@@ -38,7 +38,7 @@ def country_reference(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     description="The provenance record of every snapshot file loaded, so analysts can cite each number.",
 )
 def snapshot_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    rows = raw_inputs.provenance_rows([current_set(warehouse, spec) for spec in SOURCES.values()])
+    rows = raw_inputs.provenance_rows([current_set(warehouse.settings, spec) for spec in SOURCES.values()])
     fingerprint = raw_inputs.snapshot_files_fingerprint(rows)
     if not needs_load(context, warehouse, raw_inputs.SNAPSHOT_FILES, fingerprint):
         return unchanged(warehouse, ["raw", "snapshot_files"], fingerprint)

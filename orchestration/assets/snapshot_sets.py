@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration.changes import intake_line, is_full, load_line, load_reason, say
 from orchestration.resources import WarehouseResource
+from orchestration.settings import Settings
 from orchestration.sources import staging
 from orchestration.sources.spec import SourceSpec
 
@@ -35,13 +36,13 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             say(context, f"{spec.name}: took {', '.join(r.file for r in staged)} from the inbox")
         if config.live:
             say(context, f"{spec.name}: checking the live upstream: {spec.upstream}")
-            current = current_set(warehouse, spec)
+            current = current_set(warehouse.settings, spec)
             staged += staging.stage(
                 settings, spec.name, context.run_id, spec.fetch(settings, current, lambda text: say(context, text))
             )
         for record in staged:
             spec.check_file(staging.staging_dir(settings, spec.name) / record.file, settings)
-        snapshot_set = current_set(warehouse, spec)
+        snapshot_set = current_set(warehouse.settings, spec)
         say(context, intake_line(spec.name, staged))
         return dg.MaterializeResult(
             metadata={
@@ -61,9 +62,9 @@ def snapshots_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     return _snapshots
 
 
-def current_set(warehouse: WarehouseResource, spec: SourceSpec) -> staging.SnapshotSet:
-    """The snapshot set this run loads for ``spec``: as its snapshots asset left it."""
-    settings = warehouse.settings
+def current_set(settings: Settings, spec: SourceSpec) -> staging.SnapshotSet:
+    """The snapshot set a run loads for ``spec``: as its snapshots asset left it, or, before it, as
+    a schedule's tick finds it."""
     return staging.candidate(settings, spec, staging.hash_cache(settings))
 
 

@@ -22,7 +22,7 @@ from orchestration.sources.snapshots import SnapshotFile
     description="Every cited DataReportal figure: one row per citation, validated, conflicts refused.",
 )
 def datareportal_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    snapshot_set = current_set(warehouse, SPEC)
+    snapshot_set = current_set(warehouse.settings, SPEC)
     if not needs_load(context, warehouse, SPEC.name, snapshot_set.fingerprint):
         return unchanged(warehouse, ["raw", "datareportal_figures"], snapshot_set.fingerprint)
     folder = warehouse.settings.snapshots_dir / SPEC.name

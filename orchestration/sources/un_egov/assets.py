@@ -19,7 +19,7 @@ from orchestration.sources.un_egov.parser import FILE_PATTERN, parse_file
     description="Every survey year parsed into one table, one row per (survey year, state), with provenance columns.",
 )
 def un_egov_surveys(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    snapshot_set = current_set(warehouse, SPEC)
+    snapshot_set = current_set(warehouse.settings, SPEC)
     if not needs_load(context, warehouse, SPEC.name, snapshot_set.fingerprint):
         return unchanged(warehouse, ["raw", "un_egov_surveys"], snapshot_set.fingerprint)
     files = snapshot_set.matching(FILE_PATTERN)

@@ -48,7 +48,7 @@ _SNAPSHOTS = dg.AssetKey(["snapshots", WORLDBANK])
 def worldbank_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings
     indicators, _ = worldbank.load_config(settings.worldbank_config)
-    snapshot_set = current_set(warehouse, SPEC)
+    snapshot_set = current_set(warehouse.settings, SPEC)
     if not needs_load(context, warehouse, WORLDBANK, snapshot_set.fingerprint):
         for table in RAW_TABLES:
             yield unchanged(warehouse, ["raw", table], snapshot_set.fingerprint)
