@@ -31,7 +31,7 @@ from orchestration import analyst, limits
 from orchestration.publication_record import UnknownPublication, kept
 from orchestration.serving import formats
 from orchestration.serving.access import LOOPBACK_NAMES, Guard
-from orchestration.serving.examples import readme_examples
+from orchestration.serving.examples import example_queries
 from orchestration.serving.open_publications import OpenPublications
 from orchestration.settings import Settings
 
@@ -130,7 +130,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                 "publication": lease.publication,
                 "publications": kept(settings),
                 "tables": catalog,
-                "examples": readme_examples(),
+                "examples": example_queries(),
                 "limits": [limits.QUERY_TIMEOUT_S, limits.QUERY_MAX_ROWS],
             },
             headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"},
