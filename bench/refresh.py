@@ -20,7 +20,7 @@ from orchestration.settings import PROJECT_ROOT
 BASELINE = "a94c6c4"
 # The `warehouse` command of a checkout at another commit: run from that checkout's folder, whose
 # packages then come first on the path (this environment's libraries are a superset of its pins).
-OTHER_CHECKOUT_CLI = "import sys; from orchestration.cli import main; sys.exit(main())"
+OTHER_CHECKOUT_CLI = "import sys; from orchestration.operations.cli import main; sys.exit(main())"
 
 PHASES = ("startup", "ingestion", "gates", "dbt build", "publish", "report")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from orchestration.settings import PROJECT_ROOT
-from orchestration.sources.snapshots import SourceProvenance
+from orchestration.snapshots.records import SourceProvenance
 
 EMBEDDED = PROJECT_ROOT / "warehouse" / "snapshots"
 POPULATION = EMBEDDED / "worldbank" / "API_SP.POP.TOTL_DS2_en_csv_v2_85.csv"

@@ -39,7 +39,7 @@ class Limit:
         return value
 
 
-# The analysts' connection (orchestration/analyst.py).
+# The analysts' connection (orchestration/analysts/query.py).
 QUERY_TIMEOUT_S = Limit("WAREHOUSE_QUERY_TIMEOUT_S", 30.0, "seconds one analyst query may run before it is stopped")
 QUERY_MAX_ROWS = Limit(
     "WAREHOUSE_QUERY_MAX_ROWS", 100_000, "rows one analyst query returns; the rest are cut off, saying so (0: no limit)"
@@ -47,7 +47,7 @@ QUERY_MAX_ROWS = Limit(
 QUERY_MEMORY = Limit("WAREHOUSE_QUERY_MEMORY_LIMIT", "1GB", "DuckDB memory ceiling of one analyst connection")
 QUERY_THREADS = Limit("WAREHOUSE_QUERY_THREADS", 2, "DuckDB threads of one analyst connection")
 
-# The inbox (orchestration/sources/staging.py).
+# The inbox (orchestration/snapshots/staging.py).
 INBOX_SETTLE_S = Limit(
     "WAREHOUSE_INBOX_SETTLE_S", 5.0, "seconds a file in the inbox must be unchanged before it is taken"
 )
@@ -78,14 +78,14 @@ FETCH_REDIRECT_HOSTS = Limit(
     "hosts besides the one asked that an upstream may redirect to (comma-separated; https only)",
 )
 
-# The served door (orchestration/serving/).
+# The served door (orchestration/analysts/serving/).
 SERVE_MAX_BODY_BYTES = Limit(
     "WAREHOUSE_SERVE_MAX_BODY_BYTES",
     1 * MIB,
     "bytes of one request to the served door (its SQL); a larger one is refused",
 )
 
-# Publications (orchestration/publishing.py): each is kept read-only under its id, for citing.
+# Publications (orchestration/publishing/published_file.py): each is kept read-only under its id, for citing.
 KEEP_PUBLICATIONS = Limit(
     "WAREHOUSE_KEEP_PUBLICATIONS",
     5,

@@ -9,7 +9,7 @@ other process; a refresh therefore learns all it needs from the build area and p
 - ``build/publication.duckdb``: a copy of the published file, the base the next publication patches
   and what the report, the gates and `warehouse status` read;
 - ``build/publishing.json``: while a new file is being renamed into place, its inode, so the next
-  refresh can tell whether a killed publication took effect (orchestration/publishing.py).
+  refresh can tell whether a killed publication took effect (orchestration/publishing/published_file.py).
 
 Beside the published file, ``publications/`` keeps the last few publications as they were
 published (``WAREHOUSE_KEEP_PUBLICATIONS``): ``<id>.duckdb``, read-only and never opened for

@@ -1,4 +1,4 @@
-"""Every path and environment variable of the warehouse, in one place.
+"""Every path and environment variable of the warehouse, but for each source's own (in its package).
 
 The Dagster resources, the dbt profile (through ``WAREHOUSE_BUILD_DB``) and the ``warehouse``
 command all take their locations from here. Tests point ``WAREHOUSE_HOME`` at a temporary
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Another copy of the dbt project only for trying a change to the models beside the real one.
 DBT_PROJECT_DIR = Path(os.environ.get("WAREHOUSE_DBT_PROJECT", PROJECT_ROOT / "dbt_project")).resolve()
-# What a data engineer edits: which indicators to load, and how to talk to the live APIs.
-WORLDBANK_CONFIG = PROJECT_ROOT / "config" / "worldbank.toml"
-DATAREPORTAL_CONFIG = PROJECT_ROOT / "config" / "datareportal.toml"
 
 # The schemas analysts get in the published file; everything else stays in the build area.
 PUBLISHED_SCHEMAS = ("marts", "paper")
@@ -27,9 +26,6 @@ PUBLISHED_SCHEMAS = ("marts", "paper")
 # disk, so a full-WDI refresh stays under 2 GB of RSS; DuckDB's own default is 80% of RAM.
 DUCKDB_MEMORY_LIMIT = os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "1GB")
 
-DEFAULT_WORLDBANK_API_URL = "https://api.worldbank.org/v2"
-DEFAULT_DATAREPORTAL_BASE_URL = "https://datareportal.com"
-
 # dbt runs as a subprocess: the one installed beside this Python, whatever PATH says.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
@@ -38,16 +34,11 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 class Settings:
     home: Path
     snapshots_dir: Path
-    worldbank_api_url: str = DEFAULT_WORLDBANK_API_URL
-    datareportal_base_url: str = DEFAULT_DATAREPORTAL_BASE_URL
-    # Which indicators to load; the scale benchmark points it at a synthetic list.
-    worldbank_config: Path = WORLDBANK_CONFIG
-    datareportal_config: Path = DATAREPORTAL_CONFIG
-    # Where a UN survey CSV can be downloaded, with {year}; UN DESA documents no stable URL, so a
-    # live UN check happens only when an operator sets one.
-    un_egov_url_template: str = ""
     # How long a refresh waits for another one to leave the build area before it gives up.
     lock_timeout_seconds: float = 3600.0
+    # Each source's own settings (its Options, declared in its package), by source name. A source
+    # not named here reads its options from the environment (orchestration/sources/spec.py).
+    sources: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,11 +47,6 @@ class Settings:
         return cls(
             home=home,
             snapshots_dir=snapshots.resolve(),
-            worldbank_api_url=os.environ.get("WORLDBANK_API_URL", DEFAULT_WORLDBANK_API_URL),
-            datareportal_base_url=os.environ.get("DATAREPORTAL_BASE_URL", DEFAULT_DATAREPORTAL_BASE_URL),
-            worldbank_config=Path(os.environ.get("WAREHOUSE_WORLDBANK_CONFIG", WORLDBANK_CONFIG)).resolve(),
-            datareportal_config=Path(os.environ.get("WAREHOUSE_DATAREPORTAL_CONFIG", DATAREPORTAL_CONFIG)).resolve(),
-            un_egov_url_template=os.environ.get("UN_EGOV_URL_TEMPLATE", ""),
             lock_timeout_seconds=float(os.environ.get("WAREHOUSE_LOCK_TIMEOUT", "3600")),
         )
 

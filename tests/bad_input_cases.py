@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from orchestration.sources.snapshots import SourceProvenance
+from orchestration.snapshots.records import SourceProvenance
 from tests.conftest import SNAPSHOTS
 
 

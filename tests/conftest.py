@@ -17,7 +17,7 @@ import pytest
 from filelock import FileLock
 
 from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
-from orchestration.sources.snapshots import sha256_of
+from orchestration.snapshots.records import sha256_of
 
 SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
 PAPER = PROJECT_ROOT / "dbt_project" / "seeds" / "paper"
@@ -36,7 +36,7 @@ def pytest_configure(config):
     os.environ.setdefault("WAREHOUSE_INBOX_SETTLE_S", "0.5")
     if hasattr(config, "workerinput"):
         return
-    from orchestration.dbt_project import prepare
+    from orchestration.build.dbt_project import prepare
 
     with tempfile.TemporaryDirectory(prefix="dbt-parse-") as home:
         prepare(Settings(home=Path(home), snapshots_dir=SNAPSHOTS))
@@ -95,8 +95,8 @@ def materialize(
     """The asset graph as a refresh runs it, offline unless a source is named in ``live``: all of
     it, the assets in ``selection`` ("a/b" keys), or one ``source``'s refresh job; ``full`` as
     `warehouse refresh --full` asks."""
-    from orchestration.changes import FULL_TAG
     from orchestration.definitions import build_definitions
+    from orchestration.run_context import FULL_TAG
 
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(f"refresh_{source}" if source else "refresh_warehouse")
@@ -156,7 +156,7 @@ def built(first_refresh) -> Settings:
 
 def logged_decisions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The ``[refresh]`` lines a run logged: what it loaded, rebuilt and published, and why."""
-    from orchestration.changes import LOG_PREFIX
+    from orchestration.run_context import LOG_PREFIX
 
     return [
         e.user_message[len(LOG_PREFIX) :] for e in instance.all_logs(run_id) if e.user_message.startswith(LOG_PREFIX)

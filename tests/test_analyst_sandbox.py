@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from orchestration import analyst, limits
+from orchestration import limits
+from orchestration.analysts import query as analyst
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import environment, run
 

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from orchestration.settings import Settings
+from orchestration.snapshots.records import sha256_of
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import sha256_of
 from tests.bad_input_cases import CASES, UN_2022, damaged_copy
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 

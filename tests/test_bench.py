@@ -12,7 +12,7 @@ from bench import __main__ as bench
 from bench import spark
 from bench.queries import QUERIES
 from bench.synthetic_wdi import MISSING_SHARES, YEARS, write_snapshot_set, write_zip
-from orchestration.sources.snapshots import verified_files
+from orchestration.snapshots.records import verified_files
 from orchestration.sources.worldbank import parser
 
 

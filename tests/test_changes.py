@@ -6,10 +6,11 @@ import json
 import duckdb
 import pytest
 
-from orchestration.changes import build_plan, code_fingerprint, load_reason
-from orchestration.publishing import publish
-from orchestration.resources import WarehouseResource
+from orchestration.build.changes import build_plan, code_fingerprint, load_reason
+from orchestration.build.raw_assets import record_loaded
+from orchestration.publishing.published_file import publish
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.warehouse import Warehouse
 from tests.conftest import SNAPSHOTS
 
 A, B = "a" * 64, "b" * 64
@@ -19,9 +20,9 @@ A, B = "a" * 64, "b" * 64
 def warehouse(tmp_path) -> Settings:
     """A build database that loaded un_egov from snapshot set A and worldbank from B, with this code."""
     settings = Settings(home=tmp_path / "home", snapshots_dir=SNAPSHOTS)
-    resource = WarehouseResource.from_settings(settings)
-    resource.record_loaded("un_egov", A)
-    resource.record_loaded("worldbank", B)
+    with Warehouse(settings).build_connection() as connection:
+        record_loaded(connection, "un_egov", A)
+        record_loaded(connection, "worldbank", B)
     return settings
 
 
@@ -52,7 +53,8 @@ def test_nothing_changed_since_the_publication_builds_nothing(warehouse):
 
 def test_a_reloaded_source_or_changed_code_rebuilds_every_model(warehouse):
     publish(warehouse, PUBLISHED_SCHEMAS, run_id="run-1", code_fingerprint=code_fingerprint())
-    WarehouseResource.from_settings(warehouse).record_loaded("worldbank", A)
+    with Warehouse(warehouse).build_connection() as connection:
+        record_loaded(connection, "worldbank", A)
     plan = decide(warehouse)[3]
     assert (plan.build, plan.reason) == (True, "worldbank changed since the last publication: building every model")
     with duckdb.connect(str(warehouse.build_db)) as connection:

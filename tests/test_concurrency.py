@@ -15,7 +15,7 @@ import requests
 
 from bench.served import serving
 from orchestration.settings import PROJECT_ROOT
-from orchestration.sources.snapshots import SourceProvenance, sha256_of
+from orchestration.snapshots.records import SourceProvenance, sha256_of
 from tests.conftest import DATAREPORTAL_PAGES, WAREHOUSE, environment
 from tests.loopback import serve
 

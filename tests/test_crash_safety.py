@@ -14,12 +14,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import publication_record, publishing, status
-from orchestration.jobs import reject_staged
+from orchestration import publication_record
+from orchestration.operations import status
+from orchestration.operations.jobs import reject_staged
+from orchestration.publishing import published_file as publishing
 from orchestration.settings import Settings
-from orchestration.sources import staging
+from orchestration.snapshots import staging
+from orchestration.snapshots.records import sha256_of, verified_files
+from orchestration.sources.files import IncomingFile
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import IncomingFile, sha256_of, verified_files
 from tests.conftest import SNAPSHOTS, copy_home, crlf_copy, environment, run
 
 

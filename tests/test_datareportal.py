@@ -8,16 +8,17 @@ import duckdb
 import pytest
 import requests
 
-from orchestration.settings import DATAREPORTAL_CONFIG, Settings
+from orchestration.settings import Settings
+from orchestration.snapshots.records import sha256_of
 from orchestration.sources import countries
+from orchestration.sources.datareportal import Options
 from orchestration.sources.datareportal import parser as datareportal
-from orchestration.sources.snapshots import sha256_of
 from tests.conftest import DATAREPORTAL_PAGES, SNAPSHOTS, materialize
 from tests.loopback import serve
 
 FIGURES = SNAPSHOTS / "datareportal" / "figures.csv"
 KNOWN = set(countries.reference_table()["iso3"])
-CONFIG = datareportal.load_config(DATAREPORTAL_CONFIG)
+CONFIG = datareportal.load_config(Options().config)
 COUNTRY = {c.iso3: c for c in CONFIG.countries}
 
 
@@ -170,7 +171,9 @@ def test_a_live_check_stages_new_pages_and_their_figures_join_the_citations(tmp_
     page = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
     requested = []
     with serve({"/reports/digital-2022-turkmenistan": page}, requested) as base_url:
-        settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots, datareportal_base_url=base_url)
+        settings = Settings(
+            home=tmp_path / "home", snapshots_dir=snapshots, sources={"datareportal": Options(base_url=base_url)}
+        )
         result = materialize(settings, ["snapshots/datareportal", "raw/datareportal_figures"], live=("datareportal",))
     assert result.success
     assert len(requested) == len(CONFIG.countries) * len(CONFIG.years)  # every configured page asked for; 404s skipped
@@ -193,7 +196,9 @@ def test_a_changed_template_in_a_live_check_saves_nothing_and_keeps_the_page_wit
     good = (DATAREPORTAL_PAGES / "digital-2022-turkmenistan.html").read_bytes()
     changed = (DATAREPORTAL_PAGES / "digital-2024-tajikistan.html").read_bytes()
     with serve({"/reports/digital-2022-turkmenistan": good, "/reports/digital-2024-tajikistan": changed}) as base_url:
-        settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots, datareportal_base_url=base_url)
+        settings = Settings(
+            home=tmp_path / "home", snapshots_dir=snapshots, sources={"datareportal": Options(base_url=base_url)}
+        )
         result = materialize(settings, ["snapshots/datareportal"], live=("datareportal",))
     assert not result.success
     error = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
+from orchestration.build.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 

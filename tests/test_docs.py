@@ -9,7 +9,7 @@ import country_converter as coco
 import pandas as pd
 import pytest
 
-from orchestration.serving.examples import example_queries
+from orchestration.analysts.serving.examples import example_queries
 from orchestration.settings import PROJECT_ROOT
 from tests import raw_files as raw
 from tests.paper_printed import expected_status, printed

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Settings
-from orchestration.sources import http, staging
+from orchestration.snapshots import staging
+from orchestration.snapshots.records import SourceProvenance
+from orchestration.sources import datareportal, http, un_egov
 from orchestration.sources.datareportal.live import fetch_changed_pages
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import SourceProvenance
 from orchestration.sources.un_egov.live import MAX_REQUESTS, fetch_new_surveys
 from tests.conftest import SNAPSHOTS
 from tests.loopback import serve_with
@@ -48,7 +49,9 @@ def test_a_server_that_answers_200_to_everything_is_asked_a_bounded_number_of_ti
 
     with serve_with(everything) as base:
         settings = Settings(
-            home=tmp_path / "home", snapshots_dir=snapshot_copy, un_egov_url_template=base + "/EGOV_DATA_{year}.csv"
+            home=tmp_path / "home",
+            snapshots_dir=snapshot_copy,
+            sources={"un_egov": un_egov.Options(url_template=base + "/EGOV_DATA_{year}.csv")},
         )
         fetched = fetch_new_surveys(settings, staging.candidate(settings, SOURCES["un_egov"]), lambda _: None, POLICY)
     assert asked == ["/EGOV_DATA_2014.csv", "/EGOV_DATA_2016.csv", "/EGOV_DATA_2018.csv"] and len(asked) == MAX_REQUESTS
@@ -58,7 +61,9 @@ def test_a_server_that_answers_200_to_everything_is_asked_a_bounded_number_of_ti
     asked.clear()
     with serve_with(everything) as base:
         settings = Settings(
-            home=tmp_path / "home2", snapshots_dir=SNAPSHOTS, un_egov_url_template=base + "/EGOV_DATA_{year}.csv"
+            home=tmp_path / "home2",
+            snapshots_dir=SNAPSHOTS,
+            sources={"un_egov": un_egov.Options(url_template=base + "/EGOV_DATA_{year}.csv")},
         )
         fetch_new_surveys(settings, staging.candidate(settings, SOURCES["un_egov"]), lambda _: None, POLICY)
     next_year = time.gmtime().tm_year + 1
@@ -70,7 +75,9 @@ def test_with_no_survey_held_the_un_check_says_so(tmp_path):
     empty.mkdir(parents=True)
     SourceProvenance("un_egov", "UN DESA", "t", "u", "l", "c").save(empty)
     settings = Settings(
-        home=tmp_path / "home", snapshots_dir=tmp_path / "snapshots", un_egov_url_template="http://127.0.0.1:9/{year}"
+        home=tmp_path / "home",
+        snapshots_dir=tmp_path / "snapshots",
+        sources={"un_egov": un_egov.Options(url_template="http://127.0.0.1:9/{year}")},
     )
     with pytest.raises(
         http.UpstreamError, match=r"no survey \(EGOV_DATA_<year>\.csv\) is held.*drop the latest survey into the inbox"
@@ -159,7 +166,11 @@ def test_a_redirect_to_another_host_is_refused_and_one_on_the_same_host_is_recor
             answering(status=404, body=b"no")(handler)
 
     with serve_with(moved) as base:
-        settings = Settings(home=tmp_path / "home", snapshots_dir=SNAPSHOTS, datareportal_base_url=base)
+        settings = Settings(
+            home=tmp_path / "home",
+            snapshots_dir=SNAPSHOTS,
+            sources={"datareportal": datareportal.Options(base_url=base)},
+        )
         fetched = fetch_changed_pages(settings, staging.candidate(settings, SOURCES["datareportal"]), lambda _: None)
     [item] = fetched
     assert item.obtained_from == base + "/mirror/digital-2022-turkmenistan", "provenance names the URL that answered"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import PROJECT_ROOT, Settings
-from orchestration.sources import staging
+from orchestration.snapshots import staging
+from orchestration.snapshots.records import sha256_of
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import sha256_of
 from orchestration.sources.worldbank.bulk_zip import WdiZipError
 from tests.conftest import crlf_copy, failure_text, logged_decisions, materialize
 from tests.zip_bomb import write_zip_bomb

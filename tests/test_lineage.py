@@ -120,18 +120,19 @@ def test_every_asset_says_what_it_is_what_it_holds_and_who_answers_for_it(tmp_pa
     assert all(len(found) == 1 for found in owners.values()), owners
 
 
+def shown_table(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
+    """The metadata the UI shows of an asset's latest materialisation."""
+    return instance.get_latest_materialization_event(key).asset_materialization.metadata
+
+
 def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
     """dagster/row_count and dagster/column_schema on each raw table's materialisation in the first
-    refresh's run history, equal to the table in the build database. TableMetadataSet comes from a
-    private dagster module (dagster-dbt imports it from there too): this test fails first if it moves."""
+    refresh's run history, equal to the table in the build database."""
     import duckdb
-    from dagster._core.definitions.metadata import TableMetadataSet
 
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
         shown = {
-            table: TableMetadataSet.extract(
-                instance.get_latest_materialization_event(dg.AssetKey(["raw", table])).asset_materialization.metadata
-            )
+            table: shown_table(instance, dg.AssetKey(["raw", table]))
             for table in (
                 "un_egov_surveys",
                 "wdi_observations",
@@ -148,15 +149,14 @@ def test_raw_assets_show_their_row_count_and_columns_in_the_ui(first_refresh):
                 "and table_name = ? order by column_index",
                 [table],
             ).fetchall()
-            assert metadata.row_count == count > 0, table
-            assert [(c.name, c.type) for c in metadata.column_schema.columns] == columns, table
+            assert metadata["dagster/row_count"].value == count > 0, table
+            assert [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns] == columns, table
 
 
 def test_dbt_models_show_their_row_count_and_columns_in_the_ui(first_refresh):
     """The same metadata on every model the first refresh built, read from its run history and
     compared with the build database."""
     import duckdb
-    from dagster._core.definitions.metadata import TableMetadataSet
 
     with duckdb.connect(str(first_refresh.settings.build_db), read_only=True) as connection:
         models = connection.execute(
@@ -168,13 +168,8 @@ def test_dbt_models_show_their_row_count_and_columns_in_the_ui(first_refresh):
             for schema, name in models
         }
     with dg.DagsterInstance.from_config(str(first_refresh.dagster_home)) as instance:
-        shown = {
-            (schema, name): TableMetadataSet.extract(
-                instance.get_latest_materialization_event(dg.AssetKey([schema, name])).asset_materialization.metadata
-            )
-            for schema, name in models
-        }
+        shown = {(schema, name): shown_table(instance, dg.AssetKey([schema, name])) for schema, name in models}
     assert len(models) > 25
     for model, count in expected.items():
-        assert shown[model].row_count == count, model
-        assert shown[model].column_schema and shown[model].column_schema.columns, model
+        assert shown[model]["dagster/row_count"].value == count, model
+        assert shown[model]["dagster/column_schema"].schema.columns, model

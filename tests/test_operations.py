@@ -14,10 +14,10 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
+from orchestration.operations.sensors import ALERT_WEBHOOK_ENV, build_failure_sensor
+from orchestration.operations.status import report
 from orchestration.settings import Settings
-from orchestration.sources.snapshots import sha256_of
-from orchestration.status import report
+from orchestration.snapshots.records import sha256_of
 from tests.bad_input_cases import CASES, damaged_copy
 from tests.conftest import SNAPSHOTS, crlf_copy, environment, materialize, run
 

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from orchestration import publication_record
-from orchestration.publishing import publish
+from orchestration.publishing.published_file import publish
 from orchestration.settings import PROJECT_ROOT, PUBLISHED_SCHEMAS, Settings
-from orchestration.sources.snapshots import sha256_of
+from orchestration.snapshots.records import sha256_of
 from tests.conftest import SNAPSHOTS, environment, run
 
 
@@ -126,10 +126,10 @@ def test_the_published_file_keeps_the_gate_history_of_its_run(built):
 MEMORY_PROBE = """
 import json, os, subprocess, sys
 from pathlib import Path
-from orchestration.resources import WarehouseResource
+from orchestration.warehouse import Warehouse
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 settings = Settings(home=Path(sys.argv[1]), snapshots_dir=Path(sys.argv[2]))
-with WarehouseResource.from_settings(settings).build_connection() as connection:
+with Warehouse(settings).build_connection() as connection:
     build = connection.execute("select current_setting('memory_limit')").fetchone()[0]
 target = settings.home / "dbt-target"
 shown = subprocess.run([DBT_EXECUTABLE, "show", "--inline", "select current_setting('memory_limit') as m", "--output", "json",

@@ -15,11 +15,12 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.jobs import snapshot_config
+from orchestration.operations.jobs import snapshot_config
+from orchestration.operations.status import report
 from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.snapshots.records import SourceProvenance, sha256_of
+from orchestration.sources import un_egov, worldbank
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import SourceProvenance, sha256_of
-from orchestration.status import report
 from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, crlf_copy, environment, logged_decisions, materialize, run
 from tests.fake_worldbank_api import FakeWorldBankApi
 from tests.loopback import serve
@@ -207,7 +208,9 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     requests: list[str] = []
     with serve({}, requests) as base:
         template = base + "/surveys/EGOV_DATA_{year}.csv"
-        first, skipped = schedule_tick(replace(settings, un_egov_url_template=template), "un_egov_schedule")
+        first, skipped = schedule_tick(
+            replace(settings, sources={"un_egov": un_egov.Options(url_template=template)}), "un_egov_schedule"
+        )
     assert first is None and requests == ["/surveys/EGOV_DATA_2026.csv"]
     assert skipped[0] == "un_egov: nothing new upstream" and skipped[1].startswith("un_egov: no 2026 survey at ")
     assert "nothing changed since the publication of run " in skipped[-1]
@@ -218,7 +221,7 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
     with serve({"/surveys/EGOV_DATA_2026.csv": new_survey}, requests) as base:
         template = base + "/surveys/EGOV_DATA_{year}.csv"
         second, logged = schedule_tick(
-            replace(settings, un_egov_url_template=template),
+            replace(settings, sources={"un_egov": un_egov.Options(url_template=template)}),
             "un_egov_schedule",
             selection=["snapshots/un_egov", "raw/un_egov_surveys"],
         )
@@ -245,7 +248,9 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     home, snapshot_copy
 ):
     fake = FakeWorldBankApi(SNAPSHOTS / "worldbank")
-    settings = Settings(home=home, snapshots_dir=snapshot_copy, worldbank_api_url=fake.start())
+    settings = Settings(
+        home=home, snapshots_dir=snapshot_copy, sources={"worldbank": worldbank.Options(api_url=fake.start())}
+    )
     try:
         fetched, _ = schedule_tick(settings, "worldbank_schedule")
         assert fetched.success and published_in(fetched)
@@ -261,7 +266,9 @@ def test_the_worldbank_schedule_fetches_a_new_release_and_nothing_when_unchanged
     records = {entry.file: entry for entry in SourceProvenance.load(folder).files}
     assert set(records) == {"country_live.json", *(f"API_{code}_live.json" for code in fake.rows)}
     record = records["API_IT.NET.USER.ZS_live.json"]
-    assert record.obtained_from.startswith(settings.worldbank_api_url + "/country/all/indicator/IT.NET.USER.ZS?")
+    assert record.obtained_from.startswith(
+        worldbank.options(settings).api_url + "/country/all/indicator/IT.NET.USER.ZS?"
+    )
     assert record.vintage == "2026-07-13" and record.sha256 == sha256_of(folder / "API_IT.NET.USER.ZS_live.json")
     superseded = {path.name for path in (folder / "superseded").rglob("*.csv")}
     assert "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv" in superseded and len(superseded) == 6

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.assets.report import docs_folder
-from orchestration.changes import code_fingerprint
+from orchestration.analysts.report_asset import docs_folder
+from orchestration.build.changes import code_fingerprint
 from tests import raw_files
 from tests.browser import CHROMIUM, FLAGS, require
 from tests.conftest import PAPER

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from bench.served import serving
-from orchestration.serving.examples import example_queries
+from orchestration.analysts.serving.examples import example_queries
 from tests.browser import driven
 from tests.conftest import environment, run
 

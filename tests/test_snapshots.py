@@ -7,7 +7,7 @@ import re
 import pytest
 
 from orchestration.settings import Settings
-from orchestration.sources.snapshots import SnapshotError, SourceProvenance, sha256_of, verified_files
+from orchestration.snapshots.records import SnapshotError, SourceProvenance, sha256_of, verified_files
 from tests.conftest import SNAPSHOTS, failure_text, materialize
 
 

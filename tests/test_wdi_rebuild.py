@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration import wdi_rebuild
+from orchestration.build import wdi_rebuild
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, logged_decisions, materialize
 

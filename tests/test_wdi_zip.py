@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from orchestration.settings import Settings
+from orchestration.snapshots.records import SUPERSEDED_DIR, SourceProvenance, sha256_of, verified_files
 from orchestration.sources.registry import SOURCES
-from orchestration.sources.snapshots import SUPERSEDED_DIR, SourceProvenance, sha256_of, verified_files
 from orchestration.sources.worldbank import bulk_zip, parser
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, materialize
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Settings
+from orchestration.snapshots.records import sha256_of, verified_files
 from orchestration.sources.http import UpstreamError
-from orchestration.sources.snapshots import sha256_of, verified_files
+from orchestration.sources.worldbank import Options as WorldBankOptions
 from orchestration.sources.worldbank import parser as worldbank
 from orchestration.sources.worldbank.api import WorldBankApiError, WorldBankClient, live_files
 from tests.conftest import SNAPSHOTS, materialize
@@ -167,7 +168,9 @@ def test_a_failed_fetch_saves_nothing(server, tmp_path):
     shutil.copytree(SNAPSHOTS, snapshots)
     before = {p.name: sha256_of(p) for p in (snapshots / "worldbank").iterdir() if p.is_file()}
     fake.faults[("NY.GDP.PCAP.CD", 1)] = ["html"]
-    settings = Settings(home=tmp_path / "home", snapshots_dir=snapshots, worldbank_api_url=base_url)
+    settings = Settings(
+        home=tmp_path / "home", snapshots_dir=snapshots, sources={"worldbank": WorldBankOptions(api_url=base_url)}
+    )
     result = materialize(settings, ["snapshots/worldbank"], live=("worldbank",))
     assert not result.success
     assert {p.name: sha256_of(p) for p in (snapshots / "worldbank").iterdir() if p.is_file()} == before

@@ -144,9 +144,9 @@ def test_a_row_with_missing_fields_is_refused(tmp_path):
 
 
 def test_the_config_names_five_distinct_indicators():
-    from orchestration.settings import WORLDBANK_CONFIG
+    from orchestration.sources.worldbank import Options
 
-    indicators, live = worldbank.load_config(WORLDBANK_CONFIG)
+    indicators, live = worldbank.load_config(Options().config)
     assert [i.code for i in indicators] == [
         "IT.NET.USER.ZS",
         "IT.CEL.SETS.P2",

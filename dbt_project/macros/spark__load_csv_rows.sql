@@ -1,6 +1,9 @@
 {#- dbt-spark's seed loader binds an empty CSV cell as the text 'None', so a seed on Spark would
-    hold 'None' where DuckDB holds NULL. This copy of it (dbt-spark 1.11) writes NULL instead;
-    dbt's dispatch takes a root-project macro of the same name first. -#}
+    hold 'None' where DuckDB holds NULL. This copy of it writes NULL instead; dbt's dispatch takes a
+    root-project macro of the same name first.
+    Copied from: dbt-spark 1.11.0, dbt/include/spark/macros/materializations/seed.sql
+    Upstream macro sha256: f4537e4b690928d79acb8e1f9de5fdd8ad0adb0bc1e2128d8daa79b67fb3e24b
+    tests/test_spark.py compares that with the installed dbt-spark's: re-copy when it differs. -#}
 {% macro spark__load_csv_rows(model, agate_table) %}
   {% set batch_size = get_batch_size() %}
   {% set column_override = model['config'].get('column_types', {}) %}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class InputFileError(ValueError):
@@ -26,3 +31,14 @@ def read_utf8(path: Path) -> str:
         # Every upstream export ends with a newline; a last line without one was cut off.
         raise InputFileError(f"{path}: line {text.count(chr(10)) + 1}: the file ends mid-row (truncated)")
     return text
+
+
+def parsed_once(parse: Callable[[Path], T]) -> Callable[[Path], T]:
+    """``parse`` of a config file, read once per process while the file stays as it is."""
+    cached = lru_cache(maxsize=8)(lambda path, _version: parse(path))
+
+    def read(path: Path) -> T:
+        info = path.stat()
+        return cached(Path(path).resolve(), (info.st_mtime_ns, info.st_size))
+
+    return read

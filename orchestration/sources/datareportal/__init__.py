@@ -1,12 +1,24 @@
 """DataReportal "Digital <year>" reports: a curated file of quoted figures, and the report pages."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec, lazy
+from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.sources.spec import RawTable, SourceSpec, lazy, options_of, setting
 
 NAME = "datareportal"
+
+
+@dataclass(frozen=True)
+class Options:
+    base_url: str = setting("DATAREPORTAL_BASE_URL", "https://datareportal.com")
+    # Which report pages (countries, years) live checks ask for.
+    config: Path = setting("WAREHOUSE_DATAREPORTAL_CONFIG", PROJECT_ROOT / "config" / "datareportal.toml")
+
+
+def options(settings: Settings) -> Options:
+    return options_of(settings, NAME, Options)
 
 
 def _check_file(path: Path, settings: Settings) -> None:
@@ -16,7 +28,7 @@ def _check_file(path: Path, settings: Settings) -> None:
     if path.name == parser.FIGURES_FILE:
         parser.read_figures(path, set(countries.reference_table()["iso3"]))
         return
-    pages = parser.configured_pages(parser.load_config(settings.datareportal_config))
+    pages = parser.configured_pages(parser.load_config(options(settings).config))
     if path.name not in pages:
         raise parser.DataReportalError(
             f"{path.name}: DataReportal takes {parser.FIGURES_FILE} (the curated file) or a report page "
@@ -37,11 +49,18 @@ SPEC = SourceSpec(
     cron="0 6 20 2 *",
     cadence="yearly, 20 February (reports appear in late January)",
     fresh_for=timedelta(days=400),
-    raw_tables=("raw/datareportal_figures",),
+    raw_tables=(
+        RawTable(
+            "datareportal_figures",
+            "Every cited DataReportal figure: one row per citation, validated, conflicts refused.",
+            suite="expectations.datareportal_figures",
+        ),
+    ),
     upstream="the report page of every configured country and year (a 404: no report yet); a page whose bytes changed is staged",
     file_names=r"figures\.csv|digital-\d{4}-[a-z0-9-]+\.html",
     names_help="figures.csv, or digital-<year>-<country slug>.html",
     slot=lambda path: path.name,
     check_file=_check_file,
     fetch=lazy("orchestration.sources.datareportal.live", "fetch_changed_pages"),
+    load=lazy("orchestration.sources.datareportal.load", "load"),
 )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.sources.text_files import InputFileError, read_utf8
+from orchestration.sources.text_files import InputFileError, parsed_once, read_utf8
 
 FIGURES_FILE = "figures.csv"
 PAGE_PATTERN = "digital-*.html"
@@ -75,6 +75,7 @@ class DataReportalConfig:
     backoff_seconds: float
 
 
+@parsed_once
 def load_config(path: Path) -> DataReportalConfig:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     countries = [Country(iso3=iso3, **entry) for iso3, entry in data["countries"].items()]

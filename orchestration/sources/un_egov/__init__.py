@@ -1,12 +1,24 @@
 """UN E-Government Survey: EGDI and its components, and E-Participation, one CSV per survey year."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec, lazy
+from orchestration.sources.spec import RawTable, SourceSpec, lazy, options_of, setting
 
 NAME = "un_egov"
+
+
+@dataclass(frozen=True)
+class Options:
+    # Where a survey CSV can be downloaded, with {year}. UN DESA documents no stable URL, so a live
+    # UN check happens only when an operator sets one.
+    url_template: str = setting("UN_EGOV_URL_TEMPLATE", "")
+
+
+def options(settings: Settings) -> Options:
+    return options_of(settings, NAME, Options)
 
 
 def _check_file(path: Path, settings: Settings) -> None:
@@ -27,11 +39,18 @@ SPEC = SourceSpec(
     cron="0 6 1 3 *",
     cadence="yearly, 1 March (surveys come every two years)",
     fresh_for=timedelta(days=2 * 366 + 30),
-    raw_tables=("raw/un_egov_surveys",),
+    raw_tables=(
+        RawTable(
+            "un_egov_surveys",
+            "Every survey year parsed into one table, one row per (survey year, state), with provenance columns.",
+            suite="expectations.un_egov_surveys",
+        ),
+    ),
     upstream="the next survey year's CSV at UN_EGOV_URL_TEMPLATE (a 404: not published yet); without it, the inbox only",
     file_names=r"EGOV_DATA_\d{4}\.csv",
     names_help="EGOV_DATA_<year>.csv",
     slot=lambda path: path.name,
     check_file=_check_file,
     fetch=lazy("orchestration.sources.un_egov.live", "fetch_new_surveys"),
+    load=lazy("orchestration.sources.un_egov.load", "load"),
 )

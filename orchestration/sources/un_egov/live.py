@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from orchestration.settings import Settings
 from orchestration.sources import http
-from orchestration.sources.snapshots import IncomingFile
-from orchestration.sources.staging import SnapshotSet, now
+from orchestration.sources.files import IncomingFile, SnapshotSet, now
+from orchestration.sources.un_egov import options
 
 # Surveys appear every two years; the check asks for the next one, and again while it finds one.
 SURVEY_EVERY_YEARS = 2
@@ -26,7 +26,7 @@ _YEAR = re.compile(r"EGOV_DATA_(\d{4})\.csv$")
 def fetch_new_surveys(
     settings: Settings, current: SnapshotSet, log: Callable[[str], None], policy: http.RetryPolicy = POLICY
 ) -> list[IncomingFile]:
-    template = settings.un_egov_url_template
+    template = options(settings).url_template
     if not template:
         log("un_egov: UN_EGOV_URL_TEMPLATE is not set; only the inbox is looked at")
         return []

@@ -1,12 +1,25 @@
 """World Bank World Development Indicators: the whole-database zip, bulk CSV files per indicator, or the API v2."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from orchestration.settings import Settings
-from orchestration.sources.spec import SourceSpec, lazy
+from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.sources.spec import RawTable, SourceSpec, lazy, options_of, setting
 
 NAME = "worldbank"
+
+
+@dataclass(frozen=True)
+class Options:
+    api_url: str = setting("WORLDBANK_API_URL", "https://api.worldbank.org/v2")
+    # Which indicators the warehouse requires, and how the live client talks to the API; the scale
+    # benchmark points it at a synthetic list.
+    config: Path = setting("WAREHOUSE_WORLDBANK_CONFIG", PROJECT_ROOT / "config" / "worldbank.toml")
+
+
+def options(settings: Settings) -> Options:
+    return options_of(settings, NAME, Options)
 
 
 def _check_file(path: Path, settings: Settings) -> None:
@@ -18,7 +31,7 @@ def _check_file(path: Path, settings: Settings) -> None:
     if key == parser.WHOLE_DATABASE:
         parser.check_bulk_zip(path)
         return
-    configured = {indicator.code for indicator in parser.load_config(settings.worldbank_config)[0]}
+    configured = {indicator.code for indicator in parser.load_config(options(settings).config)[0]}
     if key == "country":
         (parser.read_country_metadata_json if path.suffix == ".json" else parser.read_country_metadata_csv)(path)
     elif key in configured and path.suffix == ".json":
@@ -43,7 +56,22 @@ SPEC = SourceSpec(
     cron="0 6 5 * *",
     cadence="monthly, on the 5th",
     fresh_for=timedelta(days=45),
-    raw_tables=("raw/wdi_observations", "raw/wdi_countries", "raw/wdi_indicators"),
+    raw_tables=(
+        RawTable(
+            "wdi_countries",
+            "Region and income group per World Bank code; aggregates flagged.",
+            suite="expectations.wdi_countries",
+        ),
+        RawTable(
+            "wdi_indicators",
+            "One row per series: its metadata, range rule, aggregation, vintage and the snapshot file it comes from.",
+        ),
+        RawTable(
+            "wdi_observations",
+            "Every non-empty value of every series, one row per (indicator, code, year), with its line; aggregates kept.",
+            suite="expectations.wdi_observations",
+        ),
+    ),
     upstream="API v2 `lastupdated` of each configured indicator; only the indicators with a new release are fetched",
     file_names=r"WDI_CSV[A-Za-z0-9_.-]*\.zip|API_[A-Z0-9_.]+_(DS2|pivoted|live)[A-Za-z0-9_.-]*\.(csv|json)|Metadata_Country_[A-Za-z0-9_.-]+\.csv|country_live\.json",
     names_help=(
@@ -53,5 +81,6 @@ SPEC = SourceSpec(
     slot=lazy("orchestration.sources.worldbank.parser", "snapshot_key"),
     check_file=_check_file,
     fetch=lazy("orchestration.sources.worldbank.api", "fetch_changed"),
+    load=lazy("orchestration.sources.worldbank.load", "load"),
     covers=lazy("orchestration.sources.worldbank.parser", "covers"),
 )

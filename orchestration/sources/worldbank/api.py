@@ -22,8 +22,8 @@ import requests
 
 from orchestration.settings import Settings
 from orchestration.sources import http
-from orchestration.sources.snapshots import IncomingFile
-from orchestration.sources.staging import SnapshotSet, now
+from orchestration.sources.files import IncomingFile, SnapshotSet, now
+from orchestration.sources.worldbank import options
 from orchestration.sources.worldbank.parser import load_config, snapshot_key
 
 WDI_SOURCE_ID = 2
@@ -163,9 +163,9 @@ def live_files(fetches: list[LiveFetch]) -> list[IncomingFile]:
 
 
 def client_for(settings: Settings) -> WorldBankClient:
-    _, live = load_config(settings.worldbank_config)
+    _, live = load_config(options(settings).config)
     return WorldBankClient(
-        settings.worldbank_api_url,
+        options(settings).api_url,
         per_page=live.per_page,
         timeout=live.timeout_seconds,
         retries=live.retries,
@@ -178,7 +178,7 @@ def fetch_changed(settings: Settings, current: SnapshotSet, log: Callable[[str],
     """Ask the API for each configured indicator's ``lastupdated`` (one row per request); fetch
     whole only the indicators whose release differs from the snapshot held, and then the country
     list with them. An unchanged release costs one small request per indicator."""
-    indicators, _ = load_config(settings.worldbank_config)
+    indicators, _ = load_config(options(settings).config)
     client = client_for(settings)
     held = {snapshot_key(path): record.vintage for path, record in current.files}
     changed = []

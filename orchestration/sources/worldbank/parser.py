@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.sources.text_files import InputFileError, read_utf8
+from orchestration.sources.text_files import InputFileError, parsed_once, read_utf8
 from orchestration.sources.worldbank import bulk_zip
 
 WHOLE_DATABASE = "wdi_bulk"
@@ -67,6 +67,7 @@ class LiveSettings:
     countries_per_request: int
 
 
+@parsed_once
 def load_config(path: Path) -> tuple[list[Indicator], LiveSettings]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     indicators = [Indicator(**entry) for entry in data.get("indicator", [])]

@@ -1,0 +1,426 @@
+"""The `warehouse` command, for data engineers and analysts.
+
+Every refresh runs as a Dagster run against the persistent instance in this project's
+``.dagster_home``, so it shows in the UI's run history next to runs launched from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+from orchestration.operations.runs import innermost_message
+from orchestration.run_context import LOG_PREFIX
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, dagster_home, prepare_process_environment
+from orchestration.sources.registry import SOURCES
+
+# The instance settings of this checkout (telemetry off, refreshes queued one at a time), committed;
+# copied into any new DAGSTER_HOME the command is given.
+_INSTANCE_YAML = PROJECT_ROOT / ".dagster_home" / "dagster.yaml"
+
+_COMMANDS = {
+    "refresh": (
+        "load what changed, check it, build and test the models, publish",
+        """\
+examples:
+  warehouse refresh                                 take the inboxes, load what changed, publish
+  warehouse refresh --full                          rebuild everything, changed or not
+  warehouse refresh --source worldbank              take only the World Bank inbox
+  warehouse refresh --source worldbank --live       also ask the World Bank API for new releases
+  warehouse refresh --live                          ask every live upstream, as the schedules do
+""",
+    ),
+    "status": (
+        "per source: snapshots, last load, freshness, gates; and the published file",
+        """\
+examples:
+  warehouse status
+""",
+    ),
+    "query": (
+        "run read-only SQL against the published warehouse",
+        """\
+examples:
+  warehouse query "select * from marts.dim_country where is_central_asia"
+  warehouse query --csv "select iso3, survey_year, egdi from marts.egov_scores" > egdi.csv
+  warehouse query --json -f my_query.sql
+  warehouse query --publication 20261202-101503-3f0acae4 "select * from meta.publication"
+""",
+    ),
+    "tables": (
+        "list the published tables with row counts and descriptions",
+        """\
+examples:
+  warehouse tables
+""",
+    ),
+    "serve": (
+        "serve the published warehouse to analysts: a read-only SQL API and web console",
+        """\
+examples:
+  warehouse serve                                   http://127.0.0.1:8765, this machine only
+  WAREHOUSE_SERVE_TOKEN=$(openssl rand -hex 24) warehouse serve --host 0.0.0.0
+                                                    the team's: every request shows the token
+""",
+    ),
+    "ui": (
+        "start the Dagster UI and daemon on 127.0.0.1",
+        """\
+examples:
+  warehouse ui                 http://127.0.0.1:3000
+  warehouse ui --port 3100
+""",
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="warehouse",
+        description="The digital-development data warehouse: e-government and connectivity indicators, focused on Central Asia.",
+        epilog="".join(f"\n{name}:\n{examples}" for name, (_, examples) in _COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = {
+        name: commands.add_parser(
+            name,
+            help=summary,
+            description=summary[0].upper() + summary[1:] + ".",
+            epilog=examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        for name, (summary, examples) in _COMMANDS.items()
+    }
+    sub["refresh"].add_argument(
+        "--source", action="append", choices=list(SOURCES), help="take in only this source (repeatable)"
+    )
+    sub["refresh"].add_argument(
+        "--live", action="store_true", help="ask the live upstream of each source taken in for what is new"
+    )
+    sub["refresh"].add_argument("--full", action="store_true", help="rebuild even what has not changed")
+    sub["refresh"].set_defaults(handler=_refresh)
+    sub["status"].set_defaults(handler=_status)
+    sub["query"].add_argument("sql", nargs="?", help="the SQL to run")
+    sub["query"].add_argument("-f", "--file", type=Path, help="read the SQL from this file")
+    sub["query"].add_argument(
+        "--publication", metavar="ID", help="query this kept publication instead of the current one"
+    )
+    formats = sub["query"].add_mutually_exclusive_group()
+    formats.add_argument("--csv", dest="output", action="store_const", const="csv", help="CSV with a header row")
+    formats.add_argument("--json", dest="output", action="store_const", const="json", help="a JSON array of objects")
+    sub["query"].set_defaults(handler=_query, output="table")
+    sub["tables"].set_defaults(handler=_tables)
+    sub["serve"].add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)"
+    )
+    sub["serve"].add_argument("--port", type=int, default=8765)
+    sub["serve"].add_argument(
+        "--token",
+        help="the secret every request must show (better: WAREHOUSE_SERVE_TOKEN, "
+        "which other users of this machine cannot read from the process list)",
+    )
+    sub["serve"].set_defaults(handler=_serve)
+    sub["ui"].add_argument("--port", type=int, default=3000)
+    sub["ui"].set_defaults(handler=_ui)
+    args = parser.parse_args(argv)
+    _prepare_environment()
+    return args.handler(args)
+
+
+def _prepare_environment() -> None:
+    prepare_process_environment()
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():  # an instance configured by hand (storage, run launcher) is left as it is
+        shutil.copyfile(_INSTANCE_YAML, instance_yaml)
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """Launch the refresh job as a Dagster run; what it rebuilds is decided inside the run, as
+    for a schedule or the UI (changes.py)."""
+    settings = Settings.from_env()
+    requested = set(args.source or SOURCES)
+    if not args.full and not args.live and _nothing_to_do(settings, requested):
+        return 0
+    import dagster as dg
+
+    from orchestration.build.dbt_project import prepare
+    from orchestration.operations.jobs import REFRESH_JOB, snapshot_config, source_job_name
+    from orchestration.run_context import FULL_TAG
+
+    prepare(settings)
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(source_job_name(*requested) if len(requested) == 1 else REFRESH_JOB)
+    run_config = {
+        **snapshot_config(inbox=requested, live=requested if args.live else set()),
+        # Progress is printed step by step below; the console logger would repeat it all.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+    _say_if_waiting(settings)
+    run_id = str(uuid.uuid4())
+    print(f"run {run_id} ({job.name}):")
+    with dg.DagsterInstance.get() as instance:
+        progress = _Progress(instance, run_id)
+        progress.start()
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                run_config=run_config,
+                tags={FULL_TAG: "true"} if args.full else {},
+            )
+        finally:
+            progress.finish()
+    if not result.success and not any(event.is_step_failure for event in result.all_events):
+        _print_run_failure(result)
+    if not result.success:
+        print(f"\nrefresh FAILED (run {result.run_id}); {settings.published_db} was left as it was.", file=sys.stderr)
+        return 1
+    if not any(event.is_step_success and event.step_key == "published_warehouse" for event in result.all_events):
+        print(
+            f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)"
+        )
+        return 0
+    gates = sum(
+        1
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed
+    )
+    _print_summary(settings)
+    print(f"\n{gates} gates passed. run {result.run_id} succeeded; published {settings.published_db}")
+    print(f"report: {settings.report_dir / 'index.html'} (dbt docs: {settings.report_dir / 'docs.html'})")
+    return 0
+
+
+def _nothing_to_do(settings: Settings, requested: set[str]) -> bool:
+    """No change, no run: what the run would decide, decided before Dagster is even imported (changes.py)."""
+    from orchestration.build.changes import without_a_run
+
+    lines = without_a_run(settings, sorted(requested))
+    if lines is None:
+        return False
+    print("no run needed (what the refresh would decide, decided before starting one):")
+    for line in lines:
+        print(f"  {line}")
+    print(f"\nnothing changed: {settings.published_db} is current; nothing was rebuilt (use --full to rebuild anyway)")
+    return True
+
+
+def _say_if_waiting(settings: Settings) -> None:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(settings.build_lock)
+    try:
+        lock.acquire(timeout=0)
+        lock.release()
+    except Timeout:
+        holder = settings.build_dir / "refresh.holder"
+        who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "unknown"
+        print(
+            f"another refresh holds {settings.build_dir} ({who}); waiting for it to finish "
+            f"(up to {settings.lock_timeout_seconds:.0f} s, WAREHOUSE_LOCK_TIMEOUT)",
+            flush=True,
+        )
+
+
+class _Progress(threading.Thread):
+    """Prints each step, decision and failed gate of a run as it happens, from the run's event log."""
+
+    def __init__(self, instance, run_id: str):
+        super().__init__(daemon=True)
+        self.instance, self.run_id = instance, run_id
+        self.done = threading.Event()
+        self.seen = 0
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self._print_new()
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+        self._print_new()
+
+    def _print_new(self) -> None:
+        entries = self.instance.all_logs(self.run_id)
+        for entry in entries[self.seen :]:
+            if entry.dagster_event:
+                _print_event(entry.dagster_event)
+            elif entry.user_message.startswith(LOG_PREFIX):
+                print(f"  {entry.user_message[len(LOG_PREFIX) :]}", flush=True)
+        self.seen = len(entries)
+
+
+def _print_event(event) -> None:
+    if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+        check = event.asset_check_evaluation_data
+        # dbt's tests carry no description: their failing rows are in the dbt output below.
+        why = check.description or "failed (dbt test)"
+        print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {why}", file=sys.stderr, flush=True)
+    elif event.is_step_success:
+        seconds = event.event_specific_data.duration_ms / 1000
+        print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)
+    elif event.is_step_failure:
+        print(
+            f"  FAILED  {event.step_key}: {innermost_message(event.event_specific_data.error)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif event.is_step_skipped:
+        print(f"  skipped {event.step_key}", flush=True)
+
+
+def _print_run_failure(result) -> None:
+    """A run can fail before any step."""
+    for event in result.all_events:
+        if event.is_run_failure:
+            error = event.event_specific_data.error if event.event_specific_data else None
+            print(f"  FAILED  {innermost_message(error) if error else event.message}", file=sys.stderr)
+
+
+def _print_summary(settings: Settings) -> None:
+    """What was published, read from the build area's copy of it: an analyst may hold the file itself locked."""
+    import duckdb
+
+    from orchestration.analysts.query import list_tables
+    from orchestration.publication_record import copy_path, last
+
+    print(
+        f"\npublication {last(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept"
+    )
+    print("published tables:")
+    for table in list_tables(copy_path(settings)):
+        print(f"  {table.name:<40} {table.row_count:>8,} rows")
+    with duckdb.connect(str(copy_path(settings)), read_only=True) as connection:
+        headline = connection.execute(
+            """
+            select c.country_name, s.egdi, s.egdi_rank, s.egdi_group
+            from marts.egov_scores as s join marts.dim_country as c using (iso3)
+            where c.is_central_asia and s.survey_year = 2022
+            order by s.egdi desc
+            """
+        ).fetchall()
+    print("\nEGDI 2022, Central Asia:")
+    for name, egdi, rank, group in headline:
+        print(f"  {name:<14} {egdi:.4f}  rank {rank:>3}  {group}")
+
+
+def _status(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from orchestration.operations.status import report
+
+    with dg.DagsterInstance.get() as instance:
+        print("\n".join(report(Settings.from_env(), instance)))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from orchestration import limits, publication_record
+    from orchestration.analysts.query import QueryRefused, run_query
+
+    if bool(args.sql) == bool(args.file):
+        print("give the SQL either as an argument or with -f FILE", file=sys.stderr)
+        return 2
+    sql = args.file.read_text(encoding="utf-8") if args.file else args.sql
+    settings = Settings.from_env()
+    try:
+        published = settings.published_db
+        if args.publication:
+            published = publication_record.kept_file(settings, publication_record.find(settings, args.publication))
+        text, result = run_query(published, sql, args.output)
+        sys.stdout.write(text)
+    except (QueryRefused, publication_record.UnknownPublication) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    except Exception as error:  # DuckDB's own message (syntax, unknown table) is the clearest answer
+        print(f"query failed: {error}", file=sys.stderr)
+        return 1
+    if result.truncated:
+        print(
+            f"cut off: only the first {len(result.rows):,} rows were returned ({limits.QUERY_MAX_ROWS.env} sets the limit; "
+            "0 for none)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from orchestration.analysts.query import QueryRefused, list_tables
+
+    try:
+        tables = list_tables(Settings.from_env().published_db)
+    except QueryRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    for table in tables:
+        print(f"{table.name}  ({table.row_count:,} rows)\n    {table.description or '(no description)'}\n")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from orchestration.analysts.serving.access import TOKEN_ENV, refusal_to_start
+    from orchestration.analysts.serving.app import create_app
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    refusal = refusal_to_start(args.host, token)
+    if refusal:
+        print(f"warehouse serve: {refusal}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    where = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"serving the publications of {settings.home} on http://{where}:{args.port} (Ctrl-C to stop)"
+        + ("; every request must show the token" if token else ""),
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings, token),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """Become `dagster dev`: a signal to this process reaches dagster dev itself, which stops the
+    webserver and the daemon it started."""
+    os.environ.update(Settings.from_env().dbt_env())
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "--module-name",
+        "orchestration.definitions",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+    ]
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop); dbt project {DBT_PROJECT_DIR}", flush=True)
+    # Started from the instance's folder, not the project root, whose .env would replace the
+    # DAGSTER_HOME this command was given (the code location is an installed module either way).
+    os.chdir(dagster_home())
+    # dagster dev stops on SIGTERM by handling it as SIGINT. A job started in the background by a
+    # script inherits SIGINT ignored, and then SIGTERM was ignored too: the default comes back here.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

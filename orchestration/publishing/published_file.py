@@ -1,0 +1,287 @@
+"""Write-audit-publish: copy a fully built and tested build database into the published file.
+
+Analysts open ``warehouse.duckdb``. It is never written in place, nor even opened by a refresh (an
+analyst's client may hold it read-write, which locks it): the publication is written in the build
+area, copied beside the published file and renamed over it, which is atomic on POSIX. A reader who
+has the old file open keeps reading the old file, untouched and consistent; the next connection
+opens the new one. What a refresh must know of the last publication comes from the build area's
+record of it (orchestration/publication_record.py). A refresh that fails before this step leaves
+the published file as it was; one killed during it is completed or undone by the next (``recover``).
+
+Each publication is also kept under its id in ``publications/``, read-only, and the oldest beyond
+``WAREHOUSE_KEEP_PUBLICATIONS`` are removed once a new one is in place. The kept file is the build
+area's copy itself, linked: that copy is never written in place (the next patch starts from a copy
+of it), so keeping a publication costs no bytes and no time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration import failpoints, limits, publication_record
+from orchestration.build import wdi_rebuild
+from orchestration.durable import fsync, sweep, temporary_beside
+from orchestration.gates import history as gate_history
+from orchestration.publication_record import COPY, INTENT, RECORD, Publication, publication_id
+from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
+from orchestration.sources.worldbank.series import differing_series
+from orchestration.warehouse import table_exists
+
+
+def publish(
+    settings: Settings,
+    schemas: tuple[str, ...],
+    run_id: str,
+    code_fingerprint: str = "",
+    series_tables: frozenset[str] = frozenset(),
+) -> tuple[dict[str, int], int | None]:
+    """Publish ``schemas`` of the build database as plain tables; returns rows per published table,
+    and how many WDI series were patched (None: every table copied whole).
+
+    When the last publication holds the WDI models of the same code and inputs but other series,
+    ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
+    instead of being copied whole; every other table is copied whole either way."""
+    base = publication_record.copy_path(settings)
+    published_at = datetime.now(UTC)
+    written = temporary_beside(base)
+    staged = temporary_beside(settings.published_db)
+    settings.published_db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        patch = (
+            series_tables if series_tables and _patchable(settings.build_db, base, code_fingerprint) else frozenset()
+        )
+        if patch:
+            shutil.copyfile(base, written)
+        counts, patched, inputs = _write_copy(
+            settings.build_db, written, schemas, run_id, published_at, code_fingerprint, patch
+        )
+        fsync(written)
+        shutil.copyfile(written, staged)
+        fsync(staged)
+        publication = Publication(
+            run_id, published_at.isoformat(), code_fingerprint, inputs, inode=staged.stat().st_ino, copy=written.name
+        )
+        _keep_file(settings, written, publication)
+        publication_record.save(settings, INTENT, publication)
+        failpoints.reached("publish:before-rename")
+        os.replace(staged, settings.published_db)
+        fsync(settings.published_db.parent)
+        failpoints.reached("publish:after-rename")
+        _commit(settings, publication)
+        return counts, patched
+    finally:
+        staged.unlink(missing_ok=True)
+        written.unlink(missing_ok=True)
+
+
+def _commit(settings: Settings, publication: Publication) -> None:
+    """The build area's record and copy become those of the file now published."""
+    written = settings.build_dir / publication.copy
+    if written.exists():
+        os.replace(written, settings.build_dir / COPY)
+    else:  # its copy is gone: the next publication writes every table rather than patch a stale base
+        (settings.build_dir / COPY).unlink(missing_ok=True)
+    # Listed among those kept before it is the current one, which the served door then opens by its id.
+    publication_record.keep_record(settings, replace(publication, copy=COPY))
+    publication_record.save(settings, RECORD, replace(publication, copy=COPY))
+    (settings.build_dir / INTENT).unlink(missing_ok=True)
+    fsync(settings.build_dir)
+    _remove_beyond_kept(settings)
+
+
+def _keep_file(settings: Settings, written: Path, publication: Publication) -> None:
+    """``publications/<id>.duckdb``: the publication's file, read-only; listed once its record is written."""
+    kept = publication_record.kept_file(settings, publication)
+    kept.parent.mkdir(exist_ok=True)
+    written.chmod(0o444)
+    kept.unlink(missing_ok=True)  # a killed attempt's link under the same id
+    os.link(written, kept)
+    fsync(kept.parent)
+
+
+def _remove_beyond_kept(settings: Settings) -> None:
+    """Remove the publications older than the last ``WAREHOUSE_KEEP_PUBLICATIONS`` (at least the
+    current one stays), and any file a killed publication left unlisted. A reader that has one open
+    keeps reading it: the name goes, the file goes when the reader closes it."""
+    if not settings.publications_dir.is_dir():
+        return
+    kept = publication_record.kept(settings)
+    for old in kept[max(1, limits.KEEP_PUBLICATIONS.value()) :]:
+        (settings.publications_dir / f"{old.id}.json").unlink()
+    for file in settings.publications_dir.glob("*.duckdb"):
+        if not file.with_suffix(".json").exists():
+            file.unlink()
+    fsync(settings.publications_dir)
+
+
+def recover(settings: Settings) -> str | None:
+    """Complete a publication a killed refresh left with its file in place, or forget one that never
+    got there; then remove the temporary files it left. Says what it did, if anything."""
+    intent = publication_record.intended(settings)
+    said = None
+    _keep_last(settings)
+    if intent is not None:
+        published = settings.published_db.stat().st_ino if settings.published_db.exists() else None
+        if published == intent.inode:
+            _commit(settings, intent)
+            said = f"completed the record of run {intent.run_id}'s publication, which was killed once its file was in place"
+        else:
+            (settings.build_dir / INTENT).unlink()
+            _remove_beyond_kept(settings)  # its kept file, not listed
+            said = (
+                f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
+            )
+    removed = sweep(settings.published_db.parent) + sweep(settings.build_dir) + sweep(settings.publications_dir)
+    if removed:
+        said = (said + "; " if said else "") + f"removed {len(removed)} temporary file(s) of a killed publication"
+    return said
+
+
+def _keep_last(settings: Settings) -> None:
+    """Keep the last publication under its id if it is not kept yet: one published before
+    publications were kept, whose build copy is still the file as published."""
+    last, copy = publication_record.last(settings), publication_record.copy_path(settings)
+    if last is not None and copy.exists() and not (settings.publications_dir / f"{last.id}.json").exists():
+        _keep_file(settings, copy, last)
+        publication_record.keep_record(settings, last)
+
+
+def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:
+    """Whether the last publication's WDI tables were built by this code from the same inputs, other
+    than the series themselves, as the build's: then the series that differ are all that differ."""
+    if not base.exists():
+        return False
+    with duckdb.connect(str(base), read_only=True) as connection:
+        if not table_exists(connection, "meta", "wdi_series") or not table_exists(connection, "meta", "publication"):
+            return False
+        context = connection.execute("select context from meta.wdi_series_context").fetchall()[0][0]
+        code = connection.execute("select code_fingerprint from meta.publication").fetchall()[0][0]
+        connection.execute("attach ? as build (read_only)", [str(build_db)])
+        return code == code_fingerprint and context == wdi_rebuild.built_context(connection, "build")
+
+
+def _write_copy(
+    build_db: Path,
+    target: Path,
+    schemas: tuple[str, ...],
+    run_id: str,
+    published_at: datetime,
+    code_fingerprint: str,
+    patch: frozenset[str],
+) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
+    connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    try:
+        connection.execute("attach ? as build (read_only)", [str(build_db)])
+        patched = None
+        if patch:
+            connection.execute(PATCHED_SERIES)
+            patched = connection.execute("select count(*) from patched_series").fetchall()[0][0]
+        counts = {}
+        for schema, table, comment in _relations(connection, schemas):
+            name = f"{schema}.{table}"
+            connection.execute(f"create schema if not exists {schema}")
+            if name in patch:
+                connection.execute(
+                    f"delete from {name} where indicator_code in (select indicator_code from patched_series)"
+                )
+                connection.execute(
+                    f"insert into {name} select * from build.{name} where indicator_code in (select indicator_code from patched_series)"
+                )
+            else:
+                # Tables, not views: a view would still point at the build database's catalog.
+                connection.execute(f"create or replace table {name} as select * from build.{name}")
+                _copy_comments(connection, schema, table, comment)
+                _copy_primary_key(connection, schema, table)
+            counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
+        inputs = _record_publication(connection, run_id, published_at, code_fingerprint)
+        connection.execute("detach build")
+        connection.execute("checkpoint")
+        return counts, patched, inputs
+    finally:
+        connection.close()
+
+
+# The series whose published rows differ from the build's: added, changed or removed since.
+PATCHED_SERIES = f"create temp table patched_series as {differing_series(f'build.{wdi_rebuild.SCHEMA}.wdi_built', 'meta.wdi_series')}"
+
+
+def _relations(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
+    return connection.execute(
+        """
+        select schema_name, table_name, comment from duckdb_tables()
+        where database_name = 'build' and list_contains($schemas, schema_name)
+        union all
+        select schema_name, view_name, comment from duckdb_views()
+        where database_name = 'build' and list_contains($schemas, schema_name)
+        order by 1, 2
+        """,
+        {"schemas": list(schemas)},
+    ).fetchall()
+
+
+def _copy_comments(connection: duckdb.DuckDBPyConnection, schema: str, table: str, comment: str | None) -> None:
+    """Carry dbt's documentation along, so analysts read it with duckdb_tables()/duckdb_columns()."""
+    if comment:
+        connection.execute(f"comment on table {schema}.{table} is {_literal(comment)}")
+    columns = connection.execute(
+        "select column_name, comment from duckdb_columns() where database_name = 'build' "
+        "and schema_name = ? and table_name = ? and comment is not null",
+        [schema, table],
+    ).fetchall()
+    for column, text in columns:
+        connection.execute(f'comment on column {schema}.{table}."{column}" is {_literal(text)}')
+
+
+def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """The key dbt's contract enforced in the build, declared again so analysts and their tools see it."""
+    keys = connection.execute(
+        "select constraint_column_names from duckdb_constraints() where database_name = 'build' "
+        "and schema_name = ? and table_name = ? and constraint_type = 'PRIMARY KEY'",
+        [schema, table],
+    ).fetchall()
+    for (columns,) in keys:
+        connection.execute(f"alter table {schema}.{table} add primary key ({', '.join(columns)})")
+
+
+def _literal(text: str) -> str:
+    return str(duckdb.ConstantExpression(text))  # DuckDB's own quoting: COMMENT ON takes no parameter
+
+
+def _record_publication(
+    connection: duckdb.DuckDBPyConnection, run_id: str, published_at: datetime, code_fingerprint: str
+) -> dict[str, dict[str, str]]:
+    """Which publication this file is, what it was built from: the run, the code, and each source's
+    snapshot set (returned too)."""
+    connection.execute("create schema if not exists meta")
+    connection.execute("drop table if exists meta.publication")
+    connection.execute("drop table if exists meta.inputs")
+    connection.execute(
+        "create table meta.publication as select ?::varchar as publication_id, ?::varchar as dagster_run_id, "
+        "?::timestamp as published_at, ?::varchar as code_fingerprint",
+        [publication_id(published_at, run_id), run_id, published_at.replace(tzinfo=None), code_fingerprint],
+    )
+    source = (
+        "build.raw.loaded_snapshots"
+        if table_exists(connection, "raw", "loaded_snapshots", "build")
+        else "(select ''::varchar as source, ''::varchar as fingerprint, null::timestamp as loaded_at limit 0)"
+    )
+    connection.execute(f"create table meta.inputs as select source, fingerprint, loaded_at from {source}")
+    if table_exists(connection, *gate_history.BUILD_TABLE.split("."), "build"):
+        connection.execute(
+            f"create or replace table {gate_history.PUBLISHED_TABLE} as select * from build.{gate_history.BUILD_TABLE}"
+        )
+    # Which WDI series the WDI tables hold, and what they were built from, for the next publication's patch.
+    connection.execute("drop table if exists meta.wdi_series")
+    connection.execute("drop table if exists meta.wdi_series_context")
+    context = wdi_rebuild.built_context(connection, "build")
+    if context is not None:
+        connection.execute(f"create table meta.wdi_series as select * from build.{wdi_rebuild.SCHEMA}.wdi_built")
+        connection.execute("create table meta.wdi_series_context as select ?::varchar as context", [context])
+    rows = connection.execute("select source, fingerprint, loaded_at::varchar from meta.inputs").fetchall()
+    return {source: {"fingerprint": fingerprint, "loaded_at": loaded_at} for source, fingerprint, loaded_at in rows}
