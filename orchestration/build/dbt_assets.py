@@ -65,7 +65,7 @@ def warehouse_dbt_models(
     )
     # dbt holds the build database while it runs, so each model's row count and columns are read
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
-    # resource skips (dbt_project.py).
+    # resource skips (orchestration/library_adapters.py).
     events = list(invocation.stream())
     keep_parse_state(invocation.target_path, TARGET_DIR)
     prune_run_targets(TARGET_DIR, context.op_def.name)
