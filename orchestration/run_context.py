@@ -21,3 +21,8 @@ def is_full(context: dg.OpExecutionContext) -> bool:
 
 def say(context: dg.OpExecutionContext, text: str) -> None:
     context.log.info(LOG_PREFIX + text)
+
+
+def say_failure(context: dg.OpExecutionContext, text: str) -> None:
+    """What stopped the step, in full: `warehouse refresh` prints it to stderr."""
+    context.log.error(LOG_PREFIX + text)

@@ -1,7 +1,9 @@
 """dbt models as Dagster assets, keyed by schema so the graph reads raw -> staging -> marts."""
 
+import contextlib
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,9 +18,13 @@ from orchestration.build.dbt_project import (
     prepare_at_load,
     prune_run_targets,
 )
-from orchestration.run_context import is_full, say
-from orchestration.settings import PUBLISHED_SCHEMAS
+from orchestration.run_context import is_full, say, say_failure
+from orchestration.settings import PUBLISHED_SCHEMAS, Settings
 from orchestration.warehouse import DATA_OWNERS, MODELS_OWNERS, Warehouse, table_metadata
+
+KEPT_LOGS = 20
+# How much of dbt's log a failure shows when dbt stopped before its summary (a parse error).
+FAILURE_TAIL = 40
 
 # The dbt assets are defined from the manifest: a fresh clone parses once, `dagster dev` on change.
 prepare_at_load()
@@ -66,7 +72,14 @@ def warehouse_dbt_models(
     # dbt holds the build database while it runs, so each model's row count and columns are read
     # once it has finished; dagster-dbt's own fetch_row_counts() needs the dbt adapter this
     # resource skips (orchestration/library_adapters.py).
-    events = list(invocation.stream())
+    log_path = dbt_log_path(warehouse.settings, context.run_id)
+    # dagster-dbt writes each dbt event to stdout: to the run's own file instead, so the console
+    # shows a line per step (orchestration/operations/cli.py) and the whole log stays at hand.
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        events = list(invocation.stream())
+    dbt_log = log_path.read_text(encoding="utf-8")
+    context.log.debug(dbt_log)
+    say(context, f"dbt's log: {log_path}")
     keep_parse_state(invocation.target_path, TARGET_DIR)
     prune_run_targets(TARGET_DIR, context.op_def.name)
     with warehouse.build_connection() as connection:
@@ -80,6 +93,7 @@ def warehouse_dbt_models(
         ]
     yield from events
     if not invocation.is_successful():
+        say_failure(context, "dbt failed:\n" + failures(dbt_log))
         raise invocation.get_error()
     if not context.is_subset:  # a part of the models built says nothing of the others
         with warehouse.build_connection() as connection:
@@ -97,6 +111,23 @@ REBUILD_LIST = dg.AssetSpec(
     group_name="worldbank",
     owners=DATA_OWNERS,
 )
+
+
+def dbt_log_path(settings: Settings, run_id: str) -> Path:
+    """Where a run's dbt log goes: warehouse/logs/dbt/<run>.log, the newest KEPT_LOGS kept."""
+    folder = settings.logs_dir / "dbt"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True)[KEPT_LOGS - 1 :]:
+        old.unlink(missing_ok=True)
+    return folder / f"{run_id}.log"
+
+
+def failures(dbt_log: str) -> str:
+    """dbt's own account of what failed: its closing summary, every failure with its message and
+    compiled SQL's path; or, when dbt stopped before building anything, the end of its log."""
+    lines = dbt_log.splitlines()
+    starts = [index for index, line in enumerate(lines) if line.startswith("Completed with")]
+    return "\n".join(lines[starts[-1] :] if starts else lines[-FAILURE_TAIL:])
 
 
 def published_keys() -> list[dg.AssetKey]:

@@ -7,6 +7,7 @@ Every refresh runs as a Dagster run against the persistent instance in this proj
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
@@ -240,6 +241,8 @@ class _Progress(threading.Thread):
     def __init__(self, instance, run_id: str):
         super().__init__(daemon=True)
         self.instance, self.run_id = instance, run_id
+        # The terminal, as it is now: the dbt step sends stdout to its log file while it runs.
+        self.out = sys.stdout
         self.done = threading.Event()
         self.seen = 0
 
@@ -256,21 +259,22 @@ class _Progress(threading.Thread):
         entries = self.instance.all_logs(self.run_id)
         for entry in entries[self.seen :]:
             if entry.dagster_event:
-                _print_event(entry.dagster_event)
+                _print_event(entry.dagster_event, self.out)
             elif entry.user_message.startswith(LOG_PREFIX):
-                print(f"  {entry.user_message[len(LOG_PREFIX) :]}", flush=True)
+                text = entry.user_message[len(LOG_PREFIX) :].replace("\n", "\n    ")
+                print(f"  {text}", file=sys.stderr if entry.level >= logging.ERROR else self.out, flush=True)
         self.seen = len(entries)
 
 
-def _print_event(event) -> None:
+def _print_event(event, out) -> None:
     if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
         check = event.asset_check_evaluation_data
-        # dbt's tests carry no description: their failing rows are in the dbt output below.
+        # dbt's tests carry no description: dbt's account of them follows ("dbt failed:").
         why = check.description or "failed (dbt test)"
         print(f"  GATE    {check.asset_key.to_user_string()} {check.check_name}: {why}", file=sys.stderr, flush=True)
     elif event.is_step_success:
         seconds = event.event_specific_data.duration_ms / 1000
-        print(f"  ok      {event.step_key} ({seconds:.1f} s)", flush=True)
+        print(f"  ok      {event.step_key} ({seconds:.1f} s)", file=out, flush=True)
     elif event.is_step_failure:
         print(
             f"  FAILED  {event.step_key}: {innermost_message(event.event_specific_data.error)}",
@@ -278,7 +282,7 @@ def _print_event(event) -> None:
             flush=True,
         )
     elif event.is_step_skipped:
-        print(f"  skipped {event.step_key}", flush=True)
+        print(f"  skipped {event.step_key}", file=out, flush=True)
 
 
 def _print_run_failure(result) -> None:
