@@ -337,7 +337,7 @@ def _spark_section(run: spark.SparkRun) -> list[str]:
         "by `dbt build` on each engine from the same raw layer (DuckDB: the build database; Spark: dbt-spark's session "
         "method, PySpark in local mode on 2 cores, reading the raw layer's Parquet export), each as a process of its own. "
         "Every table of the published schemas is then compared inside DuckDB over the Parquet Spark wrote "
-        "(orchestration/build/spark.py): column names, then the rows paired in one order, floats within 1e-9 relative.",
+        "(orchestration/transform/spark.py): column names, then the rows paired in one order, floats within 1e-9 relative.",
         "",
         "| series | tables | rows compared | DuckDB `dbt build` s | Spark `dbt build` s | Spark / DuckDB | differing rows | compare s | compare peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",

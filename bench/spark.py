@@ -1,7 +1,7 @@
 """The scale-out path at size (`python -m bench --spark`): a warehouse refreshed from a synthetic
 whole-WDI zip, its models built again by dbt on DuckDB and on Apache Spark (dbt-spark's session
 method, PySpark in local mode), and every published table compared inside DuckDB
-(orchestration/build/spark.py), in bounded memory."""
+(orchestration/transform/spark.py), in bounded memory."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bench.synthetic_wdi import write_snapshot_set
 # Each engine's `dbt build` (every model, seed and test) as its own process, from the same raw layer.
 BUILD = """
 import os, subprocess, sys
-from orchestration.build import spark
-from orchestration.build.dbt_project import DBT_PROJECT
+from orchestration.transform import spark
+from orchestration.transform.dbt_project import DBT_PROJECT
 from orchestration.settings import DBT_EXECUTABLE, Settings
 settings = Settings.from_env()
 if sys.argv[1] == "spark":
@@ -32,7 +32,7 @@ else:
 
 COMPARE = """
 import json
-from orchestration.build import spark
+from orchestration.transform import spark
 from orchestration.settings import Settings
 compared = spark.compare(Settings.from_env())
 print(json.dumps({"tables": compared.tables, "rows": compared.rows, "differing_rows": compared.differing_rows,

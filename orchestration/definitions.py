@@ -5,10 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.analysts import report_asset as report
-from orchestration.build import dbt_assets as dbt
-from orchestration.build import reference_assets as reference
-from orchestration.build.dbt_project import DBT_PROJECT
-from orchestration.build.raw_assets import raw_assets
 from orchestration.gates.checks import gx_checks
 from orchestration.library_adapters import WarehouseDbtCliResource, quiet_unreported_dbt_checks
 from orchestration.operations.jobs import REFRESH_JOB, jobs, schedules
@@ -18,6 +14,10 @@ from orchestration.publishing import assets as publish
 from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.snapshots.assets import snapshots_asset
 from orchestration.sources.registry import SOURCES
+from orchestration.transform import dbt_assets as dbt
+from orchestration.transform import reference_assets as reference
+from orchestration.transform.dbt_project import DBT_PROJECT
+from orchestration.transform.raw_assets import raw_assets
 
 quiet_unreported_dbt_checks()
 

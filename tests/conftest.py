@@ -36,7 +36,7 @@ def pytest_configure(config):
     os.environ.setdefault("WAREHOUSE_INBOX_SETTLE_S", "0.5")
     if hasattr(config, "workerinput"):
         return
-    from orchestration.build.dbt_project import prepare
+    from orchestration.transform.dbt_project import prepare
 
     with tempfile.TemporaryDirectory(prefix="dbt-parse-") as home:
         prepare(Settings(home=Path(home), snapshots_dir=SNAPSHOTS))

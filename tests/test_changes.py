@@ -6,10 +6,10 @@ import json
 import duckdb
 import pytest
 
-from orchestration.build.changes import build_plan, code_fingerprint, load_reason
-from orchestration.build.raw_assets import record_loaded
 from orchestration.publishing.published_file import publish
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.transform.changes import build_plan, code_fingerprint, load_reason
+from orchestration.transform.raw_assets import record_loaded
 from orchestration.warehouse import Warehouse
 from tests.conftest import SNAPSHOTS
 

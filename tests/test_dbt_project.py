@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from orchestration.build.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
+from orchestration.transform.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
 
 
 def copy_of_the_project(tmp_path) -> DbtProject:

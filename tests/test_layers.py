@@ -11,7 +11,7 @@ from orchestration.settings import PROJECT_ROOT
 
 CODE = PROJECT_ROOT / "orchestration"
 # In the order data travels: in, kept, built, checked, published, read; operations drive them all.
-LAYERS = ["sources", "snapshots", "build", "gates", "publishing", "analysts", "operations"]
+LAYERS = ["sources", "snapshots", "transform", "gates", "publishing", "analysts", "operations"]
 FOUNDATION = [
     "settings",
     "durable",

@@ -7,8 +7,8 @@ import json
 import country_converter as coco
 import pytest
 
-from orchestration.build.dbt_project import DBT_PROJECT
 from orchestration.snapshots.records import sha256_of
+from orchestration.transform.dbt_project import DBT_PROJECT
 from tests import raw_files
 from tests.conftest import PAPER, SNAPSHOTS
 

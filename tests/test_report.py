@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.analysts.report_asset import docs_folder
-from orchestration.build.changes import code_fingerprint
+from orchestration.transform.changes import code_fingerprint
 from tests import raw_files
 from tests.browser import CHROMIUM, FLAGS, require
 from tests.conftest import PAPER

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.build import spark
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.transform import spark
 from tests.conftest import SNAPSHOTS, materialize
 
 

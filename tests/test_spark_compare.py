@@ -6,8 +6,8 @@ float noise within 1e-9 relative."""
 import duckdb
 import pytest
 
-from orchestration.build.spark import compare_table, export_raw_layer
 from orchestration.settings import Settings
+from orchestration.transform.spark import compare_table, export_raw_layer
 from tests.conftest import SNAPSHOTS
 
 

@@ -10,8 +10,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.build import wdi_rebuild
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.transform import wdi_rebuild
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, logged_decisions, materialize
 
 INTERNET = "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv"

@@ -1,5 +1,5 @@
 {#- On Spark, the dbt sources are the raw layer as the Spark build exported it: one Parquet folder
-    per raw table under WAREHOUSE_PARQUET_DIR (orchestration/build/spark.py, export_raw_layer). Each becomes an
+    per raw table under WAREHOUSE_PARQUET_DIR (orchestration/transform/spark.py, export_raw_layer). Each becomes an
     external table in its source schema, so the models read source('worldbank', 'observations')
     on either engine. DuckDB reads the raw tables themselves, so there it does nothing. -#}
 {% macro register_raw_parquet() %}

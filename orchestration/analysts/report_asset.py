@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.analysts.report import write_report
-from orchestration.build.changes import code_fingerprint
-from orchestration.build.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.publication_record import copy_path
 from orchestration.publishing.assets import published_warehouse
 from orchestration.settings import DBT_EXECUTABLE, Settings
+from orchestration.transform.changes import code_fingerprint
+from orchestration.transform.dbt_project import DBT_PROJECT, PARTIAL_PARSE_FILE_NAME, TARGET_DIR
 from orchestration.warehouse import DATA_OWNERS, Warehouse
 
 

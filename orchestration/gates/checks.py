@@ -8,7 +8,6 @@ import duckdb
 import pandas as pd
 
 from expectations.common import Gate
-from orchestration.build.changes import loaded_inputs
 from orchestration.gates import history as gate_history
 from orchestration.gates import quality
 from orchestration.publication_record import copy_path
@@ -16,6 +15,7 @@ from orchestration.run_context import is_full
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
+from orchestration.transform.changes import loaded_inputs
 from orchestration.warehouse import Warehouse, table_exists
 
 

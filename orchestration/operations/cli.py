@@ -154,9 +154,9 @@ def _refresh(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
-    from orchestration.build.dbt_project import prepare
     from orchestration.operations.jobs import REFRESH_JOB, snapshot_config, source_job_name
     from orchestration.run_context import FULL_TAG
+    from orchestration.transform.dbt_project import prepare
 
     prepare(settings)
     from orchestration.definitions import defs
@@ -206,7 +206,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
 def _nothing_to_do(settings: Settings, requested: set[str]) -> bool:
     """No change, no run: what the run would decide, decided before Dagster is even imported (changes.py)."""
-    from orchestration.build.changes import without_a_run
+    from orchestration.transform.changes import without_a_run
 
     lines = without_a_run(settings, sorted(requested))
     if lines is None:

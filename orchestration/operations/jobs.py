@@ -15,13 +15,13 @@ from concurrent.futures import TimeoutError as CheckTimedOut
 
 import dagster as dg
 
-from orchestration.build.changes import published_run, without_a_run
 from orchestration.operations.runs import failure_reason
 from orchestration.settings import Settings
 from orchestration.snapshots import staging
 from orchestration.snapshots.sets import current_set
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.spec import SourceSpec
+from orchestration.transform.changes import published_run, without_a_run
 
 REFRESH_JOB = "refresh_warehouse"
 # Runs with this tag queue one at a time (the instance's run queue; see cli.py's dagster.yaml).

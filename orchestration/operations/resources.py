@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import dagster as dg
 from filelock import FileLock, Timeout
 
-from orchestration.build.changes import published_run
 from orchestration.operations.runs import failure_reason
 from orchestration.publishing import published_file as publishing
 from orchestration.run_context import FULL_TAG
@@ -24,6 +23,7 @@ from orchestration.settings import Settings
 from orchestration.snapshots import staging
 from orchestration.snapshots.sets import verify_all
 from orchestration.sources.registry import SOURCES
+from orchestration.transform.changes import published_run
 from orchestration.warehouse import Warehouse
 
 

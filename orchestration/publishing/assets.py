@@ -3,15 +3,15 @@
 import dagster as dg
 
 from orchestration import failpoints, publication_record
-from orchestration.build.changes import code_fingerprint
-from orchestration.build.dbt_assets import published_keys
-from orchestration.build.dbt_project import DBT_PROJECT
-from orchestration.build.wdi_rebuild import series_tables
 from orchestration.publishing.published_file import publish
 from orchestration.run_context import is_full, say
 from orchestration.settings import PUBLISHED_SCHEMAS
 from orchestration.snapshots import staging
 from orchestration.sources.registry import SOURCES
+from orchestration.transform.changes import code_fingerprint
+from orchestration.transform.dbt_assets import published_keys
+from orchestration.transform.dbt_project import DBT_PROJECT
+from orchestration.transform.wdi_rebuild import series_tables
 from orchestration.warehouse import DATA_OWNERS, Warehouse
 
 

@@ -25,12 +25,12 @@ from pathlib import Path
 import duckdb
 
 from orchestration import failpoints, limits, publication_record
-from orchestration.build import wdi_rebuild
 from orchestration.durable import fsync, sweep, temporary_beside
 from orchestration.gates import history as gate_history
 from orchestration.publication_record import COPY, INTENT, RECORD, Publication, publication_id
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 from orchestration.sources.worldbank.series import differing_series
+from orchestration.transform import wdi_rebuild
 from orchestration.warehouse import table_exists
 
 

@@ -1,6 +1,6 @@
 """What each raw input of the build database would load now, as a fingerprint: the one rule by
 which a raw asset decides whether its table is current, and by which `warehouse refresh` decides,
-before it starts a run, that a run would do nothing (orchestration/build/changes.py).
+before it starts a run, that a run would do nothing (orchestration/transform/changes.py).
 
 The inputs: each source's snapshot set (staged files in place of those they replace), the country
 reference (the country_converter release that makes it), and every snapshot's origin record.

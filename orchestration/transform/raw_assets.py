@@ -7,10 +7,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.build.changes import code_fingerprint, load_line, load_reason, may_merge
 from orchestration.run_context import is_full, say
 from orchestration.snapshots.sets import run_set
 from orchestration.sources.spec import LoadRequest, SourceSpec
+from orchestration.transform.changes import code_fingerprint, load_line, load_reason, may_merge
 from orchestration.warehouse import DATA_OWNERS, Warehouse, table_metadata
 
 

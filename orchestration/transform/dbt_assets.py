@@ -9,17 +9,17 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.build import wdi_rebuild
-from orchestration.build.changes import build_plan
-from orchestration.build.dbt_project import (
+from orchestration.run_context import is_full, say, say_failure
+from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from orchestration.transform import wdi_rebuild
+from orchestration.transform.changes import build_plan
+from orchestration.transform.dbt_project import (
     DBT_PROJECT,
     TARGET_DIR,
     keep_parse_state,
     prepare_at_load,
     prune_run_targets,
 )
-from orchestration.run_context import is_full, say, say_failure
-from orchestration.settings import PUBLISHED_SCHEMAS, Settings
 from orchestration.warehouse import DATA_OWNERS, MODELS_OWNERS, Warehouse, table_metadata
 
 KEPT_LOGS = 20
@@ -101,7 +101,7 @@ def warehouse_dbt_models(
 
 
 # The incremental WDI models' rebuild list (dbt source build_state.wdi_rebuild): written by the dbt
-# step itself before dbt runs (orchestration/build/wdi_rebuild.py), so an input the graph shows, not an
+# step itself before dbt runs (orchestration/transform/wdi_rebuild.py), so an input the graph shows, not an
 # asset that a run materialises.
 REBUILD_LIST = dg.AssetSpec(
     key=["build_state", "wdi_rebuild"],

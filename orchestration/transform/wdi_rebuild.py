@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from orchestration.build.changes import code_fingerprint, loaded_inputs
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.sources.worldbank import SPEC as WORLDBANK
 from orchestration.sources.worldbank.series import differing_series
+from orchestration.transform.changes import code_fingerprint, loaded_inputs
 from orchestration.warehouse import table_exists
 
 SCHEMA = "build_state"

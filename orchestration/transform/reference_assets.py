@@ -3,11 +3,11 @@
 import dagster as dg
 import pandas as pd
 
-from orchestration.build.raw_assets import needs_load, record_loaded, replace_tables, unchanged
 from orchestration.snapshots import raw_inputs
 from orchestration.snapshots.sets import run_set
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
+from orchestration.transform.raw_assets import needs_load, record_loaded, replace_tables, unchanged
 from orchestration.warehouse import DATA_OWNERS, Warehouse, table_metadata
 
 REFERENCE = "reference"

@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock
 
-from orchestration.build.dbt_project import DBT_PROJECT
 from orchestration.settings import DBT_EXECUTABLE, DUCKDB_MEMORY_LIMIT, PUBLISHED_SCHEMAS, Settings
+from orchestration.transform.dbt_project import DBT_PROJECT
 
 RELATIVE_TOLERANCE = 1e-9
 # Two floats that should be zero may differ by rounding noise; "relative" means nothing there.
