@@ -43,6 +43,7 @@ def decisions(lines: list[str]) -> list[str]:
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<run>", text)
     text = re.sub(r"\b[0-9a-f]{12}\b", "<hash>", text)
     text = re.sub(r"\b\d{8}-\d{6}-[0-9a-z]{1,8}\b", "<publication>", text)
+    text = re.sub(r"(?m)^dbt's log: .*/logs/dbt/", "dbt's log: <home>/logs/dbt/", text)
     return sorted(text.splitlines())
 
 
