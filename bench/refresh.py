@@ -18,9 +18,10 @@ from orchestration.settings import PROJECT_ROOT
 
 # The commit whose warm full refresh the target of issue #25 is a ratio of (at most 0.6 of it).
 BASELINE = "a94c6c4"
-# The `warehouse` command of a checkout at another commit: run from that checkout's folder, whose
-# packages then come first on the path (this environment's libraries are a superset of its pins).
-OTHER_CHECKOUT_CLI = "import sys; from orchestration.operations.cli import main; sys.exit(main())"
+# The `warehouse` command of a checkout at another commit (BASELINE, where it was orchestration/cli.py):
+# run from that checkout's folder, whose packages then come first on the path (this environment's
+# libraries are a superset of its pins).
+OTHER_CHECKOUT_CLI = "import sys; from orchestration.cli import main; sys.exit(main())"
 
 PHASES = ("startup", "ingestion", "gates", "dbt build", "publish", "report")
 
