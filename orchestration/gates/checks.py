@@ -1,7 +1,6 @@
 """Blocking asset checks: each raw table passes its Great Expectations suite or nothing downstream runs."""
 
 import importlib
-from types import ModuleType
 
 import dagster as dg
 import duckdb
@@ -15,6 +14,7 @@ from orchestration.run_context import is_full
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
+from orchestration.sources.spec import RawTable
 from orchestration.transform.changes import loaded_inputs
 from orchestration.warehouse import Warehouse, table_exists
 
@@ -57,15 +57,18 @@ def _previously_published(settings: Settings) -> dict[str, pd.DataFrame]:
         }
 
 
-def gx_check(source: str, suite: ModuleType) -> dg.AssetChecksDefinition:
-    """The blocking check of ``suite`` on its raw table, which ``source`` loads."""
-    schema, table = suite.TABLE.split(".")
+def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
+    """The blocking check of ``raw_table``'s suite, on the raw table that ``source`` loads."""
+    suite = importlib.import_module(raw_table.suite)
+    table = raw_table.name
+    if suite.TABLE != f"raw.{table}":
+        raise ValueError(f"{raw_table.suite}: TABLE is {suite.TABLE!r}, but {source} names it the suite of raw.{table}")
 
     @dg.asset_check(
-        asset=dg.AssetKey([schema, table]),
+        asset=dg.AssetKey(["raw", table]),
         name="great_expectations",
         blocking=True,
-        description=(suite.__doc__ or "").strip() + " Great Expectations suite: expectations/" + table + ".py",
+        description=f"{(suite.__doc__ or '').strip()} Great Expectations suite: {raw_table.suite}",
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
         settings = warehouse.settings
@@ -142,8 +145,5 @@ def _record_pass(connection: duckdb.DuckDBPyConnection, table: str, loaded: tupl
 
 
 def gx_checks() -> list[dg.AssetChecksDefinition]:
-    return [gx_check(spec.name, suite) for spec in SOURCES.values() for suite in _suites_of(spec)]
-
-
-def _suites_of(spec) -> list[ModuleType]:
-    return [importlib.import_module(table.suite) for table in spec.raw_tables if table.suite]
+    """One per raw table whose source's SPEC names a suite."""
+    return [gx_check(spec.name, table) for spec in SOURCES.values() for table in spec.raw_tables if table.suite]

@@ -19,10 +19,9 @@ def current_set(settings: Settings, spec: SourceSpec) -> SnapshotSet:
 def run_set(warehouse: Warehouse, spec: SourceSpec, *, again: bool = False) -> SnapshotSet:
     """The snapshot set this run loads for ``spec``, computed once and kept for the run's later
     steps; ``again`` after the run staged files of it."""
-    key = ("snapshot_set", spec.name)
-    if again or key not in warehouse.memo:
-        warehouse.memo[key] = current_set(warehouse.settings, spec)
-    return warehouse.memo[key]
+    if again or _key(spec) not in warehouse.memo:
+        warehouse.memo[_key(spec)] = current_set(warehouse.settings, spec)
+    return warehouse.memo[_key(spec)]
 
 
 def verify_all(warehouse: Warehouse, full: bool = False) -> None:
@@ -32,5 +31,9 @@ def verify_all(warehouse: Warehouse, full: bool = False) -> None:
     if full:
         hashes.forget()
     for spec in SOURCES.values():
-        warehouse.memo[("snapshot_set", spec.name)] = staging.candidate(warehouse.settings, spec, hashes)
+        warehouse.memo[_key(spec)] = staging.candidate(warehouse.settings, spec, hashes)
     hashes.save()
+
+
+def _key(spec: SourceSpec) -> tuple[str, str]:
+    return ("snapshot_set", spec.name)
