@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/warehouse refresh
 
-# Two pytest-xdist workers (one per core here): each test has its own warehouse home, so no two
+# A pytest-xdist worker per core (-n auto): each test has its own warehouse home, so no two
 # write one DuckDB file; the shared build is made once, by whichever worker asks first.
 # The tests' warehouse and Dagster homes go to memory (/dev/shm) where it has room for them (~2 GB
 # at the peak; pytest keeps only failed tests' folders): each refresh writes hundreds of run events
@@ -69,7 +69,7 @@ bench-spark: $(VENV)/.installed-spark
 ui: install
 	$(BIN)/warehouse ui
 
-# The analysts' door: http://127.0.0.1:8765 (see the README's "For analysts: the served warehouse").
+# The analysts' door: http://127.0.0.1:8765 (docs/querying.md, "For analysts: the served warehouse").
 serve: install
 	$(BIN)/warehouse serve
 

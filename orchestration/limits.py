@@ -1,7 +1,7 @@
 """Every limit the warehouse puts on what arrives at its doors, with its default and its setting.
 
 A limit is read from its environment variable each time it is used, so a long-running process (the
-Dagster daemon, a served door) takes a changed setting at its next use. The README's "Limits and
+Dagster daemon, a served door) takes a changed setting at its next use. docs/operating.md's "Limits and
 guarantees" lists these same limits; a test holds the two together.
 """
 
@@ -39,13 +39,19 @@ class Limit:
         return value
 
 
-# The analysts' connection (orchestration/analysts/query.py).
+# The analysts' connection (orchestration/analysts/sandbox.py, deadline.py, execution.py).
 QUERY_TIMEOUT_S = Limit("WAREHOUSE_QUERY_TIMEOUT_S", 30.0, "seconds one analyst query may run before it is stopped")
 QUERY_MAX_ROWS = Limit(
     "WAREHOUSE_QUERY_MAX_ROWS", 100_000, "rows one analyst query returns; the rest are cut off, saying so (0: no limit)"
 )
-QUERY_MEMORY = Limit("WAREHOUSE_QUERY_MEMORY_LIMIT", "1GB", "DuckDB memory ceiling of one analyst connection")
-QUERY_THREADS = Limit("WAREHOUSE_QUERY_THREADS", 2, "DuckDB threads of one analyst connection")
+QUERY_MEMORY = Limit(
+    "WAREHOUSE_QUERY_MEMORY_LIMIT",
+    "1GB",
+    "DuckDB memory ceiling of one open publication, shared by the queries running on it at once (no spilling to disk)",
+)
+QUERY_THREADS = Limit(
+    "WAREHOUSE_QUERY_THREADS", 2, "DuckDB threads of one open publication, shared by the queries running on it at once"
+)
 
 # The inbox (orchestration/snapshots/staging.py).
 INBOX_SETTLE_S = Limit(
@@ -85,7 +91,18 @@ SERVE_MAX_BODY_BYTES = Limit(
     "bytes of one request to the served door (its SQL); a larger one is refused",
 )
 
-# Publications (orchestration/publishing/published_file.py): each is kept read-only under its id, for citing.
+SERVE_MAX_QUERIES = Limit(
+    "WAREHOUSE_SERVE_MAX_QUERIES",
+    4,
+    "queries the served door runs at once; each client (address) runs at most its fair share of them",
+)
+SERVE_QUEUE_S = Limit(
+    "WAREHOUSE_SERVE_QUEUE_S",
+    10.0,
+    "seconds a query waits for a place in the served door before it is refused with 503 and Retry-After",
+)
+
+# Publications (orchestration/publications.py, retire): each is kept read-only under its id, for citing.
 KEEP_PUBLICATIONS = Limit(
     "WAREHOUSE_KEEP_PUBLICATIONS",
     5,
@@ -105,5 +122,7 @@ ALL = (
     FETCH_MAX_BYTES,
     FETCH_REDIRECT_HOSTS,
     SERVE_MAX_BODY_BYTES,
+    SERVE_MAX_QUERIES,
+    SERVE_QUEUE_S,
     KEEP_PUBLICATIONS,
 )

@@ -100,7 +100,7 @@ class Settings:
 
     @property
     def publications_dir(self) -> Path:
-        """The last few publications, each read-only and citable by its id (orchestration/publication_record.py)."""
+        """The last few publications, each read-only and citable by its id (orchestration/publications.py)."""
         return self.home / "publications"
 
     def dbt_env(self) -> dict[str, str]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from orchestration import limits
-from orchestration.analysts import query as analyst
+from orchestration.analysts import execution, sandbox
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import environment, run
 
@@ -37,18 +37,18 @@ ESCAPES = {
 def test_every_way_out_of_the_published_warehouse_is_refused(built, tmp_path, what):
     out, folder = tmp_path / "out.csv", tmp_path / "exported"
     sql = ESCAPES[what].format(out=out, folder=folder)
-    with analyst.connect(built.published_db) as connection:
-        with pytest.raises(analyst.QueryRefused, match=r"read-only|refused by the analysts' sandbox"):
-            analyst.execute(connection, sql)
+    with sandbox.connect(built.published_db) as connection:
+        with pytest.raises(sandbox.QueryRefused, match=r"read-only|refused by the analysts' sandbox"):
+            execution.execute(connection, sql)
         # The connection is still the analysts' one, and still works.
-        assert analyst.execute(connection, "select count(*) from marts.egov_scores").rows == [(2316,)]
-        assert analyst.execute(connection, "select current_setting('enable_external_access')").rows == [(False,)]
+        assert execution.execute(connection, "select count(*) from marts.egov_scores").rows == [(2316,)]
+        assert execution.execute(connection, "select current_setting('enable_external_access')").rows == [(False,)]
     assert not out.exists() and not folder.exists()
 
 
 def test_the_sandbox_is_the_connection_not_the_statement_filter(built, tmp_path):
     """Below the statement filter, DuckDB's configuration alone refuses a file read and a write."""
-    with analyst.connect(built.published_db) as connection:
+    with sandbox.connect(built.published_db) as connection:
         for sql in ("select * from read_csv('/etc/passwd')", f"copy (select 1) to '{tmp_path / 'x.csv'}'"):
             with pytest.raises(Exception, match="disabled by configuration"):
                 connection.execute(sql)
@@ -61,14 +61,14 @@ def test_the_sandbox_is_the_connection_not_the_statement_filter(built, tmp_path)
 def test_a_runaway_query_is_stopped_at_the_time_limit_and_the_next_query_runs(built, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_QUERY_TIMEOUT_S", "1")
     runaway = "select count(*) from range(100000000000) as a, range(100) as b where a.range + b.range < 0"
-    with analyst.connect(built.published_db) as connection:
+    with sandbox.connect(built.published_db) as connection:
         started = time.monotonic()
         with pytest.raises(
-            analyst.QueryRefused, match=r"ran past the time limit of 1 s and was stopped \(WAREHOUSE_QUERY_TIMEOUT_S"
+            sandbox.QueryRefused, match=r"ran past the time limit of 1 s and was stopped \(WAREHOUSE_QUERY_TIMEOUT_S"
         ):
-            analyst.execute(connection, runaway)
+            execution.execute(connection, runaway)
         assert time.monotonic() - started < 10
-        assert analyst.execute(connection, "select count(*) from marts.dim_country where is_central_asia").rows == [
+        assert execution.execute(connection, "select count(*) from marts.dim_country where is_central_asia").rows == [
             (5,)
         ]
 

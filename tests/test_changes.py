@@ -6,6 +6,7 @@ import json
 import duckdb
 import pytest
 
+from orchestration import publications
 from orchestration.publishing.published_file import publish
 from orchestration.settings import PUBLISHED_SCHEMAS, Settings
 from orchestration.transform.changes import build_plan, code_fingerprint, load_reason
@@ -59,7 +60,7 @@ def test_a_reloaded_source_or_changed_code_rebuilds_every_model(warehouse):
     assert (plan.build, plan.reason) == (True, "worldbank changed since the last publication: building every model")
     with duckdb.connect(str(warehouse.build_db)) as connection:
         connection.execute("update raw.loaded_snapshots set code_fingerprint = 'older code'")
-    record = warehouse.build_dir / "publication.json"  # what a refresh knows of the last publication
+    record = publications.record_path(warehouse)  # what a refresh knows of the last publication
     record.write_text(json.dumps({**json.loads(record.read_text()), "code_fingerprint": "older code"}))
     same, *_, plan = decide(warehouse)
     assert same == "the code changed since it was loaded"

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import publication_record
+from orchestration import publications
 from orchestration.operations import status
 from orchestration.operations.jobs import reject_staged
 from orchestration.publishing import published_file as publishing
@@ -118,14 +118,14 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
     finally:
         analyst.close()
     assert not any(inbox.iterdir())
-    last = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
+    last = json.loads(publications.record_path(settings).read_text())["run_id"]
     assert last != opened
     with duckdb.connect(str(settings.published_db), read_only=True) as fresh:
         assert fresh.execute("select dagster_run_id from meta.publication").fetchone()[0] == last
     # The publication whose record the next refresh completed is kept under its id, as published.
-    current = publication_record.current(settings)
+    current = publications.current(settings)
     assert current.run_id == last
-    with duckdb.connect(str(publication_record.kept_file(settings, current)), read_only=True) as kept:
+    with duckdb.connect(str(publications.kept_file(settings, current)), read_only=True) as kept:
         assert kept.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [
             (current.id, last)
         ]
@@ -133,7 +133,7 @@ def test_a_refresh_killed_while_taking_in_publishing_or_promoting_a_file_loses_n
 
 def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_removed(built, tmp_path, snapshot_copy):
     settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=snapshot_copy)
-    record = (settings.build_dir / "publication.json").read_text()
+    record = publications.record_path(settings).read_text()
     published = sha256_of(settings.published_db)
     intent = {
         **json.loads(record),
@@ -141,9 +141,9 @@ def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_remov
         "inode": os.stat(settings.build_db).st_ino,
         "copy": ".tmp-publication.duckdb.x",
     }
-    (settings.build_dir / "publishing.json").write_text(json.dumps(intent))
-    kept_before = publication_record.kept(settings)
-    unlisted = publication_record.kept_file(settings, publication_record.intended(settings))
+    publications.pending_path(settings).write_text(json.dumps(intent))
+    kept_before = publications.kept(settings)
+    unlisted = publications.kept_file(settings, publications.pending(settings))
     for left in (
         settings.home / ".tmp-warehouse.duckdb.1a2b",
         settings.build_dir / ".tmp-publication.duckdb.x",
@@ -155,11 +155,9 @@ def test_a_publication_killed_before_its_rename_is_forgotten_and_its_files_remov
         "run killed-run was killed before its publication was in place; the published file is as it was; "
         "removed 2 temporary file(s) of a killed publication"
     )
-    assert (settings.build_dir / "publication.json").read_text() == record and sha256_of(
-        settings.published_db
-    ) == published
-    assert not (settings.build_dir / "publishing.json").exists() and not list(settings.home.rglob(".tmp-*"))
-    assert not unlisted.exists() and publication_record.kept(settings) == kept_before != []
+    assert publications.record_path(settings).read_text() == record and sha256_of(settings.published_db) == published
+    assert not publications.pending_path(settings).exists() and not list(settings.home.rglob(".tmp-*"))
+    assert not unlisted.exists() and publications.kept(settings) == kept_before != []
 
 
 def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_did(built, tmp_path, snapshot_copy):
@@ -168,7 +166,7 @@ def test_the_failure_hook_keeps_what_a_publication_used_and_rejects_what_none_di
     settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=snapshot_copy)
     # The hook reads only the settings of the run's warehouse; the resource itself would settle the staged set on opening.
     warehouse = SimpleNamespace(settings=settings)
-    published = json.loads((settings.build_dir / "publication.json").read_text())["run_id"]
+    published = json.loads(publications.record_path(settings).read_text())["run_id"]
     incoming = [
         IncomingFile("EGOV_DATA_2022.csv", crlf_copy("EGOV_DATA_2022.csv"), "inbox: test", "2026-12-06T00:00:00+00:00")
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from orchestration.sources.datareportal.live import fetch_changed_pages
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.un_egov.live import MAX_REQUESTS, fetch_new_surveys
 from tests.conftest import SNAPSHOTS
-from tests.loopback import serve_with
+from tests.loopback import serve_with, still_holding, until_closed
 
 POLICY = http.RetryPolicy(timeout=5, retries=2, backoff=0.01)
 SURVEY = (SNAPSHOTS / "un_egov" / "EGOV_DATA_2024.csv").read_bytes()
@@ -114,6 +115,29 @@ def test_a_drip_feeding_server_is_cut_off_at_the_deadline(monkeypatch, headers_f
         ):
             http.get(http.session(POLICY), base + "/slow", POLICY, "the report")
         assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    "first, drip",
+    [
+        (b"", b""),
+        (b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 1000),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n", b"x" * 1000),
+    ],
+    ids=["silent", "headers", "body"],
+)
+def test_a_request_cut_off_at_its_deadline_leaves_no_thread_or_socket_behind(monkeypatch, first, drip):
+    """The deadline stops the request itself: at it, the connection is closed (the server sees it go)
+    and the thread that fetched ends, though the server would hold on for a minute."""
+    monkeypatch.setenv("WAREHOUSE_FETCH_DEADLINE_S", "1")
+    closed: list[float] = []
+    with serve_with(lambda handler: until_closed(handler, closed, first, drip)) as base:
+        before = set(threading.enumerate())
+        started = time.monotonic()
+        with pytest.raises(http.UpstreamError, match=rf"the page: no complete answer within 1 s from {base}/held"):
+            http.get(http.session(POLICY), base + "/held", POLICY, "the page")
+        assert time.monotonic() - started < 2
+        assert not (held := still_holding(base, closed, before)), held
 
 
 def test_an_oversized_body_is_refused_while_it_streams(monkeypatch):

@@ -19,7 +19,7 @@ FOUNDATION = [
     "limits",
     "run_context",
     "warehouse",
-    "publication_record",
+    "publications",
     "library_adapters",
 ]
 # The code location's wiring (orchestration/definitions.py), part of operations: the CLI runs its jobs.

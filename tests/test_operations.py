@@ -92,7 +92,7 @@ def test_tables_lists_descriptions_and_counts(home, tmp_path):
 
 def test_status_shows_every_source_an_overdue_one_and_a_failed_gate(home, tmp_path):
     """`warehouse status` (its report, in process): 46 days after the last load the World Bank is
-    overdue (the README's 45 days) while the UN survey is fresh, and a gate that failed says so, in
+    overdue (docs/operating.md's 45 days) while the UN survey is fresh, and a gate that failed says so, in
     the latest check and in the gate history."""
     instance = dg.DagsterInstance.ephemeral()
     bad = damaged_copy(CASES["index-value-1.7"], tmp_path)

@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pytest
 
-from orchestration import publication_record
+from orchestration import publications
 from orchestration.publishing.published_file import publish
 from orchestration.settings import PROJECT_ROOT, PUBLISHED_SCHEMAS, Settings
 from orchestration.snapshots.records import sha256_of
@@ -163,11 +163,11 @@ def test_each_publication_is_kept_read_only_by_its_id_and_those_beyond_the_limit
     published; the older one goes, and a reader who has it open goes on reading it."""
     monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "1")
     publish(published_home, PUBLISHED_SCHEMAS, run_id="aaaaaaaa-first")
-    first = publication_record.current(published_home)
-    reader = duckdb.connect(str(publication_record.kept_file(published_home, first)), read_only=True)
+    first = publications.current(published_home)
+    reader = duckdb.connect(str(publications.kept_file(published_home, first)), read_only=True)
     try:
         publish(published_home, PUBLISHED_SCHEMAS, run_id="bbbbbbbb-second")
-        kept = publication_record.kept(published_home)
+        kept = publications.kept(published_home)
         assert [p.run_id for p in kept] == ["bbbbbbbb-second"]
         assert sorted(p.name for p in published_home.publications_dir.iterdir()) == [
             f"{kept[0].id}.duckdb",
@@ -179,10 +179,10 @@ def test_each_publication_is_kept_read_only_by_its_id_and_those_beyond_the_limit
     finally:
         reader.close()
     with pytest.raises(
-        publication_record.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}$"
+        publications.UnknownPublication, match=f"no publication '{first.id}' is kept; those kept: {kept[0].id}$"
     ):
-        publication_record.find(published_home, first.id)
-    path = publication_record.kept_file(published_home, kept[0])
+        publications.find(published_home, first.id)
+    path = publications.kept_file(published_home, kept[0])
     assert stat.S_IMODE(path.stat().st_mode) == 0o444, "kept read-only"
     with duckdb.connect(str(path), read_only=True) as connection:
         assert connection.execute("select publication_id, dagster_run_id from meta.publication").fetchall() == [
@@ -190,4 +190,4 @@ def test_each_publication_is_kept_read_only_by_its_id_and_those_beyond_the_limit
         ]
     with duckdb.connect(str(published_home.published_db), read_only=True) as connection:
         assert connection.execute("select publication_id from meta.publication").fetchall() == [(kept[0].id,)]
-    assert publication_record.current(published_home) == kept[0]
+    assert publications.current(published_home) == kept[0]

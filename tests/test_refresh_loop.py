@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
+from orchestration.operations import jobs
 from orchestration.operations.jobs import snapshot_config
 from orchestration.operations.status import report
 from orchestration.settings import PROJECT_ROOT, Settings
@@ -23,7 +26,7 @@ from orchestration.sources import un_egov, worldbank
 from orchestration.sources.registry import SOURCES
 from tests.conftest import SNAPSHOTS, WAREHOUSE, copy_home, crlf_copy, environment, logged_decisions, materialize, run
 from tests.fake_worldbank_api import FakeWorldBankApi
-from tests.loopback import serve
+from tests.loopback import serve, serve_with, still_holding, until_closed
 
 # Every test here runs refreshes of its own: `make test`, not `make check`.
 pytestmark = pytest.mark.slow
@@ -241,6 +244,27 @@ def test_the_un_schedule_finds_a_new_survey_at_the_configured_url(home, snapshot
         e.asset_check_evaluation_data for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("raw/un_egov_surveys", True)]
+
+
+# A tick whose upstream check outlasts its time stops the check itself: a run takes it over, and no
+# thread or connection of the check is left behind in the long-lived daemon.
+def test_a_tick_check_past_its_time_is_stopped_and_a_run_takes_it_over(home, snapshot_copy, monkeypatch):
+    monkeypatch.setattr(jobs, "TICK_CHECK_SECONDS", 1)
+    monkeypatch.setenv("WAREHOUSE_FETCH_DEADLINE_S", "30")  # not the request's own deadline: the tick's
+    closed: list[float] = []
+    with serve_with(lambda handler: until_closed(handler, closed)) as base:
+        template = base + "/surveys/EGOV_DATA_{year}.csv"
+        settings = Settings(
+            home=home, snapshots_dir=snapshot_copy, sources={"un_egov": un_egov.Options(url_template=template)}
+        )
+        logged: list[str] = []
+        before = set(threading.enumerate())
+        started = time.monotonic()
+        decision = jobs.tick_decision(settings, SOURCES["un_egov"], logged.append)
+        assert time.monotonic() - started < 2.5
+        assert isinstance(decision, dg.RunRequest) and not decision.run_config
+        assert logged == ["un_egov: the upstream check took over 1 s; a run takes it over"]
+        assert not (held := still_holding(base, closed, before)), held
 
 
 # The World Bank schedule asks each indicator's `lastupdated`; an unchanged release costs a few

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.analysts.report import write_report
-from orchestration.publication_record import copy_path
+from orchestration.publications import copy_path
 from orchestration.publishing.assets import published_warehouse
 from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.transform.changes import code_fingerprint

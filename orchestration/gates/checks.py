@@ -9,7 +9,7 @@ import pandas as pd
 from expectations.common import Gate
 from orchestration.gates import history as gate_history
 from orchestration.gates import quality
-from orchestration.publication_record import copy_path
+from orchestration.publications import copy_path
 from orchestration.run_context import is_full
 from orchestration.settings import Settings
 from orchestration.sources import countries

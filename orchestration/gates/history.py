@@ -7,7 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration.publication_record import copy_path
+from orchestration.publications import copy_path
 from orchestration.settings import Settings
 from orchestration.warehouse import table_exists
 

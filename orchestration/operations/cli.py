@@ -297,11 +297,11 @@ def _print_summary(settings: Settings) -> None:
     """What was published, read from the build area's copy of it: an analyst may hold the file itself locked."""
     import duckdb
 
-    from orchestration.analysts.query import list_tables
-    from orchestration.publication_record import copy_path, last
+    from orchestration.analysts.catalog import list_tables
+    from orchestration.publications import copy_path, newest
 
     print(
-        f"\npublication {last(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept"
+        f"\npublication {newest(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept"
     )
     print("published tables:")
     for table in list_tables(copy_path(settings)):
@@ -331,8 +331,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from orchestration import limits, publication_record
-    from orchestration.analysts.query import QueryRefused, run_query
+    from orchestration import limits, publications
+    from orchestration.analysts.encoding import text
+    from orchestration.analysts.execution import run_query
+    from orchestration.analysts.sandbox import QueryRefused
 
     if bool(args.sql) == bool(args.file):
         print("give the SQL either as an argument or with -f FILE", file=sys.stderr)
@@ -342,10 +344,10 @@ def _query(args: argparse.Namespace) -> int:
     try:
         published = settings.published_db
         if args.publication:
-            published = publication_record.kept_file(settings, publication_record.find(settings, args.publication))
-        text, result = run_query(published, sql, args.output)
-        sys.stdout.write(text)
-    except (QueryRefused, publication_record.UnknownPublication) as refused:
+            published = publications.kept_file(settings, publications.find(settings, args.publication))
+        result = run_query(published, sql)
+        sys.stdout.write(text(result, args.output))
+    except (QueryRefused, publications.UnknownPublication) as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
     except Exception as error:  # DuckDB's own message (syntax, unknown table) is the clearest answer
@@ -361,7 +363,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace) -> int:
-    from orchestration.analysts.query import QueryRefused, list_tables
+    from orchestration.analysts.catalog import list_tables
+    from orchestration.analysts.sandbox import QueryRefused
 
     try:
         tables = list_tables(Settings.from_env().published_db)

@@ -10,15 +10,13 @@ source's ``fetch``), and launches that job as it is only when there is something
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as CheckTimedOut
-
 import dagster as dg
 
 from orchestration.operations.runs import failure_reason
 from orchestration.settings import Settings
 from orchestration.snapshots import staging
 from orchestration.snapshots.sets import current_set
+from orchestration.sources import http
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.spec import SourceSpec
 from orchestration.transform.changes import published_run, without_a_run
@@ -115,7 +113,8 @@ def tick_decision(settings: Settings, spec: SourceSpec, log) -> dg.RunRequest | 
     """A run of ``spec``'s job when its upstream has something new or the warehouse has anything to
     do (changes.without_a_run, the rule every door uses); otherwise a skip that says why, in the
     lines the run would have logged. A check that fails or outlasts TICK_CHECK_SECONDS starts the
-    run, which meets the same answer with the source's whole retry policy, fails visibly and alerts."""
+    run, which meets the same answer with the source's whole retry policy, fails visibly and alerts;
+    one that outlasts it is stopped there (http.within), leaving no request behind in the daemon."""
     run = dg.RunRequest()  # the job's own config: its inbox and its live upstream
     local = without_a_run(settings, [spec.name])
     if local is None:
@@ -125,17 +124,14 @@ def tick_decision(settings: Settings, spec: SourceSpec, log) -> dg.RunRequest | 
     def check() -> list:
         return spec.fetch(settings, current_set(settings, spec), heard.append)
 
-    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        new = pool.submit(check).result(timeout=TICK_CHECK_SECONDS)
-    except CheckTimedOut:
+        new = http.within(TICK_CHECK_SECONDS, check, f"upstream check {spec.name}")
+    except http.DeadlinePassed:
         log(f"{spec.name}: the upstream check took over {TICK_CHECK_SECONDS} s; a run takes it over")
         return run
     except Exception as error:  # noqa: BLE001 - any failure of the check is the run's to report
         log(f"{spec.name}: the upstream check failed ({error}); a run takes it over")
         return run
-    finally:
-        pool.shutdown(wait=False)
     for line in heard:
         log(line)
     if new:

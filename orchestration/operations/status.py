@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration import publication_record
+from orchestration import publications
 from orchestration.gates import history as gate_history
 from orchestration.library_adapters import latest_check_executions
 from orchestration.settings import Settings
@@ -73,12 +73,12 @@ def _snapshots(settings: Settings, source, hashes) -> str:
 def _loaded(settings: Settings) -> dict[str, datetime]:
     """When each source's published data was loaded, from the build area's record of the publication
     (the published file is never opened here: an analyst's client may hold it locked)."""
-    last = publication_record.last(settings)
-    if last is None or not settings.published_db.exists():
+    newest = publications.newest(settings)
+    if newest is None or not settings.published_db.exists():
         return {}
     return {
         source: datetime.fromisoformat(values["loaded_at"]).replace(tzinfo=UTC)
-        for source, values in last.inputs.items()
+        for source, values in newest.inputs.items()
         if values["loaded_at"]
     }
 
@@ -126,6 +126,6 @@ def _published_line(settings: Settings, now: datetime) -> str:
     if not settings.published_db.exists():
         return f"published   {settings.published_db} does not exist yet"
     modified = datetime.fromtimestamp(settings.published_db.stat().st_mtime, UTC)
-    last, kept = publication_record.last(settings), publication_record.kept(settings)
-    current = f"; publication {last.id} ({len(kept)} kept)" if last else ""
+    newest, kept = publications.newest(settings), publications.kept(settings)
+    current = f"; publication {newest.id} ({len(kept)} kept)" if newest else ""
     return f"published   {settings.published_db}, {modified:%Y-%m-%d %H:%M} UTC ({_age(modified, now)} old){current}"

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration import failpoints, publication_record
+from orchestration import failpoints, publications
 from orchestration.publishing.published_file import publish
 from orchestration.run_context import is_full, say
 from orchestration.settings import PUBLISHED_SCHEMAS
@@ -33,7 +33,7 @@ def published_warehouse(
     # A full rebuild republishes every table whole, as it rebuilt them.
     patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
     counts, patched = publish(settings, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
-    publication = publication_record.last(settings).id
+    publication = publications.newest(settings).id
     say(
         context,
         f"published {len(counts)} tables as publication {publication}"

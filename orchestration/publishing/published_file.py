@@ -5,13 +5,14 @@ analyst's client may hold it read-write, which locks it): the publication is wri
 area, copied beside the published file and renamed over it, which is atomic on POSIX. A reader who
 has the old file open keeps reading the old file, untouched and consistent; the next connection
 opens the new one. What a refresh must know of the last publication comes from the build area's
-record of it (orchestration/publication_record.py). A refresh that fails before this step leaves
-the published file as it was; one killed during it is completed or undone by the next (``recover``).
+record of it (orchestration/publications.py, which also has the layout). A refresh that fails
+before this step leaves the published file as it was; one killed during it is completed or undone by
+the next (``recover``).
 
-Each publication is also kept under its id in ``publications/``, read-only, and the oldest beyond
-``WAREHOUSE_KEEP_PUBLICATIONS`` are removed once a new one is in place. The kept file is the build
-area's copy itself, linked: that copy is never written in place (the next patch starts from a copy
-of it), so keeping a publication costs no bytes and no time.
+Once a new file is in place, its publication is kept under its id in ``publications/``, read-only,
+and those beyond ``WAREHOUSE_KEEP_PUBLICATIONS`` are retired (``publications.keep``, ``retire``). The
+kept file is the build area's copy itself, linked: that copy is never written in place (the next
+patch starts from a copy of it), so keeping a publication costs no bytes and no time.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import failpoints, limits, publication_record
+from orchestration import failpoints, publications
 from orchestration.durable import fsync, sweep, temporary_beside
 from orchestration.gates import history as gate_history
-from orchestration.publication_record import COPY, INTENT, RECORD, Publication, publication_id
+from orchestration.publications import Publication, publication_id
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 from orchestration.sources.worldbank.series import differing_series
 from orchestration.transform import wdi_rebuild
@@ -47,7 +48,7 @@ def publish(
     When the last publication holds the WDI models of the same code and inputs but other series,
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
-    base = publication_record.copy_path(settings)
+    base = publications.copy_path(settings)
     published_at = datetime.now(UTC)
     written = temporary_beside(base)
     staged = temporary_beside(settings.published_db)
@@ -67,89 +68,71 @@ def publish(
         publication = Publication(
             run_id, published_at.isoformat(), code_fingerprint, inputs, inode=staged.stat().st_ino, copy=written.name
         )
-        _keep_file(settings, written, publication)
-        publication_record.save(settings, INTENT, publication)
+        publications.write_pending(settings, publication)
         failpoints.reached("publish:before-rename")
         os.replace(staged, settings.published_db)
-        fsync(settings.published_db.parent)
-        failpoints.reached("publish:after-rename")
-        _commit(settings, publication)
-        return counts, patched
+    except BaseException:
+        written.unlink(missing_ok=True)
+        raise
     finally:
         staged.unlink(missing_ok=True)
-        written.unlink(missing_ok=True)
+    # From here the written copy belongs to the pending publication: should what follows fail or be
+    # killed, the next refresh completes it from that copy (``recover``).
+    fsync(settings.published_db.parent)
+    failpoints.reached("publish:after-rename")
+    _commit(settings, publication)
+    return counts, patched
 
 
 def _commit(settings: Settings, publication: Publication) -> None:
-    """The build area's record and copy become those of the file now published."""
-    written = settings.build_dir / publication.copy
+    """The publication now in place is kept, and the build area's record and copy become its own.
+    Each step may be repeated by ``recover`` after a kill at any point."""
+    copy = publications.copy_path(settings)
+    written = copy.with_name(publication.copy)  # the pending publication's copy, in build/
+    published = replace(publication, copy=copy.name)
     if written.exists():
-        os.replace(written, settings.build_dir / COPY)
-    else:  # its copy is gone: the next publication writes every table rather than patch a stale base
-        (settings.build_dir / COPY).unlink(missing_ok=True)
-    # Listed among those kept before it is the current one, which the served door then opens by its id.
-    publication_record.keep_record(settings, replace(publication, copy=COPY))
-    publication_record.save(settings, RECORD, replace(publication, copy=COPY))
-    (settings.build_dir / INTENT).unlink(missing_ok=True)
+        # Kept before the copy is renamed: a commit killed after the rename finds the copy kept.
+        publications.keep(settings, written, published)
+        os.replace(written, copy)
+    elif not publications.is_kept(settings, published):
+        # Its copy is gone: the next publication writes every table rather than patch a stale base.
+        copy.unlink(missing_ok=True)
+    # Kept before it is the current one, which the served door then opens by its id.
+    publications.write_record(settings, published)
+    publications.clear_pending(settings)
     fsync(settings.build_dir)
-    _remove_beyond_kept(settings)
-
-
-def _keep_file(settings: Settings, written: Path, publication: Publication) -> None:
-    """``publications/<id>.duckdb``: the publication's file, read-only; listed once its record is written."""
-    kept = publication_record.kept_file(settings, publication)
-    kept.parent.mkdir(exist_ok=True)
-    written.chmod(0o444)
-    kept.unlink(missing_ok=True)  # a killed attempt's link under the same id
-    os.link(written, kept)
-    fsync(kept.parent)
-
-
-def _remove_beyond_kept(settings: Settings) -> None:
-    """Remove the publications older than the last ``WAREHOUSE_KEEP_PUBLICATIONS`` (at least the
-    current one stays), and any file a killed publication left unlisted. A reader that has one open
-    keeps reading it: the name goes, the file goes when the reader closes it."""
-    if not settings.publications_dir.is_dir():
-        return
-    kept = publication_record.kept(settings)
-    for old in kept[max(1, limits.KEEP_PUBLICATIONS.value()) :]:
-        (settings.publications_dir / f"{old.id}.json").unlink()
-    for file in settings.publications_dir.glob("*.duckdb"):
-        if not file.with_suffix(".json").exists():
-            file.unlink()
-    fsync(settings.publications_dir)
+    publications.retire(settings)
 
 
 def recover(settings: Settings) -> str | None:
     """Complete a publication a killed refresh left with its file in place, or forget one that never
     got there; then remove the temporary files it left. Says what it did, if anything."""
-    intent = publication_record.intended(settings)
+    pending = publications.pending(settings)
     said = None
-    _keep_last(settings)
-    if intent is not None:
+    if pending is not None:
         published = settings.published_db.stat().st_ino if settings.published_db.exists() else None
-        if published == intent.inode:
-            _commit(settings, intent)
-            said = f"completed the record of run {intent.run_id}'s publication, which was killed once its file was in place"
+        if published == pending.inode:
+            _commit(settings, pending)
+            said = f"completed the record of run {pending.run_id}'s publication, which was killed once its file was in place"
         else:
-            (settings.build_dir / INTENT).unlink()
-            _remove_beyond_kept(settings)  # its kept file, not listed
+            publications.clear_pending(settings)
+            publications.retire(settings)  # what it left in publications/, unlisted
             said = (
-                f"run {intent.run_id} was killed before its publication was in place; the published file is as it was"
+                f"run {pending.run_id} was killed before its publication was in place; the published file is as it was"
             )
+    _keep_newest(settings)
     removed = sweep(settings.published_db.parent) + sweep(settings.build_dir) + sweep(settings.publications_dir)
     if removed:
         said = (said + "; " if said else "") + f"removed {len(removed)} temporary file(s) of a killed publication"
     return said
 
 
-def _keep_last(settings: Settings) -> None:
-    """Keep the last publication under its id if it is not kept yet: one published before
+def _keep_newest(settings: Settings) -> None:
+    """Keep the newest publication under its id if it is not kept yet: one published before
     publications were kept, whose build copy is still the file as published."""
-    last, copy = publication_record.last(settings), publication_record.copy_path(settings)
-    if last is not None and copy.exists() and not (settings.publications_dir / f"{last.id}.json").exists():
-        _keep_file(settings, copy, last)
-        publication_record.keep_record(settings, last)
+    newest, copy = publications.newest(settings), publications.copy_path(settings)
+    if newest is not None and copy.exists() and not publications.is_kept(settings, newest):
+        publications.keep(settings, copy, newest)
 
 
 def _patchable(build_db: Path, base: Path, code_fingerprint: str) -> bool:

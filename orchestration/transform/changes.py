@@ -5,7 +5,7 @@
   bytes, staged files included) and of the code with what the build database holds
   (``raw.loaded_snapshots``). Equal: its tables are current, and it loads nothing.
 - The dbt step compares what the build database then holds with what the published warehouse was
-  built from (the build area's record of the last publication, orchestration/publication_record.py). Equal: nothing changed, so the models,
+  built from (the build area's record of the newest publication, orchestration/publications.py). Equal: nothing changed, so the models,
   the Parquet export, publishing and the report are skipped, and the run's log says so. Otherwise
   every model is rebuilt and tested: the marts join the sources, and a partial build could publish
   models built from a load that a gate later refused.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration import publication_record
+from orchestration import publications
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.snapshots.staging import intake_line
 from orchestration.warehouse import table_exists
@@ -94,10 +94,10 @@ def may_merge(connection: duckdb.DuckDBPyConnection, name: str, full: bool) -> b
 def published_state(settings: Settings) -> tuple[State, str] | None:
     """What the published file was built from, and the run that published it, from the build area's
     record: the published file itself is never opened by a refresh."""
-    last = publication_record.last(settings)
-    if last is None or not settings.published_db.exists():
+    newest = publications.newest(settings)
+    if newest is None or not settings.published_db.exists():
         return None
-    return State(last.fingerprints(), last.code_fingerprint), last.run_id
+    return State(newest.fingerprints(), newest.code_fingerprint), newest.run_id
 
 
 def published_run(settings: Settings) -> str | None:
@@ -142,7 +142,7 @@ def without_a_run(settings: Settings, sources: list[str]) -> list[str] | None:
     from orchestration.snapshots.records import SnapshotError
     from orchestration.sources.registry import SOURCES
 
-    if publication_record.intended(settings) is not None or not settings.build_db.exists():
+    if publications.pending(settings) is not None or not settings.build_db.exists():
         return None
     if any(staging.inbox_files(settings, name) for name in sources):
         return None

@@ -6,6 +6,13 @@ that header to a page it opens, may give the token as the password of HTTP Basic
 (any user name), and the 401 answer asks for it. Without a token the service listens on loopback
 only, and answers only requests addressed to a loopback name, so a web page elsewhere cannot reach
 it by pointing a name of its own at 127.0.0.1 (DNS rebinding).
+
+Whatever the token, a request that a browser sends on behalf of another site is refused with 403:
+one whose ``Sec-Fetch-Site`` says cross-site or same-site, or whose ``Origin`` is not the service's
+own (the host it was asked by). A page elsewhere can otherwise make an analyst's browser send
+queries to the service, with the Basic credentials the browser remembers. curl and scripts send
+neither header, and the console's own requests are same-origin. Behind a reverse proxy, the proxy
+must pass the Host it was asked by.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -62,7 +70,12 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.token is not None and not self._shows_token(Headers(scope=scope).get("authorization", "")):
+        headers = Headers(scope=scope)
+        if cross_site := _cross_site(headers):
+            response = JSONResponse({"error": "cross_site", "message": cross_site}, status_code=403)
+            await response(scope, receive, send)
+            return
+        if self.token is not None and not self._shows_token(headers.get("authorization", "")):
             response = JSONResponse(
                 {
                     "error": "unauthorized",
@@ -92,3 +105,14 @@ class Guard:
         elif scheme.lower() != "bearer":
             return False
         return hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
+
+
+def _cross_site(headers: Headers) -> str | None:
+    """Why a request comes from another site's page, or None."""
+    site = headers.get("sec-fetch-site", "").lower()
+    if site in ("cross-site", "same-site"):
+        return f"refused: a request made by a page of another site (Sec-Fetch-Site: {site})"
+    origin = headers.get("origin")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != headers.get("host", "").lower()):
+        return f"refused: a request from the origin {origin!r}, not this service's own"
+    return None

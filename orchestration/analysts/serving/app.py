@@ -1,21 +1,27 @@
-"""The served door's routes: the JSON API, the downloads, and the console page.
+"""The served door's routes: the JSON API, the downloads, the console page, health and metrics.
 
 - ``GET /api/tables``: every table of a publication, with row counts, columns and descriptions;
 - ``POST /api/query`` (``{"sql", "publication"}``) and ``GET /api/query?sql=&format=json``: the
   answer as JSON, within the row limit;
 - ``GET /api/query?sql=&format=csv|parquet``: every row, streamed;
 - ``GET /api/publications``: the publications kept, newest first;
-- ``GET /``: the console.
+- ``GET /?sql=&publication=``: the console, which runs the query of its address;
+- ``GET /healthz``: liveness, the current publication and its age; ``GET /metrics``: Prometheus.
 
-Every problem is answered as JSON, ``{"error", "message"}``, with a 4xx status.
+Every problem found before the first byte is answered as JSON, ``{"error", "message"}``, with a
+4xx status (503 with Retry-After when the service is full). A GET that names its publication is
+immutable: it carries an ETag and ``Cache-Control: immutable``, and a conditional GET gets 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,18 +32,27 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Receive, Scope, Send
 
-from orchestration import limits
-from orchestration.analysts import query as analyst
+from orchestration import limits, publications
+from orchestration.analysts import execution
+from orchestration.analysts.deadline import QueryTimedOut
+from orchestration.analysts.encoding import answer_json
+from orchestration.analysts.sandbox import QueryInvalid, QueryRefused
 from orchestration.analysts.serving import formats
 from orchestration.analysts.serving.access import LOOPBACK_NAMES, Guard
+from orchestration.analysts.serving.admission import Admission, Busy
 from orchestration.analysts.serving.examples import example_queries
-from orchestration.analysts.serving.open_publications import OpenPublications
-from orchestration.publication_record import UnknownPublication, kept
+from orchestration.analysts.serving.metrics import Counting, Metrics, age_of
+from orchestration.analysts.serving.open_publications import Lease, OpenPublications
+from orchestration.publications import UnknownPublication
 from orchestration.settings import Settings
 
 _HERE = Path(__file__).parent
 _TEMPLATES = Jinja2Templates(directory=_HERE / "templates")
+# How often the service looks for a new publication, to close the one it replaced.
+RETIRE_EVERY_S = 1.0
+_YEAR_S = 365 * 24 * 3600
 
 
 class Problem(Exception):
@@ -46,124 +61,310 @@ class Problem(Exception):
         self.status, self.error, self.message = status, error, message
 
 
+class DownloadCut(Exception):
+    """A download that failed after its first byte: the server closes the connection mid-body."""
+
+
+class _Held:
+    """What a download holds until its last byte: its lease and its stream, set as they are made."""
+
+    lease: Lease | None = None
+    stream: execution.Stream | None = None
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        if self.lease is not None:
+            self.lease.close()
+
+
 def create_app(settings: Settings, token: str | None = None) -> Starlette:
     """The service over ``settings``' publications; with ``token``, every request must show it."""
-    publications = OpenPublications(settings)
+    publications_open = OpenPublications(settings)
+    admission = Admission()
+    metrics = Metrics(
+        running=lambda: admission.running,
+        waiting=lambda: admission.waiting,
+        open_publications=publications_open.count,
+        age=lambda: age_of(_published_at(publications_open)),
+    )
 
-    def tables(request: Request) -> Response:
-        with publications.lease(request.query_params.get("publication")) as lease:
-            body = [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "row_count": t.row_count,
-                    "columns": [{"name": n, "type": k, "description": d} for n, k, d in t.columns],
-                }
-                for t in lease.catalog()
-            ]
-        return JSONResponse(body, headers={"X-Publication": lease.publication.id})
+    async def work(request: Request, function, *args):
+        """``function(*args)`` in a worker thread, within an admission slot of the request's client."""
+        async with admission.slot(_client(request)):
+            return await run_in_threadpool(function, *args)
+
+    async def tables(request: Request) -> Response:
+        chosen = request.query_params.get("publication")
+        if cached := _not_modified(request, settings, chosen, token):
+            return cached
+
+        def read():
+            with publications_open.lease(chosen) as lease:
+                return lease.publication, lease.catalog()
+
+        publication, catalog = await work(request, read)
+        body = [
+            {
+                "name": t.name,
+                "description": t.description,
+                "row_count": t.row_count,
+                "columns": [{"name": n, "type": k, "description": d} for n, k, d in t.columns],
+            }
+            for t in catalog
+        ]
+        return JSONResponse(body, headers={"X-Publication": publication.id, **_cache_headers(request, chosen, token)})
 
     def listing(request: Request) -> Response:
         return JSONResponse(
             [
                 {"id": p.id, "published_at": p.published_at, "run_id": p.run_id, "inputs": p.inputs}
-                for p in kept(settings)
+                for p in publications.kept(settings)
             ]
         )
 
-    def answer(sql: str, publication_id: str | None) -> Response:
-        with publications.lease(publication_id) as lease:
-            result = analyst.execute(lease.cursor, sql)
-        return Response(
-            formats.result_json(result, lease.publication),
-            media_type="application/json",
-            headers={"X-Publication": lease.publication.id},
-        )
+    async def answer(request: Request, sql: str, chosen: str | None) -> Response:
+        def run():
+            started = time.perf_counter()
+            with publications_open.lease(chosen) as lease:
+                result = execution.execute(lease.cursor, sql)
+            metrics.query_seconds.labels("answer").observe(time.perf_counter() - started)
+            return answer_json(result, lease.publication.id), lease.publication
 
-    def download(sql: str, publication_id: str | None, fmt: str) -> Response:
-        lease = publications.lease(publication_id)
+        body, publication = await work(request, run)
+        headers = {"X-Publication": publication.id, **_cache_headers(request, chosen, token)}
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def download(request: Request, sql: str, chosen: str | None, fmt: str) -> Response:
+        if request.scope.get("http_version") == "1.0":
+            raise Problem(
+                400,
+                "invalid",
+                "downloads need HTTP/1.1: over HTTP/1.0 a download cut off by an error could not be told from a whole one",
+            )
+        held = _Held()
+
+        def start() -> None:
+            held.lease = publications_open.lease(chosen)
+            held.stream = execution.stream(held.lease.cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
+
         try:
-            stream = analyst.stream(lease.cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
+            await work(request, start)
         except BaseException:
-            lease.close()
+            await _shielded(lambda: run_in_threadpool(held.close))
             raise
-
-        def pieces():
-            try:
-                yield from formats.encode(stream, fmt)
-            finally:
-                lease.close()
-
-        name = f"query-{lease.publication.id}.{fmt}"
-        return StreamingResponse(
-            pieces(),
-            media_type=formats.MEDIA_TYPES[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Publication": lease.publication.id},
-        )
+        publication = held.lease.publication
+        headers = {
+            "Content-Disposition": f'attachment; filename="query-{publication.id}.{fmt}"',
+            "X-Publication": publication.id,
+            **_cache_headers(request, chosen, token),
+        }
+        return _Download(held, fmt, lambda step: work(request, step), metrics, headers)
 
     async def query(request: Request) -> Response:
         if request.method == "POST":
             body = await _json_body(request)
-            sql, publication_id, fmt = body.get("sql"), body.get("publication"), "json"
+            sql, chosen, fmt = body.get("sql"), body.get("publication"), "json"
         else:
             params = request.query_params
-            sql, publication_id, fmt = params.get("sql"), params.get("publication"), params.get("format", "json")
+            sql, chosen, fmt = params.get("sql"), params.get("publication"), params.get("format", "json")
         if not isinstance(sql, str) or not sql.strip():
             raise Problem(400, "invalid", "give the SQL to run: `sql` (a string)")
-        if publication_id is not None and not isinstance(publication_id, str):
+        if chosen is not None and not isinstance(chosen, str):
             raise Problem(
                 400, "invalid", "`publication` is a publication id (a string); leave it out for the current one"
             )
-        if fmt == "json":
-            return await run_in_threadpool(answer, sql, publication_id or None)
-        if fmt not in formats.MEDIA_TYPES:
+        if fmt != "json" and fmt not in formats.MEDIA_TYPES:
             raise Problem(400, "invalid", f"unknown format {fmt!r}: json, csv or parquet")
-        return await run_in_threadpool(download, sql, publication_id or None, fmt)
+        if cached := _not_modified(request, settings, chosen or None, token):
+            return cached
+        if fmt == "json":
+            return await answer(request, sql, chosen or None)
+        return await download(request, sql, chosen or None, fmt)
 
-    def console(request: Request) -> Response:
-        chosen = request.query_params.get("publication")
-        with publications.lease(chosen) as lease:
-            catalog = lease.catalog()
+    async def console(request: Request) -> Response:
+        chosen = request.query_params.get("publication") or None
+
+        def read():
+            with publications_open.lease(chosen) as lease:
+                return lease.publication, lease.catalog()
+
+        publication, catalog = await work(request, read)
         return _TEMPLATES.TemplateResponse(
             request,
             "console.html",
             {
-                "publication": lease.publication,
-                "publications": kept(settings),
+                "publication": publication,
+                "current": _current_id(publications_open),
+                "publications": await run_in_threadpool(publications.kept, settings),
                 "tables": catalog,
                 "examples": example_queries(),
+                "sql": request.query_params.get("sql") or "select * from marts.dim_country where is_central_asia",
                 "limits": [limits.QUERY_TIMEOUT_S, limits.QUERY_MAX_ROWS],
             },
             headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"},
         )
 
-    middleware = [Middleware(Guard, token=token)]
+    def healthz(request: Request) -> Response:
+        try:
+            publication = publications_open.current()
+        except UnknownPublication as nothing:
+            return JSONResponse({"status": "no_publication", "message": str(nothing)}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "publication": publication.id,
+                "published_at": publication.published_at,
+                "age_seconds": round(age_of(publication.published_at), 1),
+            }
+        )
+
+    def problem(request: Request, error: Exception) -> Response:
+        status, kind, message = _problem(error)
+        if kind == "timeout":
+            metrics.timeouts.inc()
+        elif kind == "busy":
+            metrics.rejections.inc()
+        else:
+            metrics.refusals.labels(kind).inc()
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Busy) else None
+        return JSONResponse({"error": kind, "message": message}, status_code=status, headers=headers)
+
+    routes = [
+        Route("/", console),
+        Route("/api/tables", tables),
+        Route("/api/publications", listing),
+        Route("/api/query", query, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics.endpoint),
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+    middleware = [Middleware(Counting, metrics=metrics, routes=routes), Middleware(Guard, token=token)]
     if token is None:  # only then is the service on loopback alone (orchestration/analysts/serving/access.py)
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES))
-    app = Starlette(
-        routes=[
-            Route("/", console),
-            Route("/api/tables", tables),
-            Route("/api/publications", listing),
-            Route("/api/query", query, methods=["GET", "POST"]),
-            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
-        ],
+    return Starlette(
+        routes=routes,
         middleware=middleware,
-        exception_handlers={
-            kind: _problem for kind in (Problem, UnknownPublication, analyst.QueryRefused, duckdb.Error)
-        },
-        lifespan=_closing(publications),
+        exception_handlers={kind: problem for kind in (Problem, UnknownPublication, QueryRefused, Busy, duckdb.Error)},
+        lifespan=_lifespan(publications_open),
     )
-    return app
 
 
-def _closing(publications: OpenPublications):
+class _Download(StreamingResponse):
+    """A download's body, each piece computed in a worker thread within an admission slot. Its lease
+    and stream are let go when the response ends, whichever way: every byte sent, the client gone
+    (before the first byte or during the body), or a failure, which cuts the body off."""
+
+    def __init__(self, held: _Held, fmt: str, step, metrics: Metrics, headers: dict[str, str]):
+        self._held, self._step, self._metrics = held, step, metrics
+        self._encoder = formats.Encoder(held.stream.schema, fmt)
+        self._started = time.perf_counter()
+        super().__init__(self._pieces(), media_type=formats.MEDIA_TYPES[fmt], headers=headers)
+
+    async def _pieces(self):
+        while True:
+            piece, last = await self._step(self._next_piece)
+            if piece:
+                yield piece
+            if last:
+                self._metrics.query_seconds.labels("download").observe(time.perf_counter() - self._started)
+                return
+
+    def _next_piece(self) -> tuple[bytes, bool]:
+        batch = self._held.stream.next_batch()
+        if batch is None:
+            return self._encoder.finish(), True
+        return self._encoder.write(batch), False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:
+            self._metrics.cut.inc()
+            if isinstance(error, QueryTimedOut):
+                self._metrics.timeouts.inc()
+            # Raised past every handler: the server closes the connection, and the client sees an incomplete answer.
+            raise DownloadCut(f"a download was cut off after its first byte: {error}") from None
+        finally:
+            await _shielded(self._close)
+
+    async def _close(self) -> None:
+        await self.body_iterator.aclose()
+        await run_in_threadpool(self._held.close)
+
+
+async def _shielded(close) -> None:
+    """Await a clean-up to its end even while the request is being cancelled."""
+    with anyio.CancelScope(shield=True):
+        await close()
+
+
+def _lifespan(publications_open: OpenPublications):
     @asynccontextmanager
     async def lifespan(app):
-        yield
-        publications.close()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_retiring, publications_open)
+            yield
+            tasks.cancel_scope.cancel()
+        publications_open.close()
 
     return lifespan
+
+
+async def _retiring(publications_open: OpenPublications) -> None:
+    """Close a replaced publication's database soon after a refresh publishes, even with no request."""
+    while True:
+        await anyio.sleep(RETIRE_EVERY_S)
+        await run_in_threadpool(publications_open.retire)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _published_at(publications_open: OpenPublications) -> str | None:
+    try:
+        return publications_open.current().published_at
+    except UnknownPublication:
+        return None
+
+
+def _current_id(publications_open: OpenPublications) -> str | None:
+    try:
+        return publications_open.current().id
+    except UnknownPublication:
+        return None
+
+
+def _etag(request: Request, chosen: str | None) -> str | None:
+    """A GET on a named publication never changes its answer: its tag is the publication, the
+    route, the query's parameters, and the row limit that shapes a JSON answer."""
+    if request.method != "GET" or not chosen:
+        return None
+    key = [chosen, request.url.path, sorted(request.query_params.multi_items()), limits.QUERY_MAX_ROWS.value()]
+    return 'W/"' + hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def _cache_headers(request: Request, chosen: str | None, token: str | None) -> dict[str, str]:
+    etag = _etag(request, chosen)
+    if etag is None:
+        return {}
+    # With a token the answer is for those who show it: no shared cache may keep it.
+    scope = "private" if token else "public"
+    return {"ETag": etag, "Cache-Control": f"{scope}, max-age={_YEAR_S}, immutable"}
+
+
+def _not_modified(request: Request, settings: Settings, chosen: str | None, token: str | None) -> Response | None:
+    """304 for a conditional GET whose tag is the answer's, while its publication is kept."""
+    etag = _etag(request, chosen)
+    asked = request.headers.get("if-none-match")
+    if etag is None or asked is None:
+        return None
+    tags = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
+    if "*" not in tags and etag.removeprefix("W/") not in tags:
+        return None
+    publications.find(settings, chosen)  # one no longer kept is 404, not a tag of something gone
+    return Response(status_code=304, headers=_cache_headers(request, chosen, token))
 
 
 async def _json_body(request: Request) -> dict:
@@ -189,18 +390,20 @@ async def _json_body(request: Request) -> dict:
     return parsed
 
 
-def _problem(request: Request, error: Exception) -> Response:
-    """Every problem as JSON with its status; DuckDB's own message for SQL that fails."""
+def _problem(error: Exception) -> tuple[int, str, str]:
+    """Every problem's status, kind and message; DuckDB's own message for SQL that fails."""
     if isinstance(error, Problem):
-        status, kind, message = error.status, error.error, error.message
-    elif isinstance(error, UnknownPublication):
-        status, kind, message = 404, "unknown_publication", str(error)
-    elif isinstance(error, analyst.QueryTimedOut):
-        status, kind, message = 400, "timeout", str(error)
-    elif isinstance(error, analyst.QueryInvalid):
-        status, kind, message = 400, "invalid", str(error)
-    elif isinstance(error, analyst.QueryRefused):
-        status, kind, message = 403, "refused", str(error)
-    else:  # duckdb.Error: the SQL failed (syntax, an unknown table or column, a bad cast)
-        status, kind, message = 400, "invalid", str(error)
-    return JSONResponse({"error": kind, "message": message}, status_code=status)
+        return error.status, error.error, error.message
+    if isinstance(error, Busy):
+        return 503, "busy", str(error)
+    if isinstance(error, UnknownPublication):
+        return 404, "unknown_publication", str(error)
+    if isinstance(error, QueryTimedOut):
+        return 400, "timeout", str(error)
+    if isinstance(error, execution.QueryTooLarge):
+        return 400, "memory", str(error)
+    if isinstance(error, QueryInvalid):
+        return 400, "invalid", str(error)
+    if isinstance(error, QueryRefused):
+        return 403, "refused", str(error)
+    return 400, "invalid", str(error)  # duckdb.Error: the SQL failed (syntax, an unknown table or column, a bad cast)

@@ -1,0 +1,109 @@
+"""Admission: at most WAREHOUSE_SERVE_MAX_QUERIES queries run at once in the served door, and each
+client (its address) at most its fair share of them: the limit divided among the clients that are
+running or waiting, at least one each. A query past that waits, in arrival order among the clients
+with the fewest running, for up to WAREHOUSE_SERVE_QUEUE_S; then it is refused with 503 and a
+Retry-After of the query time limit, by when every query now running has ended.
+
+It lives in the event loop (no thread lock): a slot is taken before a query's work is handed to a
+thread, and given back when that work returns, whichever way it ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from itertools import count
+
+import anyio
+
+from orchestration import limits
+
+
+class Busy(Exception):
+    """No slot within the wait: the answer is 503 with Retry-After."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(eq=False)
+class _Waiter:
+    client: str
+    order: int
+    granted: anyio.Event = field(default_factory=anyio.Event)
+
+
+class Admission:
+    def __init__(self):
+        self._running: Counter[str] = Counter()
+        self._waiting: list[_Waiter] = []
+        self._arrivals = count()
+        self.rejected = 0
+
+    @property
+    def running(self) -> int:
+        return sum(self._running.values())
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @asynccontextmanager
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        await self._acquire(client)
+        try:
+            yield
+        finally:
+            self._release(client)
+
+    async def _acquire(self, client: str) -> None:
+        waiter = _Waiter(client, next(self._arrivals))
+        self._waiting.append(waiter)
+        self._dispatch()
+        wait = limits.SERVE_QUEUE_S.value()
+        try:
+            with anyio.move_on_after(wait):
+                await waiter.granted.wait()
+        except BaseException:  # the request was cancelled while it waited
+            self._leave(waiter)
+            raise
+        if not waiter.granted.is_set():
+            self._leave(waiter)
+            self.rejected += 1
+            raise Busy(
+                f"the warehouse is busy: {limits.SERVE_MAX_QUERIES.value()} queries are running "
+                f"({limits.SERVE_MAX_QUERIES.env}) and this one waited {wait:g} s ({limits.SERVE_QUEUE_S.env}); try again",
+                retry_after=max(1, math.ceil(limits.QUERY_TIMEOUT_S.value())),
+            )
+
+    def _leave(self, waiter: _Waiter) -> None:
+        """A waiter that goes: the slot it was granted meanwhile, or its place in the queue."""
+        if waiter.granted.is_set():
+            self._release(waiter.client)
+        else:
+            self._waiting.remove(waiter)
+            self._dispatch()  # one client fewer may raise the others' share
+
+    def _release(self, client: str) -> None:
+        self._running[client] -= 1
+        if not self._running[client]:
+            del self._running[client]
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Grant slots while there are free ones, each to the waiter whose client runs fewest."""
+        capacity = max(1, limits.SERVE_MAX_QUERIES.value())
+        while self._waiting and self.running < capacity:
+            clients = set(self._running) | {waiter.client for waiter in self._waiting}
+            share = max(1, capacity // len(clients))
+            eligible = [waiter for waiter in self._waiting if self._running[waiter.client] < share]
+            if not eligible:
+                return
+            chosen = min(eligible, key=lambda waiter: (self._running[waiter.client], waiter.order))
+            self._waiting.remove(chosen)
+            self._running[chosen.client] += 1
+            chosen.granted.set()
