@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import refresh, scale, served, spark
+from bench import load, refresh, scale, served, spark
 from bench.measure import Spread, percentile
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
@@ -28,6 +28,9 @@ TARGETS = {
     "incremental_share": 0.25,
     "query_p95_ms": 50.0,
     "served_over_direct_p95_ms": 5.0,
+    "load_unexpected": 0,
+    "load_growth_share": 0.10,
+    "load_end_p95_ms": 50.0,
 }
 
 
@@ -40,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--load-seconds", type=float, default=10.0, help="how long 8 clients query the served door at once"
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=300.0,
+        help="how long clients soak the served door with a mix of queries, downloads and refusals, publishing twice",
+    )
+    parser.add_argument("--soak-clients", type=int, default=8, help="clients of the served door's soak")
     parser.add_argument(
         "--baseline",
         default=refresh.BASELINE,
@@ -67,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         f"queries: {args.query_runs} runs each, direct and served, then 8 clients for {args.load_seconds:g} s",
         flush=True,
     )
-    timings, over_http, load = served.measure(published, args.query_runs, clients=8, seconds=args.load_seconds)
+    timings, over_http, throughput = served.measure(published, args.query_runs, clients=8, seconds=args.load_seconds)
+    print(
+        f"served door under load: {args.soak_clients} clients for {args.soak_seconds:g} s, "
+        "two `warehouse refresh --full` meanwhile",
+        flush=True,
+    )
+    soaked = load.measure(published.parent.parent, args.soak_seconds, args.soak_clients)
     shutil.rmtree(published.parent.parent, ignore_errors=True)
     sizes = []
     for indicators in (int(size) for size in args.sizes.split(",")):
@@ -79,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             f"spark: the models on Spark and on DuckDB at {args.spark_series} series, every table compared", flush=True
         )
         scaled_out = spark.measure(args.spark_series)
-    measured = Measurements(full, unchanged, against, Queried(timings, over_http, load), sizes, scaled_out)
+    measured = Measurements(
+        full, unchanged, against, Queried(timings, over_http, throughput), sizes, scaled_out, soaked=soaked
+    )
     args.out.write_text(_report(command, measured), encoding="utf-8")
     json_out = args.out.with_name("results.json")
     json_out.write_text(json.dumps(_results(command, measured), indent=2) + "\n", encoding="utf-8")
@@ -327,6 +345,7 @@ class Measurements:
     queried: Queried
     sizes: list[scale.Size]
     spark: spark.SparkRun | None
+    soaked: load.LoadRun | None = None
 
 
 def _spark_section(run: spark.SparkRun) -> list[str]:
@@ -349,6 +368,112 @@ def _spark_section(run: spark.SparkRun) -> list[str]:
     ]
 
 
+KIND_NAMES = {
+    "small": "small query (`POST /api/query`)",
+    "csv": "CSV download, read whole",
+    "parquet": "Parquet download, read whole",
+    "abandoned": "download abandoned after its first bytes",
+    "disconnect": "client gone before the first byte",
+    "refused": "`COPY` (403 refused, as meant)",
+    "two_statements": "two statements (400 invalid, as meant)",
+    "runaway": "runaway query (400 timeout, as meant)",
+}
+
+
+def _soak_section(run: load.LoadRun) -> list[str]:
+    lines = ["## 6. The served door under load", ""]
+    if run.soaked is None:
+        return lines + [f"**The soak failed**: {run.failure}"]
+    soaked = run.soaked
+    start, end = soaked.start, soaked.end
+    first, last = soaked.percentiles(first=True), soaked.percentiles(first=False)
+    publishes = "; ".join(
+        f"at {p.started_at:.0f} s, taking {p.seconds:.0f} s (to {p.started_at + p.seconds:.0f} s)"
+        + (f" (**failed**: {p.error})" if p.error else "")
+        for p in soaked.publishes
+    )
+    lines += [
+        f"`warehouse serve` on section 1's published warehouse, with `WAREHOUSE_QUERY_TIMEOUT_S={run.time_limit_s:g}` "
+        "and the other limits at their defaults (4 queries at once, a 10 s wait for a place). "
+        f"{soaked.clients} clients on 127.0.0.1 for {soaked.seconds:.0f} s, each looping over a mix (bench/load.py): "
+        "small queries, CSV and Parquet downloads of a few thousand rows read whole, large downloads abandoned after "
+        "their first bytes, clients gone before the first byte of a slow query, refused SQL, and runaway queries "
+        f"(each client at most one every {load.EVERY_S['runaway']:g} s). Meanwhile two `warehouse refresh --full` "
+        f"publish, keeping one publication (`WAREHOUSE_KEEP_PUBLICATIONS=1`, so each removes the file before): {publishes}. "
+        "Every request has a client-side timeout; one that times out counts as unexpected.",
+        "",
+        "| request | sent | as meant | 503 busy | unexpected |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, tally in soaked.tallies.items():
+        lines.append(
+            f"| {KIND_NAMES.get(kind, kind)} | {tally.requests:,} | {tally.meant:,} | {tally.busy:,} | {tally.unexpected:,} |"
+        )
+    lines += [
+        f"| **all** | {soaked.requests:,} | {soaked.requests - soaked.busy - soaked.unexpected:,} | {soaked.busy:,} | "
+        f"{soaked.unexpected:,} |",
+        "",
+        f"Throughput: {soaked.per_second:.0f} requests per second. The small query (`{load.SMALL_SQL}`), in ms:",
+        "",
+        "| | answers | p50 | p95 | p99 |",
+        "|---|---|---|---|---|",
+        f"| first 20 % of the run | {first['n']:,} | {first['p50']:.1f} | {first['p95']:.1f} | {first['p99']:.1f} |",
+        f"| last 20 % of the run | {last['n']:,} | {last['p50']:.1f} | {last['p95']:.1f} | {last['p99']:.1f} |",
+        "",
+        "The service, from /proc, after a warm-up and once settled at the end (no query running, then 2.5 s):",
+        "",
+        "| | start | end |",
+        "|---|---|---|",
+        f"| RSS MB | {start.rss_mb:.0f} | {end.rss_mb:.0f} |",
+        f"| open descriptors | {start.fds} | {end.fds} |",
+        f"| threads | {start.threads} | {end.threads} |",
+        f"| deleted files held open | {len(start.deleted)} | {len(end.deleted)} |",
+        f"| publication files held open (of them gone) | {len(start.publication_files)} ({len(start.gone_publications)}) "
+        f"| {len(end.publication_files)} ({len(end.gone_publications)}) |",
+        "",
+    ]
+    during = soaked.during()
+    if during:
+        lines += [
+            f"During the run (sampled every {load.SAMPLE_EVERY_S:g} s): RSS up to {during['max_rss_mb']:.0f} MB, up to "
+            f"{during['max_fds']} descriptors, up to {during['max_waiting']:.0f} queries waiting for a place.",
+            "",
+        ]
+    answered = soaked.metric("warehouse_serve_query_seconds_count", kind="answer")
+    quick = soaked.metric("warehouse_serve_query_seconds_bucket", kind="answer", le="0.025")
+    if answered and quick is not None:
+        lines += [
+            f"The service's own view (/metrics, from a query's admission to its answer): {quick / answered:.1%} of its "
+            "JSON answers took under 25 ms. The rest of what the clients measure passes before a query's admission "
+            "(waiting for a place) or outside DuckDB (HTTP, the event loop), on two cores shared by the service, the "
+            "clients and the refreshes.",
+            "",
+        ]
+    failed = soaked.unexpected + sum(1 for p in soaked.publishes if p.error)
+    rss_growth, fd_growth = end.rss_kb / start.rss_kb - 1, end.fds / start.fds - 1
+    share = TARGETS["load_growth_share"]
+    lines += [
+        "Targets:",
+        "",
+        f"- no failed request but the refusals meant: {_verdict(failed <= TARGETS['load_unexpected'])} "
+        f"({soaked.unexpected} unexpected, {soaked.client_timeouts} of them client timeouts; {soaked.busy} answered "
+        "503 busy, which is admission at work);",
+        f"- RSS and open descriptors back within {share:.0%} of the start: "
+        f"{_verdict(rss_growth <= share and fd_growth <= share)} (RSS {rss_growth:+.0%}, descriptors {fd_growth:+.0%});",
+        f"- the small query's p95 under {TARGETS['load_end_p95_ms']:.0f} ms at the end: "
+        f"{_verdict(last['p95'] < TARGETS['load_end_p95_ms'])} ({last['p95']:.1f} ms).",
+    ]
+    if soaked.examples():
+        lines += ["", "The first unexpected answers:", ""] + [f"- `{e}`" for e in soaked.examples()[:10]]
+    return lines
+
+
+def _soak_json(run: load.LoadRun) -> dict:
+    if run.soaked is None:
+        return {"failure": run.failure}
+    return {"time_limit_s": run.time_limit_s, **run.soaked.json()}
+
+
 def _report(command: str, measured: Measurements) -> str:
     lines = ["# Benchmark results", "", f"Written by `make bench` (`{command.strip()}`).", "", *_machine(), ""]
     lines += (
@@ -360,6 +485,8 @@ def _report(command: str, measured: Measurements) -> str:
     )
     if measured.spark is not None:
         lines += [""] + _spark_section(measured.spark)
+    if measured.soaked is not None:
+        lines += [""] + _soak_section(measured.soaked)
     notes = Path(__file__).parent / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
@@ -409,6 +536,7 @@ def _results(command: str, measured: Measurements) -> dict:
         "scale": [ScaleMedians.of(size).json() for size in sizes if size.warehouse and not size.failure],
         "scale_failures": {str(size.indicators): size.failure for size in sizes if size.failure},
         **({"spark": measured.spark.json()} if measured.spark else {}),
+        **({"served_load": _soak_json(measured.soaked)} if measured.soaked else {}),
     }
 
 

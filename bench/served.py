@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,17 +30,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    process: subprocess.Popen  # `warehouse serve` itself: its pid is the service's, for /proc/<pid>/
+
+
 @contextmanager
 def serving(env: dict[str, str], *args: str, headers: dict[str, str] | None = None) -> Iterator[str]:
     """`warehouse serve` as a user starts it, on a free port of 127.0.0.1, with ``env`` and ``args``:
     yields its URL once it answers (with any status), and stops it after."""
+    with served(env, *args, headers=headers) as service:
+        yield service.url
+
+
+@contextmanager
+def served(env: dict[str, str], *args: str, headers: dict[str, str] | None = None) -> Iterator[Served]:
+    """As ``serving``, yielding the process too. Its output goes to a file, not a pipe: a service
+    that logs more than a pipe holds, with nobody reading it, would block."""
     port = free_port()
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [WAREHOUSE, "serve", "--port", str(port), *args],
         env=env,
         cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -47,7 +63,8 @@ def serving(env: dict[str, str], *args: str, headers: dict[str, str] | None = No
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"warehouse serve exited ({process.returncode}): {process.communicate()[1][-3000:]}")
+                log.seek(0)
+                raise RuntimeError(f"warehouse serve exited ({process.returncode}): {log.read()[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError("warehouse serve did not answer within 60 s")
             try:
@@ -55,14 +72,15 @@ def serving(env: dict[str, str], *args: str, headers: dict[str, str] | None = No
                 break
             except requests.ConnectionError:
                 time.sleep(0.2)
-        yield url
+        yield Served(url, process)
     finally:
         process.terminate()
         try:
-            process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
+        log.close()
 
 
 def _ask(session: requests.Session, url: str, sql: str) -> float:

@@ -70,6 +70,8 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
                 "3",
                 "--load-seconds",
                 "1",
+                "--soak-seconds",
+                "2",
                 "--out",
                 str(out),
             ]
@@ -84,6 +86,7 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         "### Warm full refresh against commit a94c6c4",
         "## 3. Scale",
         "## 4. Analyst queries",
+        "## 6. The served door under load",
     ):
         assert heading in text
     # The generator is seeded: the same zip again, its values counted with the csv module.
@@ -111,6 +114,11 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         and 0 < results["no_change_share"] < 1
     )
     assert set(results["served"]["query_p95_ms"]) == set(QUERIES) and results["served"]["answers_per_second"] > 0
+    # The soak runs on until both of its publications (real `warehouse refresh --full`) have returned.
+    soaked = results["served_load"]
+    assert "failure" not in soaked and [p["error"] for p in soaked["publishes"]] == [None, None], soaked
+    assert soaked["unexpected"] == 0 and soaked["kinds"]["small"]["meant"] > 0, soaked
+    assert re.search(r"^\| \*\*all\*\* \| [\d,]+ \| [\d,]+ \| [\d,]+ \| 0 \|$", text, flags=re.M), text
     (size,) = results["scale"]
     assert size["indicators"] == 2 and size["rows"] == values and size["incremental_over_full"] > 0
     assert set(size) >= {

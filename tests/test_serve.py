@@ -4,11 +4,13 @@ through real HTTP to a real uvicorn process, and the console in headless Chromiu
 from __future__ import annotations
 
 import base64
+import html
 import io
+import re
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import duckdb
 import pandas as pd
@@ -273,6 +275,84 @@ def test_the_console_in_chromium_picks_a_table_and_runs_an_example(served, db, c
         browser.find_element(By.ID, "sql").send_keys("select * from read_csv('/etc/passwd')")
         browser.find_element(By.ID, "run").click()
         WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text.startswith("refused"))
+
+
+# The rows of the console's result table as values: NULL cells None, number cells floats, the rest text.
+SHOWN_ROWS = """return Array.from(document.querySelectorAll("#result tbody tr"), (tr) =>
+  Array.from(tr.cells, (td) => [td.className, td.textContent]))"""
+
+
+def shown(browser) -> list[list]:
+    cells = {"null": lambda text: None, "number": float, "": str}
+    return [[cells[kind](text) for kind, text in row] for row in browser.execute_script(SHOWN_ROWS)]
+
+
+def test_the_console_address_holds_the_query_and_a_copied_link_gives_the_same_rows(served, db, current, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    first = (
+        "select iso3, survey_year, egdi, egdi_rank from marts.egov_scores"
+        " where iso3 in ('KAZ', 'KGZ') and survey_year >= 2016 order by iso3, survey_year"
+    )
+    # A newline, quotes, %, + and & in the SQL: the link must carry them all.
+    second = (
+        "select country_name, round(egdi * 100 + 0, 1) as egdi_pct, 'A&B' as tag from marts.egov_scores\n"
+        "join marts.dim_country using (iso3)\nwhere survey_year = 2024 and iso3 like 'K%' order by egdi desc, iso3"
+    )
+
+    def expected(sql: str) -> list[list]:
+        return [
+            [None if v is None else float(v) if isinstance(v, int | float) else v for v in row]
+            for row in db.execute(sql).fetchall()
+        ]
+
+    def address(url: str) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(url).query)
+
+    def ran(browser, sql: str) -> None:
+        WebDriverWait(browser, 30).until(lambda b: " rows · publication " in b.find_element(By.ID, "status").text)
+        assert browser.find_element(By.ID, "sql").get_property("value") == sql
+        header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#result thead th")]
+        assert header == [column[0] for column in db.execute(sql).description]
+        assert shown(browser) == expected(sql) != []
+
+    # Without JavaScript the editor already holds the address's SQL.
+    page = requests.get(served + "/?" + urlencode({"sql": second, "publication": current[0]}), timeout=60).text
+    assert html.unescape(re.search(r'<textarea id="sql"[^>]*>\n(.*?)</textarea>', page, re.S)[1]) == second
+
+    with driven(tmp_path / "profile") as browser:
+        # Opening an address with SQL fills the editor and runs it on that publication.
+        browser.get(served + "/?" + urlencode({"sql": first, "publication": current[0]}))
+        ran(browser, first)
+        assert current[0] in browser.find_element(By.ID, "status").text
+        assert address(browser.current_url) == {"sql": [first], "publication": [current[0]]}
+
+        # Another query in the editor; "Copy link" shows the link in the page, clipboard or not.
+        editor = browser.find_element(By.ID, "sql")
+        editor.clear()
+        editor.send_keys(second)
+        browser.find_element(By.ID, "copy").click()
+        link = browser.find_element(By.ID, "link")
+        WebDriverWait(browser, 10).until(lambda b: link.is_displayed() and link.get_property("value"))
+        shared = link.get_property("value")
+        assert shared.startswith(served + "/?")
+        assert address(shared) == {"sql": [second], "publication": [current[0]]}
+
+        # The link, opened, gives that query's rows.
+        browser.get(shared)
+        ran(browser, second)
+
+        # Picking a publication keeps the editor's SQL (one publication is kept here: choose it again).
+        editor = browser.find_element(By.ID, "sql")
+        editor.clear()
+        editor.send_keys(first)
+        select = browser.find_element(By.ID, "publication")
+        browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", select)
+        WebDriverWait(browser, 30).until(staleness_of(select))
+        ran(browser, first)
+        assert address(browser.current_url) == {"sql": [first], "publication": [current[0]]}
 
 
 def test_warehouse_query_reads_a_kept_publication_by_its_id(env, current):

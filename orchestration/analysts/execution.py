@@ -14,7 +14,7 @@ import duckdb
 
 from orchestration import limits
 from orchestration.analysts.deadline import TimeLimit
-from orchestration.analysts.sandbox import QueryRefused, connect, statement_of
+from orchestration.analysts.sandbox import QueryInvalid, QueryRefused, connect, statement_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,6 +39,8 @@ def calling(limit: TimeLimit) -> Iterator[None]:
         if "configuration has been locked" not in str(error):
             raise
         raise QueryRefused(f"refused by the analysts' sandbox: {str(error).splitlines()[0]}") from None
+    except OSError as error:  # DuckDB's error as an Arrow stream reports it: the SQL failed as it ran
+        raise QueryInvalid(f"the query failed: {error}") from None
     except duckdb.OutOfMemoryException:
         raise QueryTooLarge(
             f"the query needed more memory than the analysts' ceiling of {limits.QUERY_MEMORY.value()} "
@@ -91,6 +93,13 @@ class Stream:
         if batch is None:
             self.close()
         return batch
+
+    def stop(self) -> None:
+        """Interrupt DuckDB's work on the stream at once, from any thread: its reader gave up."""
+        try:
+            self._limit.connection.interrupt()
+        except duckdb.ConnectionException:  # closed already: nothing runs on it
+            pass
 
     def close(self) -> None:
         if self._reader is not None:

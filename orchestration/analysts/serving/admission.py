@@ -1,8 +1,10 @@
 """Admission: at most WAREHOUSE_SERVE_MAX_QUERIES queries run at once in the served door, and each
 client (its address) at most its fair share of them: the limit divided among the clients that are
-running or waiting, at least one each. A query past that waits, in arrival order among the clients
-with the fewest running, for up to WAREHOUSE_SERVE_QUEUE_S; then it is refused with 503 and a
-Retry-After of the query time limit, by when every query now running has ended.
+running or waiting, at least one each. A place that frees goes to the client with the fewest running,
+among them the one served longest ago: round robin, so a client with many queries queued cannot
+keep taking the place its last one left. A query that waits WAREHOUSE_SERVE_QUEUE_S without a place
+is refused with 503 and a Retry-After of the query time limit, by when every query now running has
+ended.
 
 It lives in the event loop (no thread lock): a slot is taken before a query's work is handed to a
 thread, and given back when that work returns, whichever way it ends.
@@ -20,6 +22,9 @@ from itertools import count
 import anyio
 
 from orchestration import limits
+
+# Clients whose last turn is remembered; one forgotten counts as served longest ago.
+_REMEMBERED = 4096
 
 
 class Busy(Exception):
@@ -42,6 +47,8 @@ class Admission:
         self._running: Counter[str] = Counter()
         self._waiting: list[_Waiter] = []
         self._arrivals = count()
+        self._grants = count()
+        self._last_granted: dict[str, int] = {}
         self.rejected = 0
 
     @property
@@ -95,7 +102,8 @@ class Admission:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Grant slots while there are free ones, each to the waiter whose client runs fewest."""
+        """Grant places while there are free ones, each to the waiter whose client runs fewest and was
+        served longest ago."""
         capacity = max(1, limits.SERVE_MAX_QUERIES.value())
         while self._waiting and self.running < capacity:
             clients = set(self._running) | {waiter.client for waiter in self._waiting}
@@ -103,7 +111,14 @@ class Admission:
             eligible = [waiter for waiter in self._waiting if self._running[waiter.client] < share]
             if not eligible:
                 return
-            chosen = min(eligible, key=lambda waiter: (self._running[waiter.client], waiter.order))
+            chosen = min(
+                eligible,
+                key=lambda w: (self._running[w.client], self._last_granted.get(w.client, -1), w.order),
+            )
             self._waiting.remove(chosen)
             self._running[chosen.client] += 1
+            self._last_granted[chosen.client] = next(self._grants)
+            if len(self._last_granted) > _REMEMBERED:  # forget the clients served longest ago
+                for client in sorted(self._last_granted, key=self._last_granted.get)[: _REMEMBERED // 2]:
+                    del self._last_granted[client]
             chosen.granted.set()

@@ -258,7 +258,7 @@ class _Download(StreamingResponse):
     def __init__(self, held: _Held, fmt: str, step, metrics: Metrics, headers: dict[str, str]):
         self._held, self._step, self._metrics = held, step, metrics
         self._encoder = formats.Encoder(held.stream.schema, fmt)
-        self._started = time.perf_counter()
+        self._started, self._finished = time.perf_counter(), False
         super().__init__(self._pieces(), media_type=formats.MEDIA_TYPES[fmt], headers=headers)
 
     async def _pieces(self):
@@ -267,6 +267,7 @@ class _Download(StreamingResponse):
             if piece:
                 yield piece
             if last:
+                self._finished = True
                 self._metrics.query_seconds.labels("download").observe(time.perf_counter() - self._started)
                 return
 
@@ -275,6 +276,12 @@ class _Download(StreamingResponse):
         if batch is None:
             return self._encoder.finish(), True
         return self._encoder.write(batch), False
+
+    async def listen_for_disconnect(self, receive: Receive) -> None:
+        await super().listen_for_disconnect(receive)
+        # The client is gone: stop DuckDB now, rather than let the batch being computed run to its time limit.
+        if self._held.stream is not None and not self._finished:
+            self._held.stream.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

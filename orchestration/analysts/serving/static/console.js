@@ -1,5 +1,6 @@
 // The console's behaviour: run the editor's SQL through the JSON API and show the rows as a table.
-// Every value is placed with textContent, never as HTML.
+// Every value is placed with textContent, never as HTML. The address holds the SQL and the
+// publication (/?sql=…&publication=…): opening it runs the query, so a link gives the same rows.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -10,9 +11,34 @@ function downloadUrl(format) {
   return "/api/query?" + params.toString();
 }
 
+// The console's own address for the editor's SQL on the chosen publication.
+function pageAddress() {
+  return "/?" + new URLSearchParams({ sql: $("sql").value, publication: publication() }).toString();
+}
+
 function refreshLinks() {
   $("csv").href = downloadUrl("csv");
   $("parquet").href = downloadUrl("parquet");
+  if (!$("share").hidden) {
+    $("link").value = location.origin + pageAddress();
+    $("copied").textContent = "";
+  }
+}
+
+// Show the link in the page, always, and put it on the clipboard where the browser allows it.
+async function copyLink() {
+  const link = location.origin + pageAddress();
+  $("link").value = link;
+  $("share").hidden = false;
+  $("copied").textContent = "";
+  $("link").select();
+  try {
+    if (!navigator.clipboard) throw new Error("no clipboard here");
+    await navigator.clipboard.writeText(link);
+    $("copied").textContent = "copied";
+  } catch (error) {
+    $("copied").textContent = "copy it from the box";
+  }
 }
 
 function cell(tag, text) {
@@ -53,6 +79,7 @@ async function run(event) {
   $("run").disabled = true;
   $("status").className = "";
   $("status").textContent = "running…";
+  history.replaceState(null, "", pageAddress());
   try {
     const response = await fetch("/api/query", {
       method: "POST",
@@ -87,7 +114,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sql").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) run(event);
   });
-  $("publication").addEventListener("change", () => $("choose").submit());
+  // Another publication is another page (its tables), with the editor's SQL kept.
+  $("publication").addEventListener("change", () => {
+    location.assign("/?" + new URLSearchParams({ publication: publication(), sql: $("sql").value }).toString());
+  });
+  $("copy").addEventListener("click", copyLink);
   for (const details of document.querySelectorAll("details.table")) {
     details.addEventListener("toggle", () => pickTable(details));
   }
@@ -99,4 +130,6 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   refreshLinks();
+  // An address with SQL is a shared query: the server put it in the editor; run it.
+  if (new URLSearchParams(location.search).get("sql")) run();
 });
