@@ -449,6 +449,14 @@ def _soak_section(run: load.LoadRun) -> list[str]:
             "clients and the refreshes.",
             "",
         ]
+    errors, cut = soaked.server_errors, soaked.metric("warehouse_serve_downloads_cut_total")
+    lines.append(
+        f"The service logged {sum(errors.values())} error(s) during the run{':' if errors else '.'}"
+        + (f" /metrics counts {cut:.0f} download(s) cut off after their first byte since it started." if cut else "")
+    )
+    if errors:
+        lines += [""] + [f"- {count} x `{error}`" for error, count in list(errors.items())[:10]]
+    lines.append("")
     failed = soaked.unexpected + sum(1 for p in soaked.publishes if p.error)
     rss_growth, fd_growth = end.rss_kb / start.rss_kb - 1, end.fds / start.fds - 1
     share = TARGETS["load_growth_share"]

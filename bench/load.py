@@ -31,10 +31,12 @@ import io
 import json
 import os
 import random
+import re
 import socket
 import stat
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +154,8 @@ class SoakResult:
     end: ProcessSample
     metrics: str  # /metrics at the end, once settled
     settled: bool  # whether /metrics said no query was running or waiting within the settle time
-    server_log: list[str]  # what the service wrote to its output during the run (when it is a file)
+    server_log: list[str]  # the last LOG_LINES_KEPT lines the service wrote during the run (when its output is a file)
+    server_errors: dict[str, int]  # what it logged as errors during the run (logged_errors), with how many times
     timeline: list[Moment] = field(default_factory=list)
 
     @property
@@ -234,6 +237,7 @@ class SoakResult:
             "end": self.end.json(),
             "during": self.during(),
             "examples": self.examples(),
+            "server_errors": self.server_errors,
         }
 
 
@@ -486,10 +490,29 @@ class _Output:
         self._file.seek(0, os.SEEK_END)
 
     def lines(self) -> list[str]:
+        """Every line written since, once (the file is closed after)."""
         if self._file is None:
             return []
         with self._file:
-            return self._file.read().decode("utf-8", "replace").splitlines()[-LOG_LINES_KEPT:]
+            return self._file.read().decode("utf-8", "replace").splitlines()
+
+
+# The last line of a traceback: the exception's type and message.
+_RAISED = re.compile(r"^(?P<kind>[A-Za-z_][\w.]*(?:Error|Exception|Cut|Exit|Interrupt|Gone|Busy)): (?P<message>.*)$")
+
+
+def logged_errors(lines: list[str]) -> dict[str, int]:
+    """What the service logged as errors: each exception a traceback ended with (its type and the
+    start of its message), and any other ``ERROR:`` record but uvicorn's "Exception in ASGI
+    application", which heads a traceback; with how many times."""
+    found: Counter[str] = Counter()
+    for line in lines:
+        raised = _RAISED.match(line)
+        if raised:
+            found[f"{raised['kind']}: {raised['message'][:160]}"] += 1
+        elif line.startswith(("ERROR:", "CRITICAL:")) and "Exception in ASGI application" not in line:
+            found[line[:200]] += 1
+    return dict(found.most_common())
 
 
 class ServiceGone(RuntimeError):
@@ -596,6 +619,7 @@ def soak(
         raise ServiceGone(f"the service (pid {pid}) ended during the soak; its last output:\n{log}")
     metrics, settled = settle(url)
     end = sample(pid)
+    logged = output.lines()
     return SoakResult(
         clients=clients,
         seconds=elapsed,
@@ -606,7 +630,8 @@ def soak(
         end=end,
         metrics=metrics,
         settled=settled,
-        server_log=output.lines(),
+        server_log=logged[-LOG_LINES_KEPT:],
+        server_errors=logged_errors(logged),
         timeline=timeline,
     )
 

@@ -3,12 +3,16 @@ attachments, extensions and settings; a runaway query is stopped and the next on
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
+from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration import limits
-from orchestration.analysts import execution, sandbox
+from orchestration.analysts import deadline, execution, sandbox
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import environment, run
 
@@ -106,3 +110,68 @@ def test_the_docs_list_every_limit_with_its_default():
         assert shown == (
             f"{limit.default:g}" if isinstance(limit.default, float) else str(limit.default) or "(none)"
         ), limit.env
+
+
+def test_no_analyst_query_writes_into_duckdb_s_own_spill_folder(built, tmp_path):
+    """DuckDB allows its own spill folder even with external access off, and EXPLAIN ANALYZE runs
+    the statement it explains. The analysts' connection has no spill folder, and EXPLAIN explains
+    queries only: a write into the folder DuckDB would spill to is refused either way."""
+    published = shutil.copy2(built.published_db, tmp_path / "warehouse.duckdb")
+    spill = Path(f"{published}.tmp")  # where DuckDB spills for a file database by default
+    with sandbox.connect(published) as connection:
+        assert execution.execute(connection, "select current_setting('temp_directory')").rows == [("",)]
+        target = spill / "x.csv"
+        for sql in (
+            f"explain analyze copy (select 1) to '{target}'",
+            f"EXPLAIN ANALYSE (FORMAT json) COPY (select 1) TO '{target}'",
+            f"/* a comment */ explain analyze copy (select 1) to '{target}'",
+        ):
+            with pytest.raises(sandbox.QueryRefused, match="EXPLAIN is allowed over a query only"):
+                execution.execute(connection, sql)
+        # Below the filter, the configuration alone refuses the folder too.
+        spill.mkdir()
+        for sql in (f"copy (select 1) to '{target}'", f"explain analyze copy (select 1) to '{target}'"):
+            with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+                connection.execute(sql)
+        # A sort past the memory ceiling fails saying so, rather than spill.
+        with pytest.raises(execution.QueryTooLarge, match="WAREHOUSE_QUERY_MEMORY_LIMIT.*never spill"):
+            execution.execute(connection, "select * from range(200000000) order by hash(range)")
+        # Plain EXPLAIN and EXPLAIN ANALYZE of a query still work.
+        assert execution.execute(connection, "explain analyze select count(*) from marts.egov_scores").rows
+        assert execution.execute(connection, "explain select * from marts.dim_country").rows
+    assert list(spill.iterdir()) == []
+
+
+def test_one_statement_per_query(built):
+    with sandbox.connect(built.published_db) as connection:
+        with pytest.raises(sandbox.QueryInvalid, match="2 statements given: send one query at a time"):
+            execution.execute(connection, "select * from range(300000000); select 1")
+        assert execution.execute(connection, "select 42;").rows == [(42,)]
+
+
+def test_no_failed_interrupt_disarms_the_time_limit(built, monkeypatch, caplog):
+    """A deadline that fires as its query ends interrupts a connection already closed. Hundreds of
+    queries race their deadline on cursors closed at once; a callback that fails outright is
+    logged; and a runaway query is still stopped after all of it."""
+    fired = threading.Event()
+    deadline.WATCHDOG.arm(0, lambda: 1 / 0)
+    deadline.WATCHDOG.arm(0.05, fired.set)
+    assert fired.wait(10), "the watchdog stopped after a failing callback"
+    assert "could not interrupt" in caplog.text
+    monkeypatch.setenv("WAREHOUSE_QUERY_TIMEOUT_S", "0.002")
+    with sandbox.connect(built.published_db) as database:
+        outcomes = set()
+        for _ in range(300):
+            cursor = database.cursor()
+            try:
+                execution.execute(cursor, "select count(*) from range(20000)")
+                outcomes.add("answered")
+            except deadline.QueryTimedOut:
+                outcomes.add("stopped")
+            cursor.close()
+        monkeypatch.setenv("WAREHOUSE_QUERY_TIMEOUT_S", "1")
+        started = time.monotonic()
+        with pytest.raises(deadline.QueryTimedOut):
+            execution.execute(database, "select count(*) from range(10000000000000) where hash(range) = 42")
+        assert time.monotonic() - started < 10
+    assert outcomes  # each raced its deadline one way or the other
