@@ -58,7 +58,8 @@ LARGE_SQL = "select o.*, r.range as copy from marts.wdi_observations as o, range
 SLOW_SQL = "select max(a.range + b.range) from range(40000) as a, range(4000) as b"
 # A query that would run for hours on a core or two and needs no memory: only its time limit stops it.
 # (A cross join such as tests/test_serve.py's runaway materialises its build side instead, up to the
-# memory ceiling, which queries running beside it share: see bench/NOTES.md.)
+# memory ceiling of its publication, which the queries running beside it share: two of them at once
+# fail with "memory" rather than "timeout", and so may the small queries running meanwhile.)
 RUNAWAY_SQL = "select count(*) from range(1000000000000) where hash(range) % 1000003 = 7"
 REFUSED_SQL = "copy (select 1) to '/tmp/warehouse-soak.csv'"
 TWO_STATEMENTS_SQL = "select 1; select 2"

@@ -32,6 +32,8 @@ SMALL = "select count(*) from marts.egov_scores where survey_year = 2024"
 RUNAWAY = "select count(*) from range(10000000000000) where hash(range) = 42"
 # A first batch of rows at once (in order, one pipeline), then none until the time limit stops it.
 STALLS = "select range from range(10000000000000) where range < 70000 or hash(range) = 42"
+# Rows, then an error far enough on that the first rows are sent before it.
+BREAKS = "select range, case when range = 3000000 then error('broken at row 3000000') end as x from range(4000000)"
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +117,7 @@ def metrics(url: str) -> dict[tuple[str, tuple], float]:
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 @pytest.mark.parametrize(
     "sql",
-    [
-        STALLS,
-        "select range, case when range = 3000000 then error('broken at row 3000000') end as x from range(4000000)",
-    ],
+    [STALLS, BREAKS],
     ids=["time limit", "an error mid-way"],
 )
 def test_a_download_that_fails_after_its_first_byte_never_ends_as_a_whole_answer(service, fmt, sql):
@@ -285,6 +284,37 @@ def test_past_its_wait_a_query_gets_503_with_retry_after(env):
         assert post(running.url, SMALL)[0] == 200  # the place is free again
 
 
+def test_a_query_whose_client_has_gone_stops_at_once_waiting_or_running(env):
+    """Eight runaway queries whose clients hang up as soon as they have asked, four of them beyond
+    the places: none waits for a place or runs to its time limit (30 s here) for nobody."""
+    with served({**env, "WAREHOUSE_QUERY_TIMEOUT_S": "30", "WAREHOUSE_SERVE_MAX_QUERIES": "4"}) as running:
+        host, port = running.url.removeprefix("http://").rsplit(":", 1)
+        body = json.dumps({"sql": RUNAWAY}).encode()
+        for i in range(8):
+            with socket.create_connection((host, int(port)), timeout=30) as raw:
+                raw.sendall(
+                    f"POST /api/query HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+            abandon(running.url, STALLS if i % 2 else RUNAWAY, read=0)
+        time.sleep(0.5)
+
+        def idle() -> bool:
+            state = metrics(running.url)
+            return state[("warehouse_serve_queries_running", ())] == 0 == state[("warehouse_serve_queries_waiting", ())]
+
+        started = time.monotonic()
+        assert wait_for(idle, 10)
+        assert time.monotonic() - started < 5
+        answered = time.monotonic()
+        assert post(running.url, SMALL)[0] == 200 and time.monotonic() - answered < 2
+        state = metrics(running.url)
+        assert state[("warehouse_serve_requests_total", (("route", "/api/query"), ("status", "499")))] >= 8
+        assert state.get(("warehouse_serve_downloads_cut_total", ()), 0) == 0
+        assert state.get(("warehouse_serve_query_timeouts_total", ()), 0) == 0
+
+
 # -- leases ----------------------------------------------------------------------------------------------
 
 
@@ -309,8 +339,8 @@ def wait_for(condition, seconds: float = 15.0) -> bool:
 
 @pytest.mark.slow
 def test_no_lease_outlives_its_request_and_no_removed_publication_stays_open(own_home, monkeypatch):
-    """Downloads abandoned before the first byte and during the body, one cut by the time limit,
-    a publication queried by id, then two publications with WAREHOUSE_KEEP_PUBLICATIONS=1: the
+    """Downloads abandoned before the first byte and during the body, cut by the time limit and by
+    an error, a publication queried by id, then two publications with WAREHOUSE_KEEP_PUBLICATIONS=1: the
     service holds no removed file open, and at rest only the current publication."""
     monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "1")
     first = publications.current(own_home)
@@ -323,6 +353,7 @@ def test_no_lease_outlives_its_request_and_no_removed_publication_stays_open(own
             abandon(running.url, slow_sort, read=0)
             abandon(running.url, "select * from marts.egov_scores, range(200)", read=1000)
             abandon(running.url, STALLS, read=100)
+            abandon(running.url, BREAKS, read=1 << 30)  # read until the service cuts it off
         assert post(running.url, SMALL, publication=first.id)[0] == 200
         publish(own_home, PUBLISHED_SCHEMAS, run_id="aaaaaaaa-second")
         publish(own_home, PUBLISHED_SCHEMAS, run_id="bbbbbbbb-third")

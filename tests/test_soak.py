@@ -62,7 +62,6 @@ def test_the_served_door_outlasts_a_soak_with_two_publications(built, tmp_path, 
         health = requests.get(f"{service.url}/healthz", timeout=10).json()
 
     seen = json.dumps(result.json(), indent=1) + "\n" + "\n".join(result.server_log[-40:])
-    print(seen)
     assert result.unexpected == 0 and result.client_timeouts == 0, seen
     assert all(tally.meant > 0 for tally in result.tallies.values()), seen  # every kind was sent and answered
     assert [p.error for p in result.publishes] == [None, None] and len(published) == 2, seen

@@ -94,13 +94,6 @@ class Stream:
             self.close()
         return batch
 
-    def stop(self) -> None:
-        """Interrupt DuckDB's work on the stream at once, from any thread: its reader gave up."""
-        try:
-            self._limit.connection.interrupt()
-        except duckdb.ConnectionException:  # closed already: nothing runs on it
-            pass
-
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,11 +66,39 @@ class DownloadCut(Exception):
     """A download that failed after its first byte: the server closes the connection mid-body."""
 
 
-class _Held:
-    """What a download holds until its last byte: its lease and its stream, set as they are made."""
+class ClientGone(Exception):
+    """The client went away before its answer: nothing is sent."""
 
-    lease: Lease | None = None
-    stream: execution.Stream | None = None
+
+class _Held:
+    """What a query holds while it runs (and a download until its last byte): its lease and its
+    stream, set as they are made, in the worker thread; and whether its client has gone."""
+
+    def __init__(self, publications_open: OpenPublications, chosen: str | None):
+        self._publications, self._chosen = publications_open, chosen
+        self._lock = threading.Lock()  # between the worker taking the lease and the event loop interrupting it
+        self.gone = False
+        self.lease: Lease | None = None
+        self.stream: execution.Stream | None = None
+
+    def take(self) -> Lease:
+        """In the worker: the publication's lease, unless the client has gone already."""
+        lease = self._publications.lease(self._chosen)
+        with self._lock:
+            self.lease, gone = lease, self.gone
+        if gone:
+            raise ClientGone()
+        return lease
+
+    def interrupt(self) -> None:
+        """Stop this query's work at once, from any thread: its client is gone."""
+        with self._lock:
+            self.gone, lease = True, self.lease
+        if lease is not None:
+            try:
+                lease.cursor.interrupt()
+            except duckdb.ConnectionException:  # closed already: nothing runs on it
+                pass
 
     def close(self) -> None:
         if self.stream is not None:
@@ -89,21 +118,41 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         age=lambda: age_of(_published_at(publications_open)),
     )
 
-    async def work(request: Request, function, *args):
-        """``function(*args)`` in a worker thread, within an admission slot of the request's client."""
-        async with admission.slot(_client(request)):
-            return await run_in_threadpool(function, *args)
+    async def work(request: Request, function, held: _Held):
+        """``function()`` in a worker thread, within an admission slot of the request's client. If the
+        client goes away meanwhile, its wait for a place ends, or its query is interrupted (``held``),
+        and ClientGone is raised."""
+        outcome: dict[str, object] = {}
+        async with anyio.create_task_group() as tasks:
+
+            async def run() -> None:
+                try:
+                    async with admission.slot(_client(request)):
+                        outcome["value"] = await run_in_threadpool(function)
+                except Exception as error:  # raised below, outside the task group
+                    outcome["error"] = error
+                tasks.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await _disconnected(request)
+                outcome["gone"] = True
+                held.interrupt()
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(run)
+            tasks.start_soon(watch)
+        if "gone" in outcome:
+            raise ClientGone()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
     async def tables(request: Request) -> Response:
         chosen = request.query_params.get("publication")
         if cached := _not_modified(request, settings, chosen, token):
             return cached
 
-        def read():
-            with publications_open.lease(chosen) as lease:
-                return lease.publication, lease.catalog()
-
-        publication, catalog = await work(request, read)
+        publication, catalog = await _catalog(request, chosen)
         body = [
             {
                 "name": t.name,
@@ -123,15 +172,32 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             ]
         )
 
+    async def _catalog(request: Request, chosen: str | None):
+        held = _Held(publications_open, chosen)
+
+        def read():
+            try:
+                lease = held.take()
+                return lease.publication, lease.catalog()
+            finally:
+                held.close()
+
+        return await work(request, read, held)
+
     async def answer(request: Request, sql: str, chosen: str | None) -> Response:
+        held = _Held(publications_open, chosen)
+
         def run():
             started = time.perf_counter()
-            with publications_open.lease(chosen) as lease:
+            try:
+                lease = held.take()
                 result = execution.execute(lease.cursor, sql)
+            finally:
+                held.close()
             metrics.query_seconds.labels("answer").observe(time.perf_counter() - started)
             return answer_json(result, lease.publication.id), lease.publication
 
-        body, publication = await work(request, run)
+        body, publication = await work(request, run, held)
         headers = {"X-Publication": publication.id, **_cache_headers(request, chosen, token)}
         return Response(body, media_type="application/json", headers=headers)
 
@@ -142,14 +208,13 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                 "invalid",
                 "downloads need HTTP/1.1: over HTTP/1.0 a download cut off by an error could not be told from a whole one",
             )
-        held = _Held()
+        held = _Held(publications_open, chosen)
 
         def start() -> None:
-            held.lease = publications_open.lease(chosen)
-            held.stream = execution.stream(held.lease.cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
+            held.stream = execution.stream(held.take().cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
 
         try:
-            await work(request, start)
+            await work(request, start, held)
         except BaseException:
             await _shielded(lambda: run_in_threadpool(held.close))
             raise
@@ -159,7 +224,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             "X-Publication": publication.id,
             **_cache_headers(request, chosen, token),
         }
-        return _Download(held, fmt, lambda step: work(request, step), metrics, headers)
+        return _Download(held, fmt, lambda step: _pace(admission, request, step), metrics, headers)
 
     async def query(request: Request) -> Response:
         if request.method == "POST":
@@ -184,12 +249,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
 
     async def console(request: Request) -> Response:
         chosen = request.query_params.get("publication") or None
-
-        def read():
-            with publications_open.lease(chosen) as lease:
-                return lease.publication, lease.catalog()
-
-        publication, catalog = await work(request, read)
+        publication, catalog = await _catalog(request, chosen)
         return _TEMPLATES.TemplateResponse(
             request,
             "console.html",
@@ -227,6 +287,8 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             metrics.rejections.inc()
         else:
             metrics.refusals.labels(kind).inc()
+        if isinstance(error, ClientGone):
+            return Response(status_code=499)  # nginx's "client closed request": counted, never sent
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Busy) else None
         return JSONResponse({"error": kind, "message": message}, status_code=status, headers=headers)
 
@@ -245,7 +307,9 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={kind: problem for kind in (Problem, UnknownPublication, QueryRefused, Busy, duckdb.Error)},
+        exception_handlers={
+            kind: problem for kind in (Problem, UnknownPublication, QueryRefused, Busy, ClientGone, duckdb.Error)
+        },
         lifespan=_lifespan(publications_open),
     )
 
@@ -258,7 +322,7 @@ class _Download(StreamingResponse):
     def __init__(self, held: _Held, fmt: str, step, metrics: Metrics, headers: dict[str, str]):
         self._held, self._step, self._metrics = held, step, metrics
         self._encoder = formats.Encoder(held.stream.schema, fmt)
-        self._started, self._finished = time.perf_counter(), False
+        self._started, self._finished, self._gone = time.perf_counter(), False, False
         super().__init__(self._pieces(), media_type=formats.MEDIA_TYPES[fmt], headers=headers)
 
     async def _pieces(self):
@@ -280,13 +344,16 @@ class _Download(StreamingResponse):
     async def listen_for_disconnect(self, receive: Receive) -> None:
         await super().listen_for_disconnect(receive)
         # The client is gone: stop DuckDB now, rather than let the batch being computed run to its time limit.
-        if self._held.stream is not None and not self._finished:
-            self._held.stream.stop()
+        if not self._finished:
+            self._gone = True
+            self._held.interrupt()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except Exception as error:
+            if self._gone:  # what its leaving interrupted: nobody is there to tell
+                return
             self._metrics.cut.inc()
             if isinstance(error, QueryTimedOut):
                 self._metrics.timeouts.inc()
@@ -323,6 +390,18 @@ async def _retiring(publications_open: OpenPublications) -> None:
     while True:
         await anyio.sleep(RETIRE_EVERY_S)
         await run_in_threadpool(publications_open.retire)
+
+
+async def _pace(admission: Admission, request: Request, step):
+    """One piece of a download: computed in a worker thread within an admission slot."""
+    async with admission.slot(_client(request)):
+        return await run_in_threadpool(step)
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has gone away (a request's body, if any, is read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _client(request: Request) -> str:
