@@ -65,8 +65,8 @@ REFUSED_SQL = "copy (select 1) to '/tmp/warehouse-soak.csv'"
 TWO_STATEMENTS_SQL = "select 1; select 2"
 
 # How often each kind comes up in a client's loop. A runaway holds a place and the cores until its
-# time limit, and the service runs a slow query to its end after its client has gone, so a client
-# sends each of those at most once in its interval of EVERY_S (a small query instead).
+# time limit, so a client sends one (and a download it hangs up on) at most once in its interval of
+# EVERY_S (a small query instead): the mix is a team's day, not a flood of runaways.
 MIX = {
     "small": 12,
     "csv": 2,

@@ -96,6 +96,11 @@ SERVE_MAX_QUERIES = Limit(
     4,
     "queries the served door runs at once; each client (address) runs at most its fair share of them",
 )
+SERVE_STALL_S = Limit(
+    "WAREHOUSE_SERVE_STALL_S",
+    60.0,
+    "seconds a download waits for its client to take the next piece; past it the download is cut off",
+)
 SERVE_QUEUE_S = Limit(
     "WAREHOUSE_SERVE_QUEUE_S",
     10.0,
@@ -124,5 +129,6 @@ ALL = (
     SERVE_MAX_BODY_BYTES,
     SERVE_MAX_QUERIES,
     SERVE_QUEUE_S,
+    SERVE_STALL_S,
     KEEP_PUBLICATIONS,
 )

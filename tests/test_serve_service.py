@@ -6,6 +6,7 @@ Every test talks to a real uvicorn over real sockets."""
 from __future__ import annotations
 
 import gc
+import html
 import http.client
 import json
 import os
@@ -97,6 +98,12 @@ def post(url: str, sql: str, source: str = "127.0.0.1", **fields) -> tuple[int, 
         connection.close()
 
 
+def state(url: str) -> tuple[float, float]:
+    """Queries running and waiting, as /metrics says."""
+    now = metrics(url)
+    return now[("warehouse_serve_queries_running", ())], now[("warehouse_serve_queries_waiting", ())]
+
+
 def query_path(sql: str, **params: str) -> str:
     return "/api/query?" + urlencode({"sql": sql, **params})
 
@@ -179,6 +186,19 @@ def test_curl_scripts_and_the_console_s_own_requests_pass(service):
     ] == [[42]]
 
 
+def test_a_link_to_the_console_followed_from_another_site_opens_it_without_running_the_query(service):
+    """A shared query's link clicked in a chat or a wiki: the page opens, its editor filled; the
+    browser's own run of it, and every other cross-site request, stay refused."""
+    navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    page = requests.get(service.url + "/?" + urlencode({"sql": SMALL}), headers=navigation, timeout=30)
+    assert page.status_code == 200 and 'data-autorun="false"' in page.text
+    assert html.escape(SMALL, quote=False) in page.text
+    own = requests.get(service.url + "/?" + urlencode({"sql": SMALL}), headers={"Sec-Fetch-Site": "none"}, timeout=30)
+    assert 'data-autorun="true"' in own.text
+    for path in [query_path(SMALL), query_path(SMALL, format="csv"), "/api/tables"]:
+        assert requests.get(service.url + path, headers=navigation, timeout=30).status_code == 403, path
+
+
 # -- health, metrics and immutable answers ------------------------------------------------------------
 
 
@@ -251,6 +271,66 @@ def test_a_get_on_a_named_publication_is_immutable_and_a_conditional_get_is_304(
     assert gone.status_code == 404
 
 
+def test_a_parquet_download_of_intervals_and_unions_sends_them_as_text(service, tmp_path):
+    """Parquet's writer takes no interval or union: those columns go as DuckDB's text of them, and
+    the download neither fails nor holds its lease."""
+    sql = "select interval 3 day + interval 2 hour as span, union_value(n := 7) as u, 1.5 as x"
+    download = requests.get(service.url + query_path(sql, format="parquet"), timeout=30)
+    assert download.status_code == 200, download.text
+    (tmp_path / "a.parquet").write_bytes(download.content)
+    frame = pd.read_parquet(tmp_path / "a.parquet")
+    assert frame.to_dict("records") == [{"span": "3 days 02:00:00", "u": "7", "x": 1.5}]
+    assert wait_for(lambda: state(service.url) == (0, 0))
+    assert metrics(service.url)[("warehouse_serve_publications_open", ())] == 1
+
+
+def test_a_download_whose_client_stops_reading_is_cut_off_and_lets_go(env):
+    with served({**env, "WAREHOUSE_SERVE_STALL_S": "1"}) as running:
+        host, port = running.url.removeprefix("http://").rsplit(":", 1)
+        path = query_path("select range, range * 2 as twice from range(100000000)", format="csv")
+        with socket.create_connection((host, int(port)), timeout=30) as raw:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            assert raw.recv(1000).startswith(b"HTTP/1.1 200")
+            time.sleep(4)  # reading nothing, the connection open
+            assert wait_for(lambda: metrics(running.url).get(("warehouse_serve_downloads_cut_total", ()), 0) == 1)
+            received = 0
+            while chunk := raw.recv(1 << 16):  # what was sent before the cut, then the end
+                received += len(chunk)
+        assert received < 50_000_000, "cut off long before the end"
+        assert state(running.url) == (0, 0)
+
+
+def test_admission_leaves_no_place_idle_while_a_query_waits(monkeypatch):
+    """The admission rule itself, on the event loop: three clients each run one query and queue
+    another, with four places; the fair share (one each) orders who goes first, but the fourth
+    place is taken, not left idle."""
+    import anyio
+
+    from orchestration.analysts.serving.admission import Admission
+
+    async def scenario() -> list[str]:
+        admission, order, release = Admission(), [], anyio.Event()
+
+        async def query(client: str) -> None:
+            async with admission.slot(client):
+                order.append(client)
+                await release.wait()
+
+        async with anyio.create_task_group() as tasks:
+            for client in ["a", "b", "c", "a", "b", "c"]:
+                tasks.start_soon(query, client)
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)
+            assert (admission.running, admission.waiting) == (4, 2)  # every place taken
+            release.set()
+        return order
+
+    monkeypatch.setenv("WAREHOUSE_SERVE_MAX_QUERIES", "4")
+    order = anyio.run(scenario)
+    assert order[:4] == ["a", "b", "c", "a"] and sorted(order) == ["a", "a", "b", "b", "c", "c"]
+
+
 # -- admission -----------------------------------------------------------------------------------------
 
 
@@ -260,7 +340,7 @@ def test_a_small_query_is_answered_within_seconds_while_16_runaways_from_other_c
     with served({**env, "WAREHOUSE_SERVE_MAX_QUERIES": "4", "WAREHOUSE_SERVE_QUEUE_S": "30"}) as running:
         with ThreadPoolExecutor(16) as pool:
             runaways = [pool.submit(post, running.url, RUNAWAY, f"127.0.0.{2 + i % 4}") for i in range(16)]
-            time.sleep(0.5)  # all 16 admitted or waiting
+            assert wait_for(lambda: state(running.url) == (4, 12)), state(running.url)
             started = time.monotonic()
             status, body, _ = post(running.url, SMALL, "127.0.0.9")
             waited = time.monotonic() - started
@@ -275,7 +355,7 @@ def test_past_its_wait_a_query_gets_503_with_retry_after(env):
     with served({**env, "WAREHOUSE_SERVE_MAX_QUERIES": "1", "WAREHOUSE_SERVE_QUEUE_S": "0.5"}) as running:
         with ThreadPoolExecutor(1) as pool:
             runaway = pool.submit(post, running.url, RUNAWAY)
-            time.sleep(0.5)
+            assert wait_for(lambda: state(running.url) == (1, 0))
             status, body, headers = post(running.url, SMALL)
             assert runaway.result(timeout=60)[1]["error"] == "timeout"
         assert status == 503 and body["error"] == "busy" and "WAREHOUSE_SERVE_MAX_QUERIES" in body["message"]
@@ -324,7 +404,7 @@ def abandon(url: str, sql: str, read: int) -> None:
     with socket.create_connection((host, int(port)), timeout=30) as raw:
         raw.sendall(f"GET {query_path(sql, format='csv')} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
         received = 0
-        while received < read and (chunk := raw.recv(read - received)):
+        while received < read and (chunk := raw.recv(min(read - received, 1 << 16))):
             received += len(chunk)
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.analysts.execution import quoted
-from orchestration.analysts.sandbox import connect
+from orchestration.analysts.sandbox import connect, quoted
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,15 @@ class TimeLimit:
     def __init__(self, connection: duckdb.DuckDBPyConnection):
         self.connection, self.limit, self.spent = connection, limits.QUERY_TIMEOUT_S.value(), 0.0
         self._stopped = threading.Event()
+        # The watchdog interrupts only while a call runs: never a cursor its owner is closing after it.
+        self._calling = threading.Lock()
+        self._running = False
 
     @contextmanager
     def running(self) -> Iterator[None]:
         """A call into DuckDB, interrupted once the query's time is spent: then QueryTimedOut."""
+        with self._calling:
+            self._running = True
         alarm = WATCHDOG.arm(max(self.limit - self.spent, 0.0), self._stop)
         started = time.perf_counter()
         try:
@@ -103,13 +108,18 @@ class TimeLimit:
             raise self._refusal() from None
         finally:
             WATCHDOG.disarm(alarm)
+            with self._calling:
+                self._running = False
             self.spent += time.perf_counter() - started
         if self._stopped.is_set():  # an interrupted Arrow stream may simply end: never take it for the whole result
             raise self._refusal()
 
     def _stop(self) -> None:
-        self._stopped.set()
-        self.connection.interrupt()
+        with self._calling:
+            if not self._running:  # the call ended as its deadline came
+                return
+            self._stopped.set()
+            self.connection.interrupt()
 
     def _refusal(self) -> QueryTimedOut:
         return QueryTimedOut(

@@ -19,7 +19,6 @@ import orjson
 
 from orchestration.analysts.execution import Result
 
-FORMATS = ("table", "csv", "json")
 # Scalar types that CSV holds as they are, and orjson writes as JSON values.
 FLAT_TYPES = {
     "BOOLEAN",

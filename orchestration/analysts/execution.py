@@ -14,7 +14,7 @@ import duckdb
 
 from orchestration import limits
 from orchestration.analysts.deadline import TimeLimit
-from orchestration.analysts.sandbox import QueryInvalid, QueryRefused, connect, statement_of
+from orchestration.analysts.sandbox import QueryInvalid, QueryRefused, connect, quoted, statement_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -134,7 +134,3 @@ def _read(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
         return reader.read_next_batch()
     except StopIteration:
         return None
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -400,6 +400,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level="warning",
         server_header=False,
+        # The client's own address, never one a header claims: a client names no other to escape its fair share.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     return 0

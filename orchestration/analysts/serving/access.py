@@ -10,9 +10,11 @@ it by pointing a name of its own at 127.0.0.1 (DNS rebinding).
 Whatever the token, a request that a browser sends on behalf of another site is refused with 403:
 one whose ``Sec-Fetch-Site`` says cross-site or same-site, or whose ``Origin`` is not the service's
 own (the host it was asked by). A page elsewhere can otherwise make an analyst's browser send
-queries to the service, with the Basic credentials the browser remembers. curl and scripts send
-neither header, and the console's own requests are same-origin. Behind a reverse proxy, the proxy
-must pass the Host it was asked by.
+queries to the service, with the Basic credentials the browser remembers. One such request is let
+through: following a link to the console (a GET of ``/`` that opens a page), so a shared query's
+link works from a chat or a wiki; the console then fills its editor and waits for a click to run
+it (app.py). curl and scripts send neither header, and the console's own requests are same-origin.
+Behind a reverse proxy, the proxy must pass the Host it was asked by.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if cross_site := _cross_site(headers):
+        if not _opens_the_console(scope, headers) and (cross_site := _cross_site(headers)):
             response = JSONResponse({"error": "cross_site", "message": cross_site}, status_code=403)
             await response(scope, receive, send)
             return
@@ -105,6 +107,16 @@ class Guard:
         elif scheme.lower() != "bearer":
             return False
         return hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
+
+
+def _opens_the_console(scope: Scope, headers: Headers) -> bool:
+    """A link to the console followed in a browser: a GET of ``/`` for a page of its own."""
+    return (
+        scope["method"] == "GET"
+        and scope["path"] == "/"
+        and headers.get("sec-fetch-mode") == "navigate"
+        and headers.get("sec-fetch-dest") == "document"
+    )
 
 
 def _cross_site(headers: Headers) -> str | None:

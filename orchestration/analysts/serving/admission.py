@@ -1,10 +1,10 @@
-"""Admission: at most WAREHOUSE_SERVE_MAX_QUERIES queries run at once in the served door, and each
-client (its address) at most its fair share of them: the limit divided among the clients that are
-running or waiting, at least one each. A place that frees goes to the client with the fewest running,
-among them the one served longest ago: round robin, so a client with many queries queued cannot
-keep taking the place its last one left. A query that waits WAREHOUSE_SERVE_QUEUE_S without a place
-is refused with 503 and a Retry-After of the query time limit, by when every query now running has
-ended.
+"""Admission: at most WAREHOUSE_SERVE_MAX_QUERIES queries run at once in the served door. A place
+that frees goes first to a client (its address) below its fair share, the limit divided among the
+clients running or waiting (at least one each); among those, to the one with the fewest running,
+then to the one served longest ago: round robin, so a client with many queries queued cannot keep
+taking the place its last one left. No place stays idle while a query waits. A query that waits
+WAREHOUSE_SERVE_QUEUE_S without a place is refused with 503 and a Retry-After of the query time
+limit, by when every query now running has ended; a download's later pieces wait as long as it takes.
 
 It lives in the event loop (no thread lock): a slot is taken before a query's work is handed to a
 thread, and given back when that work returns, whichever way it ends.
@@ -49,7 +49,6 @@ class Admission:
         self._arrivals = count()
         self._grants = count()
         self._last_granted: dict[str, int] = {}
-        self.rejected = 0
 
     @property
     def running(self) -> int:
@@ -60,27 +59,26 @@ class Admission:
         return len(self._waiting)
 
     @asynccontextmanager
-    async def slot(self, client: str) -> AsyncIterator[None]:
-        await self._acquire(client)
+    async def slot(self, client: str, patient: bool = False) -> AsyncIterator[None]:
+        """A place for ``client``'s work; ``patient``, it waits without the queue's limit."""
+        await self._acquire(client, None if patient else limits.SERVE_QUEUE_S.value())
         try:
             yield
         finally:
             self._release(client)
 
-    async def _acquire(self, client: str) -> None:
+    async def _acquire(self, client: str, wait: float | None) -> None:
         waiter = _Waiter(client, next(self._arrivals))
         self._waiting.append(waiter)
         self._dispatch()
-        wait = limits.SERVE_QUEUE_S.value()
         try:
-            with anyio.move_on_after(wait):
+            with anyio.move_on_after(wait if wait is not None else math.inf):
                 await waiter.granted.wait()
         except BaseException:  # the request was cancelled while it waited
             self._leave(waiter)
             raise
         if not waiter.granted.is_set():
             self._leave(waiter)
-            self.rejected += 1
             raise Busy(
                 f"the warehouse is busy: {limits.SERVE_MAX_QUERIES.value()} queries are running "
                 f"({limits.SERVE_MAX_QUERIES.env}) and this one waited {wait:g} s ({limits.SERVE_QUEUE_S.env}); try again",
@@ -102,18 +100,19 @@ class Admission:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Grant places while there are free ones, each to the waiter whose client runs fewest and was
-        served longest ago."""
+        """Grant places while there are free ones and waiters: first to a client below its share."""
         capacity = max(1, limits.SERVE_MAX_QUERIES.value())
         while self._waiting and self.running < capacity:
             clients = set(self._running) | {waiter.client for waiter in self._waiting}
             share = max(1, capacity // len(clients))
-            eligible = [waiter for waiter in self._waiting if self._running[waiter.client] < share]
-            if not eligible:
-                return
             chosen = min(
-                eligible,
-                key=lambda w: (self._running[w.client], self._last_granted.get(w.client, -1), w.order),
+                self._waiting,
+                key=lambda w: (
+                    self._running[w.client] >= share,
+                    self._running[w.client],
+                    self._last_granted.get(w.client, -1),
+                    w.order,
+                ),
             )
             self._waiting.remove(chosen)
             self._running[chosen.client] += 1

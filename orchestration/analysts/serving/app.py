@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -46,9 +47,10 @@ from orchestration.analysts.serving.admission import Admission, Busy
 from orchestration.analysts.serving.examples import example_queries
 from orchestration.analysts.serving.metrics import Counting, Metrics, age_of
 from orchestration.analysts.serving.open_publications import Lease, OpenPublications
-from orchestration.publications import UnknownPublication
+from orchestration.publications import Publication, UnknownPublication
 from orchestration.settings import Settings
 
+_LOG = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 _TEMPLATES = Jinja2Templates(directory=_HERE / "templates")
 # How often the service looks for a new publication, to close the one it replaced.
@@ -66,6 +68,10 @@ class DownloadCut(Exception):
     """A download that failed after its first byte: the server closes the connection mid-body."""
 
 
+class DownloadStalled(Exception):
+    """A download whose client stopped taking its pieces."""
+
+
 class ClientGone(Exception):
     """The client went away before its answer: nothing is sent."""
 
@@ -76,10 +82,13 @@ class _Held:
 
     def __init__(self, publications_open: OpenPublications, chosen: str | None):
         self._publications, self._chosen = publications_open, chosen
-        self._lock = threading.Lock()  # between the worker taking the lease and the event loop interrupting it
+        # Between the worker taking or letting go of the lease and the event loop interrupting its
+        # cursor: DuckDB's interrupt must never meet a cursor being closed.
+        self._lock = threading.Lock()
         self.gone = False
         self.lease: Lease | None = None
         self.stream: execution.Stream | None = None
+        self.encoder: formats.Encoder | None = None
 
     def take(self) -> Lease:
         """In the worker: the publication's lease, unless the client has gone already."""
@@ -93,18 +102,21 @@ class _Held:
     def interrupt(self) -> None:
         """Stop this query's work at once, from any thread: its client is gone."""
         with self._lock:
-            self.gone, lease = True, self.lease
-        if lease is not None:
-            try:
-                lease.cursor.interrupt()
-            except duckdb.ConnectionException:  # closed already: nothing runs on it
-                pass
+            self.gone = True
+            if self.lease is not None:
+                try:
+                    self.lease.cursor.interrupt()
+                except duckdb.ConnectionException:  # its database closed (the service stopping)
+                    pass
 
     def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-        if self.lease is not None:
-            self.lease.close()
+        with self._lock:
+            lease, stream, self.stream = self.lease, self.stream, None
+            self.lease = None
+        if stream is not None:
+            stream.close()
+        if lease is not None:
+            lease.close()
 
 
 def create_app(settings: Settings, token: str | None = None) -> Starlette:
@@ -115,7 +127,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         running=lambda: admission.running,
         waiting=lambda: admission.waiting,
         open_publications=publications_open.count,
-        age=lambda: age_of(_published_at(publications_open)),
+        age=lambda: age_of(getattr(_current_or_none(publications_open), "published_at", None)),
     )
 
     async def work(request: Request, function, held: _Held):
@@ -211,7 +223,8 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         held = _Held(publications_open, chosen)
 
         def start() -> None:
-            held.stream = execution.stream(held.take().cursor, sql, formats.csv_needs_text if fmt == "csv" else None)
+            held.stream = execution.stream(held.take().cursor, sql, formats.AS_TEXT[fmt])
+            held.encoder = formats.Encoder(held.stream.schema, fmt)
 
         try:
             await work(request, start, held)
@@ -255,7 +268,9 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             "console.html",
             {
                 "publication": publication,
-                "current": _current_id(publications_open),
+                "current": getattr(_current_or_none(publications_open), "id", None),
+                # A link followed from another site's page fills the editor; only a click runs it.
+                "autorun": request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"),
                 "publications": await run_in_threadpool(publications.kept, settings),
                 "tables": catalog,
                 "examples": example_queries(),
@@ -280,6 +295,8 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         )
 
     def problem(request: Request, error: Exception) -> Response:
+        if isinstance(error, ClientGone):
+            return Response(status_code=499)  # nginx's "client closed request": counted by route, never sent
         status, kind, message = _problem(error)
         if kind == "timeout":
             metrics.timeouts.inc()
@@ -287,8 +304,6 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             metrics.rejections.inc()
         else:
             metrics.refusals.labels(kind).inc()
-        if isinstance(error, ClientGone):
-            return Response(status_code=499)  # nginx's "client closed request": counted, never sent
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Busy) else None
         return JSONResponse({"error": kind, "message": message}, status_code=status, headers=headers)
 
@@ -321,7 +336,7 @@ class _Download(StreamingResponse):
 
     def __init__(self, held: _Held, fmt: str, step, metrics: Metrics, headers: dict[str, str]):
         self._held, self._step, self._metrics = held, step, metrics
-        self._encoder = formats.Encoder(held.stream.schema, fmt)
+        self._stream, self._encoder = held.stream, held.encoder
         self._started, self._finished, self._gone = time.perf_counter(), False, False
         super().__init__(self._pieces(), media_type=formats.MEDIA_TYPES[fmt], headers=headers)
 
@@ -336,10 +351,26 @@ class _Download(StreamingResponse):
                 return
 
     def _next_piece(self) -> tuple[bytes, bool]:
-        batch = self._held.stream.next_batch()
+        batch = self._stream.next_batch()
         if batch is None:
             return self._encoder.finish(), True
         return self._encoder.write(batch), False
+
+    async def stream_response(self, send: Send) -> None:
+        """Starlette's, with a limit on how long a piece may wait for the client to take it: a client
+        that stops reading but keeps its connection would otherwise hold its lease for ever."""
+        stall = limits.SERVE_STALL_S.value()
+
+        async def send_in_time(message) -> None:
+            with anyio.fail_after(stall):
+                await send(message)
+
+        try:
+            await super().stream_response(send_in_time)
+        except TimeoutError:
+            raise DownloadStalled(
+                f"the client took nothing for {stall:g} s ({limits.SERVE_STALL_S.env}); the download was cut off"
+            ) from None
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
         await super().listen_for_disconnect(receive)
@@ -389,12 +420,16 @@ async def _retiring(publications_open: OpenPublications) -> None:
     """Close a replaced publication's database soon after a refresh publishes, even with no request."""
     while True:
         await anyio.sleep(RETIRE_EVERY_S)
-        await run_in_threadpool(publications_open.retire)
+        try:
+            await run_in_threadpool(publications_open.retire)
+        except Exception:  # noqa: BLE001 - a publish under way (a file going as it is read): try again next time
+            _LOG.warning("could not look for a replaced publication", exc_info=True)
 
 
 async def _pace(admission: Admission, request: Request, step):
-    """One piece of a download: computed in a worker thread within an admission slot."""
-    async with admission.slot(_client(request)):
+    """One piece of a download: computed in a worker thread within an admission slot, for which a
+    download under way waits as long as it takes (a download is never cut for want of a place)."""
+    async with admission.slot(_client(request), patient=True):
         return await run_in_threadpool(step)
 
 
@@ -408,16 +443,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _published_at(publications_open: OpenPublications) -> str | None:
+def _current_or_none(publications_open: OpenPublications) -> Publication | None:
     try:
-        return publications_open.current().published_at
-    except UnknownPublication:
-        return None
-
-
-def _current_id(publications_open: OpenPublications) -> str | None:
-    try:
-        return publications_open.current().id
+        return publications_open.current()
     except UnknownPublication:
         return None
 
@@ -446,8 +474,9 @@ def _not_modified(request: Request, settings: Settings, chosen: str | None, toke
     asked = request.headers.get("if-none-match")
     if etag is None or asked is None:
         return None
+    # Only this answer's tag: "*" would name an answer that exists, and the SQL may not give one.
     tags = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
-    if "*" not in tags and etag.removeprefix("W/") not in tags:
+    if etag.removeprefix("W/") not in tags:
         return None
     publications.find(settings, chosen)  # one no longer kept is 404, not a tag of something gone
     return Response(status_code=304, headers=_cache_headers(request, chosen, token))

@@ -1,7 +1,7 @@
 """Downloads: every row of a query as CSV or Parquet, written by Arrow from DuckDB's Arrow batches
 as they are computed, so a large answer never sits whole in memory. CSV holds only flat values, so
 nested and other types Arrow's CSV writer does not take (lists, structs, maps, intervals, blobs)
-are sent as DuckDB's text of them.
+are sent as DuckDB's text of them; so are the intervals and unions Parquet's writer does not take.
 
 A download that fails after its first byte cannot change its status any more: it is cut off, and
 the connection closes without the end of the chunked body, which every HTTP client reports as an
@@ -21,9 +21,21 @@ from orchestration.analysts.encoding import FLAT_TYPES
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
+# Arrow types Parquet's writer does not take: sent as DuckDB's text of them.
+_NOT_IN_PARQUET = ("INTERVAL", "UNION")
+
+
 def csv_needs_text(duckdb_type: str) -> bool:
     """Whether a column of this type goes into CSV as DuckDB's text of it."""
     return duckdb_type.split("(")[0] not in FLAT_TYPES
+
+
+def parquet_needs_text(duckdb_type: str) -> bool:
+    """Whether a column of this type goes into Parquet as DuckDB's text of it (anywhere inside it)."""
+    return any(kind in duckdb_type for kind in _NOT_IN_PARQUET)
+
+
+AS_TEXT = {"csv": csv_needs_text, "parquet": parquet_needs_text}
 
 
 class _Drain(io.RawIOBase):

@@ -42,7 +42,8 @@ class Metrics:
         )
         self.refusals = Counter(
             "warehouse_serve_refusals",
-            "Requests refused, by reason (refused, invalid, memory, unknown_publication, cross_site, unauthorized, ...)",
+            "Queries and requests refused before their first byte, by reason (refused, invalid, memory, unknown_publication, "
+            "too_large); 401 and 403 of the token and cross-site checks show in warehouse_serve_requests by status",
             ["reason"],
             registry=self.registry,
         )

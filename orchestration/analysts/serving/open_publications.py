@@ -56,12 +56,6 @@ class Lease:
         self.cursor.close()
         self._owner.give_back(self._entry)
 
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 class OpenPublications:
     def __init__(self, settings: Settings):

@@ -130,6 +130,10 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   refreshLinks();
-  // An address with SQL is a shared query: the server put it in the editor; run it.
-  if (new URLSearchParams(location.search).get("sql")) run();
+  // An address with SQL is a shared query: the server put it in the editor; run it, unless the link
+  // was followed from another site's page, which must not run queries on the analyst's behalf.
+  if (new URLSearchParams(location.search).get("sql")) {
+    if (document.body.dataset.autorun === "true") run();
+    else $("status").textContent = "a shared query from a link on another site: press Run to run it";
+  }
 });
