@@ -271,15 +271,18 @@ def test_a_get_on_a_named_publication_is_immutable_and_a_conditional_get_is_304(
     assert gone.status_code == 404
 
 
-def test_a_parquet_download_of_intervals_and_unions_sends_them_as_text(service, tmp_path):
+def test_a_download_of_intervals_unions_and_lists_sends_them_as_text_under_their_names(service, tmp_path):
     """Parquet's writer takes no interval or union: those columns go as DuckDB's text of them, and
     the download neither fails nor holds its lease."""
-    sql = "select interval 3 day + interval 2 hour as span, union_value(n := 7) as u, 1.5 as x"
+    sql = "select interval 3 day + interval 2 hour as span, union_value(n := 7) as u, 1.5::double as x"
     download = requests.get(service.url + query_path(sql, format="parquet"), timeout=30)
     assert download.status_code == 200, download.text
     (tmp_path / "a.parquet").write_bytes(download.content)
     frame = pd.read_parquet(tmp_path / "a.parquet")
     assert frame.to_dict("records") == [{"span": "3 days 02:00:00", "u": "7", "x": 1.5}]
+    # CSV sends them as text too, under their own names.
+    as_csv = pd.read_csv(service.url + query_path(f"{sql}, [1, 2] as l", format="csv"))
+    assert as_csv.to_dict("records") == [{"span": "3 days 02:00:00", "u": 7, "x": 1.5, "l": "[1, 2]"}]
     assert wait_for(lambda: state(service.url) == (0, 0))
     assert metrics(service.url)[("warehouse_serve_publications_open", ())] == 1
 
@@ -456,37 +459,97 @@ def test_no_lease_outlives_its_request_and_no_removed_publication_stays_open(own
 @pytest.mark.slow
 def test_abandoned_downloads_and_publishes_with_garbage_collection_forced_never_hang(own_home, monkeypatch):
     """The hang a soak found: a lease given back from an abandoned download's finalizer, which the
-    garbage collector ran inside the lock that giving it back takes. The collector runs on nearly
-    every allocation here, while clients abandon downloads and two publications retire the files
-    they read; every request must still be answered."""
+    garbage collector ran inside the lock that giving a lease back takes, so the thread waited on
+    itself and every later query on that lock. A disconnect leaves the download's generator in
+    cyclic garbage; here the collector runs every few allocations, whichever thread allocates, and
+    (all older objects frozen) a full collection every hundred or so, so that garbage is collected
+    at a point of chance, while clients cite older publications by id (each opened and closed
+    under that lock before the fix), abandon downloads, and a refresh publishes. Every request must
+    be answered; the code before the fix stopped answering within seconds."""
+    from itertools import cycle
+
     import uvicorn
 
     from orchestration.analysts.serving.app import create_app
 
-    monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "1")
+    monkeypatch.setenv("WAREHOUSE_KEEP_PUBLICATIONS", "10")
     monkeypatch.setenv("WAREHOUSE_QUERY_TIMEOUT_S", str(TIMEOUT_S))
+    for i in range(8):  # publications for the clients to cite by id
+        publish(own_home, PUBLISHED_SCHEMAS, run_id=f"{i}aaaaaaa-older")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(own_home), host="127.0.0.1", port=port, log_level="critical"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
     assert wait_for(lambda: server.started, 30)
+    url = f"http://127.0.0.1:{port}"
+    older = [p["id"] for p in requests.get(f"{url}/api/publications", timeout=30).json()[1:]]
+    assert len(older) == 8
+
+    def request(method: str, path: str, body: dict | None = None) -> int:
+        """A request whose answer is read whole, or OSError (a timeout) if none comes within 10 s."""
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            headers = {"Content-Type": "application/json"} if body else {}
+            connection.request(method, path, json.dumps(body) if body else None, headers)
+            answer = connection.getresponse()
+            answer.read()
+            return answer.status
+        finally:
+            connection.close()
+
+    def hang_up(read: int) -> int:
+        """A CSV download of the current publication, hung up on after ``read`` bytes (0: before any)."""
+        path = query_path("select * from marts.egov_scores, range(100)", format="csv")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            received = 0
+            while received < read and (chunk := raw.recv(read - received)):
+                received += len(chunk)
+        return 0
+
+    cited = cycle(older)  # one at a time mostly, so that most of these queries open the one they cite
+
+    def by_id() -> int:
+        return request("POST", "/api/query", {"sql": SMALL, "publication": next(cited)})
+
+    jobs = [lambda: hang_up(0), by_id, lambda: hang_up(200), by_id]
+    answered: list[int] = []
+    unanswered: list[str] = []
+    over = threading.Event()
+
+    def client(start: int) -> None:
+        for i in range(start, 10**6):
+            if over.is_set():
+                return
+            try:
+                answered.append(jobs[i % len(jobs)]())
+            except OSError as error:  # a timeout: a request the service never answered
+                unanswered.append(repr(error))
+                over.set()
+
     thresholds = gc.get_threshold()
-    gc.set_threshold(1, 1, 1)
-    answered = []
+    gc.freeze()  # what lives now is never collected: each full collection sees only what the load made
+    gc.set_threshold(2, 10, 10)
     try:
-        for round_ in range(6):
-            with ThreadPoolExecutor(6) as pool:
-                for i in range(6):
-                    pool.submit(abandon, url, "select * from marts.egov_scores, range(100)", 200 * (i % 3))
-            if round_ in (2, 4):
-                publish(own_home, PUBLISHED_SCHEMAS, run_id=f"{round_}aaaaaaa-publish")
-            answered.append(requests.post(f"{url}/api/query", json={"sql": SMALL}, timeout=20).status_code)
+        with ThreadPoolExecutor(6) as pool:
+            for i in range(6):
+                pool.submit(client, i)
+            over.wait(4)
+            publish(own_home, PUBLISHED_SCHEMAS, run_id="bbbbbbbb-during")
+            over.wait(12)
+            over.set()
+        if not unanswered:
+            try:
+                assert request("POST", "/api/query", {"sql": SMALL}) == 200
+            except OSError as error:
+                unanswered.append(repr(error))
     finally:
         gc.set_threshold(*thresholds)
+        gc.unfreeze()
         server.should_exit = True
-        thread.join(30)
-    assert answered == [200] * 6
+        thread.join(1 if unanswered else 30)  # a server that hangs never ends
+    assert not unanswered, f"the service stopped answering: {unanswered[0]} after {len(answered)} answers"
+    assert len(answered) > 50 and 500 not in answered
     assert not thread.is_alive()
 
 

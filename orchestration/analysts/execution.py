@@ -116,7 +116,7 @@ def stream(
         if as_text and any(as_text(str(kind)) for kind in relation.types):
             relation = relation.project(
                 ", ".join(
-                    quoted(name) + ("::varchar" if as_text(str(kind)) else "")
+                    f"{quoted(name)}::varchar as {quoted(name)}" if as_text(str(kind)) else quoted(name)
                     for name, kind in zip(relation.columns, relation.types)
                 )
             )
