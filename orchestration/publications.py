@@ -168,13 +168,12 @@ def keep(settings: Settings, file: Path, publication: Publication) -> None:
     write_atomic(_kept_path(settings, publication.id, ".json"), _json(publication))
 
 
-def retire(settings: Settings) -> list[str]:
+def retire(settings: Settings) -> None:
     """Remove the publications beyond the newest ``WAREHOUSE_KEEP_PUBLICATIONS`` (the current one
-    always stays), and any file a killed publication left unlisted; returns the ids of the
-    publications removed. A reader that has one open keeps reading it: the name goes, the file goes
-    when the reader closes it. The one place that decides which publications go."""
+    always stays), and any file a killed publication left unlisted. A reader that has one open keeps
+    reading it: the name goes, the file goes when the reader closes it. The one place that decides which publications go."""
     if not settings.publications_dir.is_dir():
-        return []
+        return
     publications = kept(settings)
     staying = {p.id for p in publications[: max(1, limits.KEEP_PUBLICATIONS.value())]}
     now = newest(settings)
@@ -187,7 +186,6 @@ def retire(settings: Settings) -> list[str]:
         if not file.with_suffix(".json").exists():
             file.unlink()
     fsync(settings.publications_dir)
-    return removed
 
 
 def _kept_path(settings: Settings, publication_id: str, suffix: str) -> Path:

@@ -123,6 +123,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
     """The service over ``settings``' publications; with ``token``, every request must show it."""
     publications_open = OpenPublications(settings)
     admission = Admission()
+    examples = example_queries()  # read from the pages once, not at every page view
     metrics = Metrics(
         running=lambda: admission.running,
         waiting=lambda: admission.waiting,
@@ -268,12 +269,11 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             "console.html",
             {
                 "publication": publication,
-                "current": getattr(_current_or_none(publications_open), "id", None),
                 # A link followed from another site's page fills the editor; only a click runs it.
                 "autorun": request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"),
                 "publications": await run_in_threadpool(publications.kept, settings),
                 "tables": catalog,
-                "examples": example_queries(),
+                "examples": examples,
                 "sql": request.query_params.get("sql") or "select * from marts.dim_country where is_central_asia",
                 "limits": [limits.QUERY_TIMEOUT_S, limits.QUERY_MAX_ROWS],
             },
