@@ -19,7 +19,11 @@ published: ``<id>.duckdb`` (``kept_file``), read-only and never opened for writi
 its record. A publication is kept once both are there (``keep``); a file without its record is a
 leftover of a killed publication. The served door and ``warehouse query --publication`` read them;
 nothing ever changes one, so a citation of an id keeps meaning the same numbers. ``retire`` is the one
-place that decides which go: those beyond ``WAREHOUSE_KEEP_PUBLICATIONS``, never the current one.
+place that decides which go: the unpinned ones beyond ``WAREHOUSE_KEEP_PUBLICATIONS``, never the
+current one, never a pinned one. ``pin`` records ``<id>.pin.json`` beside it (why, and when), so
+that a publication cited in a paper outlives retention; ``unpin`` gives it back to retention.
+Keeping, pinning and retiring take ``publications/.lock`` in turn, so a pin never lands on a
+publication being removed.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock
 
 from orchestration import limits
 from orchestration.durable import fsync, write_atomic
@@ -52,6 +58,8 @@ class Publication:
     inputs: dict[str, dict[str, str]]  # source -> {"fingerprint", "loaded_at"}
     inode: int = 0  # of the published file it describes
     copy: str = ""  # the build area's copy of it, in build/
+    replaces: str = ""  # the id of the publication it replaced; "" for the first
+    changes: dict = field(default_factory=dict)  # what changed since that one: diff.py's summary
 
     @property
     def id(self) -> str:
@@ -159,33 +167,96 @@ def keep(settings: Settings, file: Path, publication: Publication) -> None:
     (no bytes copied: nothing writes the file again), then its record listed beside it. A link a
     killed attempt left under the same id is replaced."""
     target = kept_file(settings, publication)
-    target.parent.mkdir(exist_ok=True)
-    file.chmod(0o444)
-    if not (target.exists() and target.samefile(file)):
-        target.unlink(missing_ok=True)
-        os.link(file, target)
-        fsync(target.parent)
-    write_atomic(_kept_path(settings, publication.id, ".json"), _json(publication))
+    with _locked(settings):
+        file.chmod(0o444)
+        if not (target.exists() and target.samefile(file)):
+            target.unlink(missing_ok=True)
+            os.link(file, target)
+            fsync(target.parent)
+        write_atomic(_kept_path(settings, publication.id, ".json"), _json(publication))
 
 
 def retire(settings: Settings) -> None:
-    """Remove the publications beyond the newest ``WAREHOUSE_KEEP_PUBLICATIONS`` (the current one
-    always stays), and any file a killed publication left unlisted. A reader that has one open keeps
-    reading it: the name goes, the file goes when the reader closes it. The one place that decides which publications go."""
+    """Remove the unpinned publications beyond the newest ``WAREHOUSE_KEEP_PUBLICATIONS`` (the
+    current one and the pinned ones always stay, and count for nothing), and any file a killed
+    publication left unlisted. A reader that has one open keeps reading it: the name goes, the file
+    goes when the reader closes it. The one place that decides which publications go."""
     if not settings.publications_dir.is_dir():
         return
-    publications = kept(settings)
-    staying = {p.id for p in publications[: max(1, limits.KEEP_PUBLICATIONS.value())]}
-    now = newest(settings)
-    if now is not None:
-        staying.add(now.id)
-    removed = [p.id for p in publications if p.id not in staying]
-    for publication_id in removed:
-        _kept_path(settings, publication_id, ".json").unlink()  # unlisted first: find() no longer names it
-    for file in settings.publications_dir.glob("*.duckdb"):
-        if not file.with_suffix(".json").exists():
-            file.unlink()
-    fsync(settings.publications_dir)
+    with _locked(settings):
+        pinned = pins(settings)
+        unpinned = [p for p in kept(settings) if p.id not in pinned]
+        staying = {p.id for p in unpinned[: max(1, limits.KEEP_PUBLICATIONS.value())]}
+        now = newest(settings)
+        if now is not None:
+            staying.add(now.id)
+        for publication in unpinned:
+            if publication.id not in staying:  # unlisted first: find() no longer names it
+                _kept_path(settings, publication.id, ".json").unlink()
+        for file in settings.publications_dir.glob("*.duckdb"):
+            if not file.with_suffix(".json").exists():
+                file.unlink()
+        fsync(settings.publications_dir)
+
+
+# Pins: publications kept whatever retention says.
+
+
+@dataclass(frozen=True)
+class Pin:
+    reason: str
+    pinned_at: str  # ISO 8601, UTC
+
+
+def pins(settings: Settings) -> dict[str, Pin]:
+    """The pinned publications' ids, with why and when each was pinned."""
+    found = {}
+    for path in settings.publications_dir.glob("*.pin.json") if settings.publications_dir.is_dir() else []:
+        publication_id = path.name.removesuffix(".pin.json")
+        if is_id(publication_id):
+            fields = json.loads(path.read_text(encoding="utf-8"))
+            found[publication_id] = Pin(fields["reason"], fields["pinned_at"])
+    return found
+
+
+def pin(settings: Settings, publication_id: str, reason: str) -> tuple[Pin, bool]:
+    """Pin the kept publication ``publication_id``: retention never removes it. Returns its pin and
+    whether this call made it (pinning a pinned publication changes nothing, its first reason stays).
+    UnknownPublication, naming those kept, for any other id; nothing is written then."""
+    if not reason.strip():
+        raise ValueError("say why the publication is pinned (--reason): the pin records it for whoever finds it later")
+    with _locked(settings):
+        publication = find(settings, publication_id)
+        existing = pins(settings).get(publication.id)
+        if existing is not None:
+            return existing, False
+        made = Pin(reason.strip(), datetime.now(UTC).isoformat(timespec="seconds"))
+        kept_file(settings, publication).chmod(0o444)  # as keep() left it: nothing writes a cited file
+        write_atomic(
+            _pin_path(settings, publication.id), json.dumps({"id": publication.id, **asdict(made)}, indent=2) + "\n"
+        )
+        return made, True
+
+
+def unpin(settings: Settings, publication_id: str) -> Pin | None:
+    """Give the kept publication back to retention (the next publication retires it if it is beyond
+    the newest ``WAREHOUSE_KEEP_PUBLICATIONS``). Returns the pin removed; None if it was not pinned."""
+    with _locked(settings):
+        publication = find(settings, publication_id)
+        existing = pins(settings).get(publication.id)
+        if existing is not None:
+            _pin_path(settings, publication.id).unlink()
+            fsync(settings.publications_dir)
+        return existing
+
+
+def _pin_path(settings: Settings, publication_id: str) -> Path:
+    return _kept_path(settings, publication_id, ".pin.json")
+
+
+def _locked(settings: Settings) -> FileLock:
+    settings.publications_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(settings.publications_dir / ".lock")
 
 
 def _kept_path(settings: Settings, publication_id: str, suffix: str) -> Path:

@@ -1,7 +1,8 @@
 """The analyst report: one self-contained HTML page drawn from the published warehouse.
 
 Plotly's JavaScript is embedded in the page (no CDN), so it opens offline. Every number on the
-page is read from the published file, never typed in.
+page is read from the published file, never typed in; what changed since the publication it
+replaced, from the publication's record (publications.py), which the publish computed (diff.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
+
+from orchestration.analysts.diff import summary_line
+from orchestration.publications import Publication
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -32,8 +36,8 @@ _MARK = {
 }
 
 
-def write_report(published: Path, target: Path) -> Path:
-    """Write ``target`` (index.html) from the published warehouse; returns its path."""
+def write_report(published: Path, target: Path, record: Publication | None = None) -> Path:
+    """Write ``target`` (index.html) from the published warehouse and its ``record``; returns its path."""
     with duckdb.connect(str(published), read_only=True) as connection:
         sections = [
             _figure_1(connection),
@@ -67,11 +71,30 @@ def write_report(published: Path, target: Path) -> Path:
         f"published {published_at:%Y-%m-%d %H:%M} UTC (cite it by its id; <code>warehouse query --publication {publication}</code> "
         "queries it while it is kept). "
         "&#10003; the printed number matches the raw data at its printed precision; &#10007; it does not; "
-        "&ge; a printed lower bound that holds; ? no independent source.</p>" + "".join(sections) + "</body></html>"
+        "&ge; a printed lower bound that holds; ? no independent source.</p>"
+        + _changes(record)
+        + "".join(sections)
+        + "</body></html>"
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return target
+
+
+def _changes(record: Publication | None) -> str:
+    """Which publication this one replaced, and what changed: `warehouse publications diff` has it all."""
+    if record is None or not record.replaces:
+        return "<p class='note' id='changes'>The first publication of this warehouse.</p>"
+    rows = "".join(
+        f"<tr><td><code>{html.escape(table)}</code></td><td>{change['status']}</td><td>{change['rows']:,}</td></tr>"
+        for table, change in record.changes.get("tables", {}).items()
+    )
+    return (
+        f"<p class='note' id='changes'>It replaced publication <code>{record.replaces}</code>: "
+        f"{summary_line(record.changes)} (rows added, removed or changed; "
+        f"<code>warehouse publications diff {record.replaces} {record.id}</code> shows which).</p>"
+        + (f"<table><tr><th>table</th><th>change</th><th>rows</th></tr>{rows}</table>" if rows else "")
+    )
 
 
 def _chart(figure: go.Figure, div_id: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.analysts.report import write_report
-from orchestration.publications import copy_path
+from orchestration.publications import copy_path, newest
 from orchestration.publishing.assets import published_warehouse
 from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.transform.changes import code_fingerprint
@@ -28,7 +28,7 @@ from orchestration.warehouse import DATA_OWNERS, Warehouse
 def report(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
     settings = warehouse.settings
     # Drawn from the build area's copy of what was just published: the published file may be locked by an analyst.
-    page = write_report(copy_path(settings), settings.report_dir / "index.html")
+    page = write_report(copy_path(settings), settings.report_dir / "index.html", newest(settings))
     shutil.copyfile(_dbt_docs(settings, context), settings.report_dir / "docs.html")
     context.log.info(f"report written to {page}")
     return dg.MaterializeResult(

@@ -298,11 +298,18 @@ def _print_summary(settings: Settings) -> None:
     import duckdb
 
     from orchestration.analysts.catalog import list_tables
+    from orchestration.analysts.diff import summary_line
     from orchestration.publications import copy_path, newest
 
+    publication = newest(settings)
     print(
-        f"\npublication {newest(settings).id}: cite it by this id; `warehouse query --publication` queries it while it is kept"
+        f"\npublication {publication.id}: cite it by this id; `warehouse query --publication` queries it while it is "
+        "kept, and `warehouse publications pin` keeps it for good"
     )
+    if publication.replaces:
+        print(f"it replaced {publication.replaces}: {summary_line(publication.changes)}")
+        for table, change in publication.changes.get("tables", {}).items():
+            print(f"  {table:<40} {change['status']:<9} {change['rows']:>8,} rows")
     print("published tables:")
     for table in list_tables(copy_path(settings)):
         print(f"  {table.name:<40} {table.row_count:>8,} rows")

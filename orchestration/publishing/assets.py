@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration import failpoints, publications
+from orchestration.analysts.diff import summary_line
 from orchestration.publishing.published_file import publish
 from orchestration.run_context import is_full, say
 from orchestration.settings import PUBLISHED_SCHEMAS
@@ -33,11 +34,16 @@ def published_warehouse(
     # A full rebuild republishes every table whole, as it rebuilt them.
     patchable = frozenset() if is_full(context) else series_tables(DBT_PROJECT.manifest_path, PUBLISHED_SCHEMAS)
     counts, patched = publish(settings, PUBLISHED_SCHEMAS, context.run_id, code_fingerprint(), patchable)
-    publication = publications.newest(settings).id
+    record = publications.newest(settings)
+    publication = record.id
+    changes = (
+        f"replaced {record.replaces}: {summary_line(record.changes)}" if record.replaces else "the first publication"
+    )
     say(
         context,
         f"published {len(counts)} tables as publication {publication}"
-        + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"),
+        + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)")
+        + f"; {changes}",
     )
     failpoints.reached("publish:recorded")
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
@@ -49,6 +55,7 @@ def published_warehouse(
         metadata={
             "path": dg.MetadataValue.path(str(settings.published_db)),
             "publication": dg.MetadataValue.text(publication),
+            "changes": dg.MetadataValue.text(changes),
             "tables": dg.MetadataValue.md("\n".join(f"- `{name}`: {rows:,} rows" for name, rows in counts.items())),
         }
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +27,15 @@ from pathlib import Path
 import duckdb
 
 from orchestration import failpoints, publications
+from orchestration.analysts import diff
 from orchestration.durable import fsync, sweep, temporary_beside
 from orchestration.gates import history as gate_history
 from orchestration.publications import Publication, publication_id
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 from orchestration.sources.worldbank.series import differing_series
 from orchestration.transform import wdi_rebuild
+from orchestration.transform.contracts import contract_keys
+from orchestration.transform.dbt_project import DBT_PROJECT
 from orchestration.warehouse import table_exists
 
 
@@ -49,6 +53,7 @@ def publish(
     ``series_tables`` are patched in a copy of it (the series that differ deleted and inserted),
     instead of being copied whole; every other table is copied whole either way."""
     base = publications.copy_path(settings)
+    replaced = publications.newest(settings)
     published_at = datetime.now(UTC)
     written = temporary_beside(base)
     staged = temporary_beside(settings.published_db)
@@ -62,11 +67,19 @@ def publish(
         counts, patched, inputs = _write_copy(
             settings.build_db, written, schemas, run_id, published_at, code_fingerprint, patch
         )
+        changes = _changes(settings, base, written, replaced, publication_id(published_at, run_id))
         fsync(written)
         shutil.copyfile(written, staged)
         fsync(staged)
         publication = Publication(
-            run_id, published_at.isoformat(), code_fingerprint, inputs, inode=staged.stat().st_ino, copy=written.name
+            run_id,
+            published_at.isoformat(),
+            code_fingerprint,
+            inputs,
+            inode=staged.stat().st_ino,
+            copy=written.name,
+            replaces=replaced.id if replaced else "",
+            changes=changes,
         )
         publications.write_pending(settings, publication)
         failpoints.reached("publish:before-rename")
@@ -82,6 +95,16 @@ def publish(
     failpoints.reached("publish:after-rename")
     _commit(settings, publication)
     return counts, patched
+
+
+def _changes(settings: Settings, base: Path, written: Path, replaced: Publication | None, new_id: str) -> dict:
+    """What changed since the publication replaced, whose file the build area's copy still is; {} for
+    the first publication, or when that copy is gone (then nothing is compared)."""
+    if replaced is None or not base.exists():
+        return {}
+    with tempfile.TemporaryDirectory(dir=settings.build_dir, prefix="diff-") as spill:
+        config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill}
+        return diff.between(base, written, replaced.id, new_id, config).summary()
 
 
 def _commit(settings: Settings, publication: Publication) -> None:
@@ -183,6 +206,7 @@ def _write_copy(
                 _copy_primary_key(connection, schema, table)
             counts[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
         inputs = _record_publication(connection, run_id, published_at, code_fingerprint)
+        _record_keys(connection, schemas)
         connection.execute("detach build")
         connection.execute("checkpoint")
         return counts, patched, inputs
@@ -230,6 +254,16 @@ def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table:
     ).fetchall()
     for (columns,) in keys:
         connection.execute(f"alter table {schema}.{table} add primary key ({', '.join(columns)})")
+
+
+def _record_keys(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> None:
+    """Each published table's key as dbt's project states it (contracts.py), in the file itself: the
+    diff of two publications pairs rows by it, and a data package declares it."""
+    keys = contract_keys(DBT_PROJECT.manifest_path, schemas)
+    connection.execute(f"create or replace table {diff.KEYS_TABLE} (table_name varchar, key_columns varchar[])")
+    connection.executemany(
+        f"insert into {diff.KEYS_TABLE} values (?, ?)", [[name, key] for name, key in sorted(keys.items())]
+    )
 
 
 def _literal(text: str) -> str:

@@ -1,0 +1,323 @@
+"""What changed between two publications, table by table, as Our World in Data's ``etl diff`` shows
+two versions of a dataset: rows added, removed and changed (keyed by each table's contract key),
+which columns changed with a few examples, and the tables and columns that appeared or went.
+
+Both files are attached read-only to one in-memory DuckDB database and compared there, in two
+passes, so that a small change to a large table costs little memory and time:
+
+1. a fingerprint per partition of each side: for every key column, its values' row counts and an
+   XOR of the rows' hashes (``group by grouping sets``: one scan of each side; the state held is one
+   row per distinct value of a key column, not per row);
+2. the rows themselves are joined only in the partitions of the key column that differ least: two
+   whole-WDI publications that differ by one series are joined on that series' rows alone.
+
+A difference the fingerprints miss would take two different rows whose 64-bit hashes collide in the
+same partition: rare enough for a report of changes, which is what this is (the published files
+themselves are never compared by it). A table without a key (the seeds, the audit) is compared
+as a multiset of whole rows: rows added and removed, none "changed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from orchestration.analysts.sandbox import quoted
+from orchestration.settings import PUBLISHED_SCHEMAS
+
+# Examples shown per changed column, and of rows added and removed.
+EXAMPLES = 3
+# The published tables compared: the analysts' contract (meta.* describes each publication itself).
+COMPARED_SCHEMAS = tuple(schema for schema in PUBLISHED_SCHEMAS if schema != "meta")
+KEYS_TABLE = "meta.table_keys"
+
+
+@dataclass
+class TableDiff:
+    table: str
+    status: str  # "added", "removed", "changed" or "unchanged"
+    key: list[str] = field(default_factory=list)  # empty: compared as whole rows
+    rows_old: int | None = None
+    rows_new: int | None = None
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+    columns_retyped: list[dict] = field(default_factory=list)  # {"column", "old", "new"}
+    changed_columns: dict[str, int] = field(default_factory=dict)  # column -> rows where it changed
+    examples: list[dict] = field(default_factory=list)  # {"key", "column", "old", "new"}
+    added_examples: list[dict] = field(default_factory=list)  # the keys (or rows) of a few
+    removed_examples: list[dict] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.added + self.removed + self.changed
+
+
+@dataclass
+class Diff:
+    old: str
+    new: str
+    tables: list[TableDiff]
+
+    def summary(self) -> dict:
+        """What a refresh's report and its summary line say: tables changed, and rows per table."""
+        changed = [t for t in self.tables if t.status != "unchanged"]
+        return {
+            "old": self.old,
+            "new": self.new,
+            "tables_changed": len(changed),
+            "rows": sum(t.rows for t in changed),
+            "tables": {t.table: {"status": t.status, "rows": t.rows} for t in changed},
+        }
+
+    def as_dict(self) -> dict:
+        return {**self.summary(), "tables": [asdict(t) | {"rows": t.rows} for t in self.tables]}
+
+
+def summary_line(summary: dict) -> str:
+    """``3 tables changed: 12 rows`` (or ``no change``), from ``Diff.summary()``."""
+    if "tables_changed" not in summary:
+        return "not compared"
+    if not summary["tables_changed"]:
+        return "no change"
+    tables = summary["tables_changed"]
+    rows = summary["rows"]
+    return f"{tables} table{'s' if tables != 1 else ''} changed: {rows:,} row{'s' if rows != 1 else ''}"
+
+
+def connect(old: Path, new: Path, config: dict[str, object]) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with ``old`` and ``new`` attached read-only as ``old`` and ``new``; then
+    nothing else can be read or written (external access off, the configuration locked)."""
+    connection = duckdb.connect(":memory:", config={k: v for k, v in config.items() if k != "lock_configuration"})
+    try:
+        connection.execute("attach ? as old (read_only)", [str(old)])
+        connection.execute("attach ? as new (read_only)", [str(new)])
+        connection.execute("set enable_external_access = false")
+        connection.execute("set lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def between(old: Path, new: Path, old_id: str, new_id: str, config: dict[str, object], only: str | None = None) -> Diff:
+    """``compare`` on its own connection to the two files."""
+    with connect(old, new, config) as connection:
+        return compare(connection, old_id, new_id, only)
+
+
+def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, only: str | None = None) -> Diff:
+    """Every published table of ``old`` and ``new`` (attached by ``connect``), or the table ``only``."""
+    old_tables, new_tables = _tables(connection, "old"), _tables(connection, "new")
+    names = sorted(old_tables.keys() | new_tables.keys())
+    if only is not None:
+        if only not in names:
+            raise LookupError(f"no published table {only!r} in either publication; tables: {', '.join(names)}")
+        names = [only]
+    keys = {**_keys(connection, "old"), **_keys(connection, "new")}
+    diffs = []
+    for name in names:
+        if name not in old_tables:
+            diffs.append(TableDiff(name, "added", rows_new=_count(connection, "new", name)))
+        elif name not in new_tables:
+            diffs.append(TableDiff(name, "removed", rows_old=_count(connection, "old", name)))
+        else:
+            diffs.append(_table_diff(connection, name, old_tables[name], new_tables[name], keys.get(name, [])))
+    return Diff(old_id, new_id, diffs)
+
+
+def _table_diff(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    old_columns: dict[str, str],
+    new_columns: dict[str, str],
+    key: list[str],
+) -> TableDiff:
+    common = [c for c in new_columns if c in old_columns]
+    if not all(k in common for k in key):
+        key = []  # the key itself changed: compare whole rows
+    diff = TableDiff(
+        name,
+        "unchanged",
+        key=key,
+        columns_added=[c for c in new_columns if c not in old_columns],
+        columns_removed=[c for c in old_columns if c not in new_columns],
+        columns_retyped=[
+            {"column": c, "old": old_columns[c], "new": new_columns[c]}
+            for c in common
+            if old_columns[c] != new_columns[c]
+        ],
+    )
+    # Compared as text where the type changed: 1 and 1.0 are the same number.
+    values = [f"{quoted(c)}::varchar" if old_columns[c] != new_columns[c] else quoted(c) for c in common]
+    table = _Pair(connection, name, common, values)
+    if key:
+        table.by_key(diff)
+    else:
+        table.as_rows(diff)
+    if diff.rows or diff.columns_added or diff.columns_removed or diff.columns_retyped:
+        diff.status = "changed"
+    return diff
+
+
+class _Pair:
+    """One table as two publications hold it, over the columns both have."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, name: str, common: list[str], values: list[str]):
+        schema, table = name.split(".", 1)
+        self.connection, self.common, self.values = connection, common, values
+        self.old, self.new = (f"{side}.{quoted(schema)}.{quoted(table)}" for side in ("old", "new"))
+
+    def by_key(self, diff: TableDiff) -> None:
+        key = diff.key
+        where, diff.rows_old, diff.rows_new = self._differing_partitions(key)
+        if where is None:
+            return
+        positions = [self.common.index(k) for k in key]
+        self._differing_rows(key, positions, where)
+        c = self.connection
+        presence = "count(*) filter (where o_in is null), count(*) filter (where n_in is null)"
+        per_column = ", ".join(
+            f"count(*) filter (where o_in and n_in and o_{i} is distinct from n_{i})" for i in range(len(self.common))
+        )
+        counts = c.execute(
+            f"select {presence}, count(*) filter (where o_in and n_in), {per_column} from differing"
+        ).fetchone()
+        diff.added, diff.removed, diff.changed = counts[:3]
+        diff.changed_columns = {
+            column: n for column, n in zip(self.common, counts[3:]) if n and self.common.index(column) not in positions
+        }
+        order = ", ".join(f"k_{j}" for j in range(len(key)))
+        keys_of = ", ".join(f"k_{j}" for j in range(len(key)))
+        for column in diff.changed_columns:
+            i = self.common.index(column)
+            for *k, old, new in c.execute(
+                f"select {keys_of}, o_{i}, n_{i} from differing where o_in and n_in and o_{i} is distinct from n_{i} "
+                f"order by {order} limit {EXAMPLES}"
+            ).fetchall():
+                diff.examples.append({"key": dict(zip(key, k)), "column": column, "old": old, "new": new})
+        for side, examples in (("o_in", diff.added_examples), ("n_in", diff.removed_examples)):
+            rows = c.execute(f"select {keys_of} from differing where {side} is null order by {order} limit {EXAMPLES}")
+            examples.extend(dict(zip(key, k)) for k in rows.fetchall())
+        c.execute("drop table differing")
+
+    def _differing_partitions(self, key: list[str]) -> tuple[str | None, int, int]:
+        """Pass 1: a fingerprint per value of each key column, on each side. Returns the filter to the
+        rows of the partitions that differ (None: nothing differs; "true": every row is to be
+        joined), and each side's row count."""
+        sets = ", ".join(f"({quoted(k)})" for k in key)
+        grouping = ", ".join(quoted(k) for k in key)
+        text = ", ".join(f"{quoted(k)}::varchar" for k in key)
+
+        def fingerprints(side: str) -> str:
+            return (
+                f"select grouping_id({grouping}) as g, coalesce({text}) as v, count(*) as n, "
+                f"bit_xor(hash({', '.join(self.values)})) as h from {side} group by grouping sets ({sets})"
+            )
+
+        rows = self.connection.execute(
+            f"""
+            with o as ({fingerprints(self.old)}), n as ({fingerprints(self.new)}),
+            parts as (
+                select coalesce(o.g, n.g) as g, coalesce(o.v, n.v) as v,
+                       coalesce(o.n, 0) as n_old, coalesce(n.n, 0) as n_new,
+                       o.h is distinct from n.h or o.n is distinct from n.n as differs
+                from o full outer join n on o.g = n.g and o.v is not distinct from n.v
+            )
+            select g, sum(n_old), sum(n_new), sum(n_old + n_new) filter (where differs),
+                   list(v) filter (where differs)
+            from parts group by g order by 4 nulls first, g
+            """
+        ).fetchall()
+        if not rows:  # both sides empty
+            return None, 0, 0
+        # Grouping ids: a bit per key column, set for those not grouped; the least to join first.
+        g, rows_old, rows_new, joined, values = rows[0]
+        if not joined:
+            return None, rows_old, rows_new
+        if joined == rows_old + rows_new:
+            return "true", rows_old, rows_new
+        column = key[len(key) - 1 - [(g >> b) & 1 for b in range(len(key))].index(0)]
+        self.connection.execute("create or replace temp table partitions as select unnest(?::varchar[]) as v", [values])
+        nulls = " or v is null" if None in values else ""
+        return (
+            f"({quoted(column)}::varchar in (select v from partitions) or ({quoted(column)} is null and exists "
+            f"(select 1 from partitions where false{nulls})))",
+            rows_old,
+            rows_new,
+        )
+
+    def _differing_rows(self, key: list[str], positions: list[int], where: str) -> None:
+        """Pass 2: the rows of the partitions that differ, paired by key, kept where they differ."""
+        n = len(self.common)
+
+        def side(prefix: str, table: str) -> str:
+            columns = ", ".join(f"{value} as {prefix}_{i}" for i, value in enumerate(self.values))
+            return f"(select {columns}, true as {prefix}_in from {table} where {where}) as {prefix}"
+
+        self.connection.execute(
+            f"""
+            create or replace temp table differing as
+            select {", ".join(f"coalesce(o.o_{p}, n.n_{p}) as k_{j}" for j, p in enumerate(positions))}, o.*, n.*
+            from {side("o", self.old)} full outer join {side("n", self.new)}
+              on {" and ".join(f"o.o_{p} is not distinct from n.n_{p}" for p in positions)}
+            where o.o_in is null or n.n_in is null
+               or {" or ".join(f"o.o_{i} is distinct from n.n_{i}" for i in range(n))}
+            """
+        )
+        self.connection.execute("drop table if exists partitions")
+
+    def as_rows(self, diff: TableDiff) -> None:
+        """A table without a key: the rows of one side that the other lacks, duplicates counted."""
+        columns = ", ".join(self.values)
+        c = self.connection
+        diff.rows_old, diff.rows_new = (
+            c.execute(f"select count(*) from {t}").fetchone()[0] for t in (self.old, self.new)
+        )
+        for first, second, examples, attribute in (
+            (self.new, self.old, diff.added_examples, "added"),
+            (self.old, self.new, diff.removed_examples, "removed"),
+        ):
+            only = f"select {columns} from {first} except all select {columns} from {second}"
+            setattr(diff, attribute, c.execute(f"select count(*) from ({only})").fetchone()[0])
+            for row in c.execute(f"{only} order by all limit {EXAMPLES}").fetchall():
+                examples.append(dict(zip(self.common, row)))
+
+
+def _tables(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[str, str]]:
+    """``schema.table`` -> {column: type}, for the published tables of one side."""
+    tables: dict[str, dict[str, str]] = {}
+    for schema, table, column, kind in connection.execute(
+        "select schema_name, table_name, column_name, data_type from duckdb_columns() "
+        "where database_name = ? and list_contains(?, schema_name) and not internal order by column_index",
+        [side, list(COMPARED_SCHEMAS)],
+    ).fetchall():
+        tables.setdefault(f"{schema}.{table}", {})[column] = kind
+    return tables
+
+
+def _keys(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, list[str]]:
+    """Each table's key as the publication recorded it (``meta.table_keys``); for one published
+    before keys were recorded, the primary keys it declares."""
+    recorded = connection.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'meta' and table_name = 'table_keys'",
+        [side],
+    ).fetchone()[0]
+    if recorded:
+        rows = connection.execute(f"select table_name, key_columns from {side}.{KEYS_TABLE}").fetchall()
+    else:
+        rows = connection.execute(
+            "select schema_name || '.' || table_name, constraint_column_names from duckdb_constraints() "
+            "where database_name = ? and constraint_type = 'PRIMARY KEY'",
+            [side],
+        ).fetchall()
+    return {name: list(columns) for name, columns in rows}
+
+
+def _count(connection: duckdb.DuckDBPyConnection, side: str, name: str) -> int:
+    schema, table = name.split(".", 1)
+    return connection.execute(f"select count(*) from {side}.{quoted(schema)}.{quoted(table)}").fetchone()[0]
