@@ -186,7 +186,7 @@ def retire(settings: Settings) -> None:
     with _locked(settings):
         pinned = pins(settings)
         unpinned = [p for p in kept(settings) if p.id not in pinned]
-        staying = {p.id for p in unpinned[: max(1, limits.KEEP_PUBLICATIONS.value())]}
+        staying = {p.id for p in unpinned[: keep_count()]}
         now = newest(settings)
         if now is not None:
             staying.add(now.id)
@@ -197,6 +197,11 @@ def retire(settings: Settings) -> None:
             if not file.with_suffix(".json").exists():
                 file.unlink()
         fsync(settings.publications_dir)
+
+
+def keep_count() -> int:
+    """How many unpinned publications retention keeps: ``WAREHOUSE_KEEP_PUBLICATIONS``, at least 1."""
+    return max(1, limits.KEEP_PUBLICATIONS.value())
 
 
 # Pins: publications kept whatever retention says.

@@ -89,6 +89,42 @@ def summary_line(summary: dict) -> str:
     return f"{tables} table{'s' if tables != 1 else ''} changed: {rows:,} row{'s' if rows != 1 else ''}"
 
 
+def as_text(diff: Diff) -> str:
+    """The diff as the command line prints it: the summary, then each table that changed."""
+    lines = [f"{diff.old} -> {diff.new}: {summary_line(diff.summary())}"]
+    for t in diff.tables:
+        if t.status == "unchanged":
+            continue
+        if t.status in ("added", "removed"):
+            lines.append(f"\n{t.table}: {t.status} ({t.rows_new if t.status == 'added' else t.rows_old:,} rows)")
+            continue
+        key = f"key {', '.join(t.key)}" if t.key else "no key: whole rows compared"
+        lines.append(
+            f"\n{t.table} ({key}): {t.rows_old:,} -> {t.rows_new:,} rows; "
+            f"{t.added:,} added, {t.removed:,} removed, {t.changed:,} changed"
+        )
+        for label, names in (("columns added", t.columns_added), ("columns removed", t.columns_removed)):
+            if names:
+                lines.append(f"  {label}: {', '.join(names)}")
+        for retyped in t.columns_retyped:
+            lines.append(f"  column {retyped['column']} retyped: {retyped['old']} -> {retyped['new']}")
+        for column, rows in t.changed_columns.items():
+            lines.append(f"  {column} changed in {rows:,} row{'s' if rows != 1 else ''}, e.g.")
+            for example in (e for e in t.examples if e["column"] == column):
+                lines.append(f"    {_key_text(example['key'])}: {example['old']!r} -> {example['new']!r}")
+        for label, examples in (("added", t.added_examples), ("removed", t.removed_examples)):
+            if examples:
+                lines.append(f"  {label}, e.g.: " + "; ".join(_key_text(e) for e in examples))
+    unchanged = [t.table for t in diff.tables if t.status == "unchanged"]
+    if unchanged:
+        lines.append(f"\nunchanged: {len(unchanged)} table{'s' if len(unchanged) != 1 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _key_text(key: dict) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in key.items())
+
+
 def connect(old: Path, new: Path, config: dict[str, object]) -> duckdb.DuckDBPyConnection:
     """An in-memory database with ``old`` and ``new`` attached read-only as ``old`` and ``new``; then
     nothing else can be read or written (external access off, the configuration locked)."""
@@ -118,7 +154,7 @@ def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, onl
         if only not in names:
             raise LookupError(f"no published table {only!r} in either publication; tables: {', '.join(names)}")
         names = [only]
-    keys = {**_keys(connection, "old"), **_keys(connection, "new")}
+    table_keys = {**keys(connection, "old"), **keys(connection, "new")}
     diffs = []
     for name in names:
         if name not in old_tables:
@@ -126,7 +162,7 @@ def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, onl
         elif name not in new_tables:
             diffs.append(TableDiff(name, "removed", rows_old=_count(connection, "old", name)))
         else:
-            diffs.append(_table_diff(connection, name, old_tables[name], new_tables[name], keys.get(name, [])))
+            diffs.append(_table_diff(connection, name, old_tables[name], new_tables[name], table_keys.get(name, [])))
     return Diff(old_id, new_id, diffs)
 
 
@@ -191,17 +227,18 @@ class _Pair:
         diff.changed_columns = {
             column: n for column, n in zip(self.common, counts[3:]) if n and self.common.index(column) not in positions
         }
-        order = ", ".join(f"k_{j}" for j in range(len(key)))
         keys_of = ", ".join(f"k_{j}" for j in range(len(key)))
         for column in diff.changed_columns:
             i = self.common.index(column)
             for *k, old, new in c.execute(
                 f"select {keys_of}, o_{i}, n_{i} from differing where o_in and n_in and o_{i} is distinct from n_{i} "
-                f"order by {order} limit {EXAMPLES}"
+                f"order by {keys_of} limit {EXAMPLES}"
             ).fetchall():
                 diff.examples.append({"key": dict(zip(key, k)), "column": column, "old": old, "new": new})
         for side, examples in (("o_in", diff.added_examples), ("n_in", diff.removed_examples)):
-            rows = c.execute(f"select {keys_of} from differing where {side} is null order by {order} limit {EXAMPLES}")
+            rows = c.execute(
+                f"select {keys_of} from differing where {side} is null order by {keys_of} limit {EXAMPLES}"
+            )
             examples.extend(dict(zip(key, k)) for k in rows.fetchall())
         c.execute("drop table differing")
 
@@ -300,7 +337,7 @@ def _tables(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[
     return tables
 
 
-def _keys(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, list[str]]:
+def keys(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, list[str]]:
     """Each table's key as the publication recorded it (``meta.table_keys``); for one published
     before keys were recorded, the primary keys it declares."""
     recorded = connection.execute(
@@ -308,7 +345,7 @@ def _keys(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, list[st
         [side],
     ).fetchone()[0]
     if recorded:
-        rows = connection.execute(f"select table_name, key_columns from {side}.{KEYS_TABLE}").fetchall()
+        rows = connection.execute(f"select table_name, key_columns from {quoted(side)}.{KEYS_TABLE}").fetchall()
     else:
         rows = connection.execute(
             "select schema_name || '.' || table_name, constraint_column_names from duckdb_constraints() "

@@ -64,6 +64,12 @@ def records_json(result: Result) -> bytes:
     return _dumps([dict(zip(names, row)) for row in result.rows], result, indent=True) + b"\n"
 
 
+def document_json(body, indent: bool = False) -> bytes:
+    """Any other document the doors write (a diff, a data package's descriptor), by the same rules."""
+    options = {"default": _plain, "ensure_ascii": False, "indent": 2 if indent else None}
+    return json.dumps(_finite(body), allow_nan=False, **options).encode("utf-8")
+
+
 def _dumps(body, result: Result, indent: bool = False) -> bytes:
     if _exact_in_orjson(result):
         try:

@@ -54,6 +54,19 @@ examples:
   warehouse query --publication 20261202-101503-3f0acae4 "select * from meta.publication"
 """,
     ),
+    "publications": (
+        "the publications kept: list, pin past retention, export as a data package, diff two",
+        """\
+examples:
+  warehouse publications list                       newest first: time, run, inputs, pins, what changed
+  warehouse publications pin 20261202-101503-3f0acae4 --reason "cited in our 2027 paper"
+  warehouse publications unpin 20261202-101503-3f0acae4
+  warehouse publications export 20261202-101503-3f0acae4 ~/deposit          Parquet + datapackage.json
+  warehouse publications export 20261202-101503-3f0acae4 ~/deposit --format csv
+  warehouse publications diff 20261202-101503-3f0acae4 20261207-193517-3765081a
+  warehouse publications diff OLD NEW --table marts.egov_scores --format json
+""",
+    ),
     "tables": (
         "list the published tables with row counts and descriptions",
         """\
@@ -117,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     formats.add_argument("--csv", dest="output", action="store_const", const="csv", help="CSV with a header row")
     formats.add_argument("--json", dest="output", action="store_const", const="json", help="a JSON array of objects")
     sub["query"].set_defaults(handler=_query, output="table")
+    _publication_commands(sub["publications"])
     sub["tables"].set_defaults(handler=_tables)
     sub["serve"].add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)"
@@ -133,6 +147,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _prepare_environment()
     return args.handler(args)
+
+
+def _publication_commands(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the kept publications, newest first").set_defaults(handler=_publications_list)
+    pin = actions.add_parser("pin", help="keep a publication whatever WAREHOUSE_KEEP_PUBLICATIONS says")
+    pin.add_argument("id")
+    pin.add_argument("--reason", required=True, help="why it is pinned (recorded, and shown by list)")
+    pin.set_defaults(handler=_publications_pin)
+    unpin = actions.add_parser("unpin", help="give a pinned publication back to retention")
+    unpin.add_argument("id")
+    unpin.set_defaults(handler=_publications_unpin)
+    export = actions.add_parser("export", help="write a publication as a Frictionless Data Package")
+    export.add_argument("id")
+    export.add_argument("folder", type=Path, help="a new or empty folder, outside the warehouse")
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="the tables' files (parquet)")
+    export.set_defaults(handler=_publications_export)
+    diff = actions.add_parser("diff", help="what changed between two publications, table by table")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--table", help="only this table (schema.table)")
+    diff.add_argument("--format", choices=["text", "json"], default="text")
+    diff.set_defaults(handler=_publications_diff)
 
 
 def _prepare_environment() -> None:
@@ -366,6 +403,119 @@ def _query(args: argparse.Namespace) -> int:
             "0 for none)",
             file=sys.stderr,
         )
+    return 0
+
+
+def _publications_list(args: argparse.Namespace) -> int:
+    from orchestration import publications
+    from orchestration.analysts.diff import summary_line
+
+    settings = Settings.from_env()
+    kept, pins = publications.kept(settings), publications.pins(settings)
+    now = publications.newest(settings)
+    if not kept:
+        print(f"no publication is kept in {settings.publications_dir} yet: run `warehouse refresh` first")
+        return 0
+    for publication in kept:
+        marks = ["current"] if now is not None and now.id == publication.id else []
+        pinned = pins.get(publication.id)
+        if pinned:
+            marks.append(f"pinned {pinned.pinned_at}: {pinned.reason}")
+        print(f"{publication.id}  published {publication.published_at[:19]}Z" + "".join(f"  [{m}]" for m in marks))
+        print(f"    run {publication.run_id}")
+        if publication.replaces:
+            print(f"    replaced {publication.replaces}: {summary_line(publication.changes)}")
+        for source, values in sorted(publication.inputs.items()):
+            print(f"    {source:<18} {values['fingerprint'][:12]}  loaded {values['loaded_at'][:19]}")
+    unpinned = len([p for p in kept if p.id not in pins])
+    print(
+        f"\n{len(kept)} kept: {len(pins)} pinned, {unpinned} unpinned; retention keeps the newest "
+        f"{publications.keep_count()} unpinned (WAREHOUSE_KEEP_PUBLICATIONS)"
+    )
+    return 0
+
+
+def _publications_pin(args: argparse.Namespace) -> int:
+    from orchestration import publications
+
+    try:
+        pin, made = publications.pin(Settings.from_env(), args.id, args.reason)
+    except (publications.UnknownPublication, ValueError) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    if made:
+        print(f"pinned {args.id}: retention never removes it ({pin.reason})")
+    else:
+        print(f"{args.id} was pinned already, on {pin.pinned_at} ({pin.reason}); nothing changed")
+    return 0
+
+
+def _publications_unpin(args: argparse.Namespace) -> int:
+    from orchestration import publications
+
+    try:
+        removed = publications.unpin(Settings.from_env(), args.id)
+    except publications.UnknownPublication as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    if removed is None:
+        print(f"{args.id} was not pinned; nothing changed")
+    else:
+        print(
+            f"unpinned {args.id}: the next publication removes it if it is beyond the newest {publications.keep_count()} "
+            "unpinned (WAREHOUSE_KEEP_PUBLICATIONS)"
+        )
+    return 0
+
+
+def _publications_export(args: argparse.Namespace) -> int:
+    from orchestration import publications
+    from orchestration.analysts.package import export
+    from orchestration.analysts.sandbox import QueryRefused
+
+    settings = Settings.from_env()
+    try:
+        publication = publications.find(settings, args.id)
+        written = export(settings, publication, publications.kept_file(settings, publication), args.folder, args.format)
+    except (publications.UnknownPublication, QueryRefused) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    tables = [path for path in written if path.startswith("data/")]
+    print(
+        f"wrote publication {args.id} to {args.folder}: {len(tables)} tables ({args.format}), datapackage.json, README.md"
+    )
+    return 0
+
+
+def _publications_diff(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from orchestration import publications
+    from orchestration.analysts import diff
+    from orchestration.analysts.encoding import document_json
+    from orchestration.settings import DUCKDB_MEMORY_LIMIT
+
+    settings = Settings.from_env()
+    try:
+        old, new = (publications.find(settings, i) for i in (args.old, args.new))
+        # The refresh's memory limit, spilling to a folder of its own beyond it (never inside the warehouse).
+        with tempfile.TemporaryDirectory(prefix="warehouse-diff-") as spill:
+            config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill}
+            found = diff.between(
+                publications.kept_file(settings, old),
+                publications.kept_file(settings, new),
+                old.id,
+                new.id,
+                config,
+                args.table,
+            )
+    except (publications.UnknownPublication, LookupError) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        sys.stdout.write(document_json(found.as_dict(), indent=True).decode("utf-8") + "\n")
+    else:
+        sys.stdout.write(diff.as_text(found))
     return 0
 
 

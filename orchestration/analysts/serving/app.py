@@ -37,11 +37,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from orchestration import limits, publications
-from orchestration.analysts import execution
+from orchestration.analysts import execution, formats
 from orchestration.analysts.deadline import QueryTimedOut
 from orchestration.analysts.encoding import answer_json
 from orchestration.analysts.sandbox import QueryInvalid, QueryRefused
-from orchestration.analysts.serving import formats
 from orchestration.analysts.serving.access import LOOPBACK_NAMES, Guard
 from orchestration.analysts.serving.admission import Admission, Busy
 from orchestration.analysts.serving.examples import example_queries

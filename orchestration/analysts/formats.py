@@ -3,6 +3,10 @@ as they are computed, so a large answer never sits whole in memory. CSV holds on
 nested and other types Arrow's CSV writer does not take (lists, structs, maps, intervals, blobs)
 are sent as DuckDB's text of them; so are the intervals and unions Parquet's writer does not take.
 
+A Parquet file says, in the metadata pandas reads, that its integer, boolean and floating-point
+columns are pandas' nullable types: read with pandas (or frictionless, which reads through it), a
+missing value stays missing and an integer an integer, instead of both becoming a float NaN.
+
 A download that fails after its first byte cannot change its status any more: it is cut off, and
 the connection closes without the end of the chunked body, which every HTTP client reports as an
 incomplete answer. Parquet's footer is written last, so a cut Parquet file never reads as whole.
@@ -11,7 +15,9 @@ incomplete answer. Parquet's footer is written last, so a cut Parquet file never
 from __future__ import annotations
 
 import io
+import json
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -38,7 +44,7 @@ def parquet_needs_text(duckdb_type: str) -> bool:
 AS_TEXT = {"csv": csv_needs_text, "parquet": parquet_needs_text}
 
 
-class _Drain(io.RawIOBase):
+class Drain(io.RawIOBase):
     """A write-only file whose bytes are taken as they come, and which knows how many it took."""
 
     def __init__(self):
@@ -66,9 +72,12 @@ class Encoder:
     """Batches in, the bytes of ``fmt`` (csv or parquet) out, as they are written."""
 
     def __init__(self, schema: pa.Schema, fmt: str):
-        self._drain = _Drain()
+        self._drain = Drain()
         sink = pa.PythonFile(self._drain, mode="w")
-        self._writer = pa_csv.CSVWriter(sink, schema) if fmt == "csv" else pq.ParquetWriter(sink, schema)
+        if fmt == "csv":
+            self._writer = pa_csv.CSVWriter(sink, schema)
+        else:
+            self._writer = pq.ParquetWriter(sink, schema.with_metadata({b"pandas": _pandas_metadata(schema)}))
 
     def write(self, batch: pa.RecordBatch) -> bytes:
         self._writer.write_batch(batch)
@@ -78,3 +87,29 @@ class Encoder:
         """The last bytes (Parquet's footer), once every batch is written."""
         self._writer.close()
         return self._drain.take()
+
+
+def _pandas_metadata(schema: pa.Schema) -> bytes:
+    """pandas' own metadata, naming the nullable type of each integer, boolean and float column."""
+    columns = []
+    for field in schema:
+        kind = field.type
+        if pa.types.is_integer(kind):
+            dtype = f"{'UInt' if pa.types.is_unsigned_integer(kind) else 'Int'}{kind.bit_width}"
+        elif pa.types.is_boolean(kind):
+            dtype = "boolean"
+        elif pa.types.is_float32(kind) or pa.types.is_float64(kind):
+            dtype = f"Float{kind.bit_width}"
+        else:
+            continue
+        columns.append(
+            {
+                "name": field.name,
+                "field_name": field.name,
+                "pandas_type": str(kind),
+                "numpy_type": dtype,
+                "metadata": None,
+            }
+        )
+    metadata = {"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": pd.__version__}
+    return json.dumps(metadata).encode("utf-8")
