@@ -128,7 +128,9 @@ def _key_text(key: dict) -> str:
 def connect(old: Path, new: Path, config: dict[str, object]) -> duckdb.DuckDBPyConnection:
     """An in-memory database with ``old`` and ``new`` attached read-only as ``old`` and ``new``; then
     nothing else can be read or written (external access off, the configuration locked)."""
-    connection = duckdb.connect(":memory:", config={k: v for k, v in config.items() if k != "lock_configuration"})
+    # Attached first: external access off, and the configuration locked, only once both are.
+    later = ("enable_external_access", "lock_configuration")
+    connection = duckdb.connect(":memory:", config={k: v for k, v in config.items() if k not in later})
     try:
         connection.execute("attach ? as old (read_only)", [str(old)])
         connection.execute("attach ? as new (read_only)", [str(new)])

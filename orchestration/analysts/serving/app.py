@@ -4,7 +4,10 @@
 - ``POST /api/query`` (``{"sql", "publication"}``) and ``GET /api/query?sql=&format=json``: the
   answer as JSON, within the row limit;
 - ``GET /api/query?sql=&format=csv|parquet``: every row, streamed;
-- ``GET /api/publications``: the publications kept, newest first;
+- ``GET /api/publications``: the publications kept, newest first, with their pins and changes;
+- ``GET /api/publications/<old>/diff/<new>?table=``: what changed between two (diff.py);
+- ``GET /api/publications/<id>/package?format=parquet|csv``: its Frictionless Data Package, one
+  zip, streamed as it is built (package.py);
 - ``GET /?sql=&publication=``: the console, which runs the query of its address;
 - ``GET /healthz``: liveness, the current publication and its age; ``GET /metrics``: Prometheus.
 
@@ -21,6 +24,8 @@ import logging
 import threading
 import time
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -37,9 +42,9 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from orchestration import limits, publications
-from orchestration.analysts import execution, formats
-from orchestration.analysts.deadline import QueryTimedOut
-from orchestration.analysts.encoding import answer_json
+from orchestration.analysts import diff, execution, formats, package, sandbox
+from orchestration.analysts.deadline import QueryTimedOut, TimeLimit
+from orchestration.analysts.encoding import answer_json, document_json
 from orchestration.analysts.sandbox import QueryInvalid, QueryRefused
 from orchestration.analysts.serving.access import LOOPBACK_NAMES, Guard
 from orchestration.analysts.serving.admission import Admission, Busy
@@ -86,8 +91,9 @@ class _Held:
         self._lock = threading.Lock()
         self.gone = False
         self.lease: Lease | None = None
-        self.stream: execution.Stream | None = None
-        self.encoder: formats.Encoder | None = None
+        self.own: duckdb.DuckDBPyConnection | None = None  # a connection of the request's own (a diff's)
+        self.stream: _Encoded | _Zipped | None = None  # a download's pieces
+        self.first: tuple[bytes, bool] = (b"", False)  # its first, computed before the response starts
 
     def take(self) -> Lease:
         """In the worker: the publication's lease, unless the client has gone already."""
@@ -98,24 +104,69 @@ class _Held:
             raise ClientGone()
         return lease
 
+    def hold(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """In the worker: a connection of the request's own, interrupted and closed as a lease is."""
+        with self._lock:
+            self.own, gone = connection, self.gone
+        if gone:
+            raise ClientGone()
+
     def interrupt(self) -> None:
         """Stop this query's work at once, from any thread: its client is gone."""
         with self._lock:
             self.gone = True
-            if self.lease is not None:
+            working = self.lease.cursor if self.lease is not None else self.own
+            if working is not None:
                 try:
-                    self.lease.cursor.interrupt()
+                    working.interrupt()
                 except duckdb.ConnectionException:  # its database closed (the service stopping)
                     pass
 
     def close(self) -> None:
         with self._lock:
-            lease, stream, self.stream = self.lease, self.stream, None
-            self.lease = None
+            lease, own, stream = self.lease, self.own, self.stream
+            self.lease = self.own = self.stream = None
         if stream is not None:
             stream.close()
         if lease is not None:
             lease.close()
+        if own is not None:
+            own.close()
+
+
+class _Encoded:
+    """A query's rows as the pieces of a CSV or Parquet file."""
+
+    def __init__(self, stream: execution.Stream, fmt: str):
+        self._stream = stream
+        try:
+            self._encoder = formats.Encoder(stream.schema, fmt)
+        except BaseException:
+            stream.close()
+            raise
+
+    def next_piece(self) -> tuple[bytes, bool]:
+        batch = self._stream.next_batch()
+        if batch is None:
+            return self._encoder.finish(), True
+        return self._encoder.write(batch), False
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _Zipped:
+    """A data package as the pieces of one zip (package.py); each table's query closed with it."""
+
+    def __init__(self, pieces):
+        self._pieces = pieces
+
+    def next_piece(self) -> tuple[bytes, bool]:
+        piece = next(self._pieces, None)
+        return (b"", True) if piece is None else (piece, False)
+
+    def close(self) -> None:
+        self._pieces.close()
 
 
 def create_app(settings: Settings, token: str | None = None) -> Starlette:
@@ -177,12 +228,69 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         return JSONResponse(body, headers={"X-Publication": publication.id, **_cache_headers(request, chosen, token)})
 
     def listing(request: Request) -> Response:
+        pins, now = publications.pins(settings), publications.newest(settings)
         return JSONResponse(
             [
-                {"id": p.id, "published_at": p.published_at, "run_id": p.run_id, "inputs": p.inputs}
+                {
+                    "id": p.id,
+                    "published_at": p.published_at,
+                    "run_id": p.run_id,
+                    "inputs": p.inputs,
+                    "current": now is not None and p.id == now.id,
+                    "pinned": asdict(pins[p.id]) if p.id in pins else None,
+                    "replaces": p.replaces or None,
+                    "changes": p.changes or None,
+                }
                 for p in publications.kept(settings)
             ]
         )
+
+    async def difference(request: Request) -> Response:
+        old_id, new_id = request.path_params["old"], request.path_params["new"]
+        only = request.query_params.get("table") or None
+        if cached := _not_modified(request, settings, old_id, token):
+            return cached
+        held = _Held(publications_open, None)
+
+        def run() -> bytes:
+            old, new = (publications.find(settings, i) for i in (old_id, new_id))
+            try:
+                connection = diff.connect(
+                    publications.kept_file(settings, old), publications.kept_file(settings, new), sandbox.config()
+                )
+            except duckdb.IOException:  # one retired as it was opened: say which
+                for publication_id in (old_id, new_id):
+                    publications.find(settings, publication_id)
+                raise
+            try:
+                held.hold(connection)
+                started = time.perf_counter()
+                with execution.calling(TimeLimit(connection)):
+                    found = diff.compare(connection, old.id, new.id, only)
+                metrics.query_seconds.labels("diff").observe(time.perf_counter() - started)
+                return document_json(found.as_dict())
+            except LookupError as unknown:  # a table neither has
+                raise Problem(404, "unknown_table", str(unknown)) from None
+            finally:
+                held.close()
+                connection.close()
+
+        body = await work(request, run, held)
+        return Response(body, media_type="application/json", headers=_cache_headers(request, old_id, token))
+
+    async def data_package(request: Request) -> Response:
+        chosen = request.path_params["id"]
+        fmt = request.query_params.get("format", "parquet")
+        if fmt not in package.FORMATS:
+            raise Problem(400, "invalid", f"unknown package format {fmt!r}: {' or '.join(package.FORMATS)}")
+        if cached := _not_modified(request, settings, chosen, token):
+            return cached
+
+        def pieces(lease: Lease):
+            made = package.Package(lease.cursor, lease.publication, fmt)
+            return _Zipped(package.zipped(made.files(), datetime.fromisoformat(lease.publication.published_at)))
+
+        return await download(request, pieces, chosen, f"datapackage-{chosen}-{fmt}.zip", "application/zip")
 
     async def _catalog(request: Request, chosen: str | None):
         held = _Held(publications_open, chosen)
@@ -213,7 +321,9 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         headers = {"X-Publication": publication.id, **_cache_headers(request, chosen, token)}
         return Response(body, media_type="application/json", headers=headers)
 
-    async def download(request: Request, sql: str, chosen: str | None, fmt: str) -> Response:
+    async def download(request: Request, pieces, chosen: str | None, filename: str, media_type: str) -> Response:
+        """A file streamed piece by piece: ``pieces(lease)`` makes them, its first computed before any
+        byte is sent, so what fails then is answered as a problem."""
         if request.scope.get("http_version") == "1.0":
             raise Problem(
                 400,
@@ -223,8 +333,8 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         held = _Held(publications_open, chosen)
 
         def start() -> None:
-            held.stream = execution.stream(held.take().cursor, sql, formats.AS_TEXT[fmt])
-            held.encoder = formats.Encoder(held.stream.schema, fmt)
+            held.stream = pieces(held.take())
+            held.first = held.stream.next_piece()
 
         try:
             await work(request, start, held)
@@ -233,11 +343,11 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             raise
         publication = held.lease.publication
         headers = {
-            "Content-Disposition": f'attachment; filename="query-{publication.id}.{fmt}"',
+            "Content-Disposition": f'attachment; filename="{filename.replace("{id}", publication.id)}"',
             "X-Publication": publication.id,
             **_cache_headers(request, chosen, token),
         }
-        return _Download(held, fmt, lambda step: _pace(admission, request, step), metrics, headers)
+        return _Download(held, media_type, lambda step: _pace(admission, request, step), metrics, headers)
 
     async def query(request: Request) -> Response:
         if request.method == "POST":
@@ -258,7 +368,11 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             return cached
         if fmt == "json":
             return await answer(request, sql, chosen or None)
-        return await download(request, sql, chosen or None, fmt)
+
+        def pieces(lease: Lease) -> _Encoded:
+            return _Encoded(execution.stream(lease.cursor, sql, formats.AS_TEXT[fmt]), fmt)
+
+        return await download(request, pieces, chosen or None, f"query-{{id}}.{fmt}", formats.MEDIA_TYPES[fmt])
 
     async def console(request: Request) -> Response:
         chosen = request.query_params.get("publication") or None
@@ -310,6 +424,8 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
         Route("/", console),
         Route("/api/tables", tables),
         Route("/api/publications", listing),
+        Route("/api/publications/{old}/diff/{new}", difference),
+        Route("/api/publications/{id}/package", data_package),
         Route("/api/query", query, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/metrics", metrics.endpoint),
@@ -333,27 +449,21 @@ class _Download(StreamingResponse):
     and stream are let go when the response ends, whichever way: every byte sent, the client gone
     (before the first byte or during the body), or a failure, which cuts the body off."""
 
-    def __init__(self, held: _Held, fmt: str, step, metrics: Metrics, headers: dict[str, str]):
+    def __init__(self, held: _Held, media_type: str, step, metrics: Metrics, headers: dict[str, str]):
         self._held, self._step, self._metrics = held, step, metrics
-        self._stream, self._encoder = held.stream, held.encoder
         self._started, self._finished, self._gone = time.perf_counter(), False, False
-        super().__init__(self._pieces(), media_type=formats.MEDIA_TYPES[fmt], headers=headers)
+        super().__init__(self._pieces(), media_type=media_type, headers=headers)
 
     async def _pieces(self):
+        piece, last = self._held.first
         while True:
-            piece, last = await self._step(self._next_piece)
             if piece:
                 yield piece
             if last:
                 self._finished = True
                 self._metrics.query_seconds.labels("download").observe(time.perf_counter() - self._started)
                 return
-
-    def _next_piece(self) -> tuple[bytes, bool]:
-        batch = self._stream.next_batch()
-        if batch is None:
-            return self._encoder.finish(), True
-        return self._encoder.write(batch), False
+            piece, last = await self._step(self._held.stream.next_piece)
 
     async def stream_response(self, send: Send) -> None:
         """Starlette's, with a limit on how long a piece may wait for the client to take it: a client
