@@ -208,3 +208,62 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
         elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
             texts.append(event.asset_check_evaluation_data.description or "")
     return "\n".join(texts)
+
+
+# Two publications that differ in known ways: the second is refreshed from an edited DataReportal
+# snapshot (figures.csv dropped into the inbox). What the edit does, by key (iso3, report_year, metric):
+EDITED_FIGURE = ("KGZ", 2022, "internet_penetration")  # value 51.1 -> 52.3
+REMOVED_FIGURE = ("TKM", 2021, "internet_users")  # its line deleted
+ADDED_FIGURE = ("KGZ", 2023, "internet_penetration")  # a line added: the 2022 line, for 2023, value 77.7
+
+
+def edited_figures() -> bytes:
+    lines = (SNAPSHOTS / "datareportal" / "figures.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = []
+    for line in lines:
+        if line.startswith("TKM,Turkmenistan,2021,internet_users,"):
+            continue
+        if line.startswith("KGZ,Kyrgyzstan,2022,internet_penetration,51.1,"):
+            edited.append(line.replace(",51.1,", ",52.3,", 1))
+            edited.append(line.replace(",2022,internet_penetration,51.1,", ",2023,internet_penetration,77.7,", 1))
+            continue
+        edited.append(line)
+    assert len(edited) == len(lines), "the edit found the lines it edits"
+    return "".join(edited).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class TwoPublications:
+    settings: Settings
+    env: dict[str, str]
+    old: str  # the built warehouse's publication
+    new: str  # refreshed from the edited snapshot
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def two_publications(first_refresh, tmp_path_factory, worker_id) -> TwoPublications:
+    """A copy of the built warehouse, refreshed once more from ``edited_figures()``; made by the first
+    worker to ask, shared read-only."""
+    from orchestration import publications
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = shared / "two_publications"
+    env = environment(folder, folder / "snapshots")
+    settings = Settings(home=folder / "home", snapshots_dir=folder / "snapshots")
+    with FileLock(shared / "two_publications.lock"):
+        if not (folder / "stdout.txt").exists():
+            shutil.copytree(SNAPSHOTS, settings.snapshots_dir)  # the refresh promotes the edited file into its copy
+            copy_home(first_refresh.settings, settings.home)
+            shutil.copytree(first_refresh.dagster_home, folder / "dagster_home")
+            dropped = settings.inbox_dir / "datareportal" / "figures.csv"
+            dropped.parent.mkdir(parents=True, exist_ok=True)
+            dropped.write_bytes(edited_figures())
+            os.utime(dropped, (1, 1))  # settled long ago: the inbox takes it at once
+            result = run(["refresh", "--source", "datareportal"], env)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            (folder / "stdout.txt").write_text(result.stdout, encoding="utf-8")
+    old = publications.newest(first_refresh.settings).id
+    new = publications.newest(settings).id
+    assert old != new
+    return TwoPublications(settings, env, old, new, (folder / "stdout.txt").read_text(encoding="utf-8"))
