@@ -230,6 +230,7 @@ def pin(settings: Settings, publication_id: str, reason: str) -> tuple[Pin, bool
     UnknownPublication, naming those kept, for any other id; nothing is written then."""
     if not reason.strip():
         raise ValueError("say why the publication is pinned (--reason): the pin records it for whoever finds it later")
+    find(settings, publication_id)  # refused before anything, even the lock, is written
     with _locked(settings):
         publication = find(settings, publication_id)
         existing = pins(settings).get(publication.id)
@@ -246,6 +247,7 @@ def pin(settings: Settings, publication_id: str, reason: str) -> tuple[Pin, bool
 def unpin(settings: Settings, publication_id: str) -> Pin | None:
     """Give the kept publication back to retention (the next publication retires it if it is beyond
     the newest ``WAREHOUSE_KEEP_PUBLICATIONS``). Returns the pin removed; None if it was not pinned."""
+    find(settings, publication_id)
     with _locked(settings):
         publication = find(settings, publication_id)
         existing = pins(settings).get(publication.id)

@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from bench.served import serving
+from orchestration.analysts.diff import summary_line
 from orchestration.analysts.serving.examples import example_queries
 from tests.browser import driven
-from tests.conftest import environment, run
+from tests.conftest import ADDED_FIGURE, EDITED_FIGURE, REMOVED_FIGURE, environment, run
 
 EXAMPLES = example_queries()
 # The README's three examples: a join with ranks, an aggregate with NULLs, provenance text.
@@ -353,6 +354,96 @@ def test_the_console_address_holds_the_query_and_a_copied_link_gives_the_same_ro
         WebDriverWait(browser, 30).until(staleness_of(select))
         ran(browser, first)
         assert address(browser.current_url) == {"sql": [first], "publication": [current[0]]}
+
+
+def test_the_console_compares_two_publications_with_the_examples_one_click_away(two_publications, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old, new = two_publications.old, two_publications.new
+    figures = "marts.datareportal_figures"
+    with serving(two_publications.env) as url, driven(tmp_path / "profile") as browser:
+        listed = requests.get(f"{url}/api/publications", timeout=60).json()
+        assert [p["id"] for p in listed[:2]] == [new, old]
+        api = requests.get(f"{url}/api/publications/{old}/diff/{new}", timeout=60).json()
+        changed = {t["table"]: t for t in api["tables"] if t["status"] != "unchanged"}
+
+        browser.get(url + "/")
+        status = browser.find_element(By.ID, "diff-status")
+        older, newer = (Select(browser.find_element(By.ID, name)) for name in ("diff-old", "diff-new"))
+        assert browser.find_element(By.CSS_SELECTOR, 'label[for="diff-old"]').text == "Older"
+        assert browser.find_element(By.CSS_SELECTOR, 'label[for="diff-new"]').text == "Newer"
+        # By default: the publication the current one replaced, against the current one.
+        assert (
+            older.first_selected_option.get_attribute("value"),
+            newer.first_selected_option.get_attribute("value"),
+        ) == (old, new)
+        older.select_by_value(old)
+        newer.select_by_value(new)
+        browser.find_element(By.ID, "diff-run").click()
+        headline = f"{old} → {new}: {summary_line(api)}"
+        WebDriverWait(browser, 60).until(lambda b: status.text == headline)
+        assert summary_line(api) != "no change"
+
+        # A line per changed table, as the API says; the unchanged ones counted.
+        lines = browser.find_elements(By.CSS_SELECTOR, "#diff table.diff > tbody > tr[data-table]")
+        assert [line.get_attribute("data-table") for line in lines] == list(changed)
+        unchanged = len(api["tables"]) - len(changed)
+        assert browser.find_element(By.CSS_SELECTOR, "#diff p.unchanged").text == f"{unchanged} tables unchanged"
+        # The edit: one figure changed, one removed, one added.
+        line = browser.find_element(By.CSS_SELECTOR, f'#diff tr[data-table="{figures}"]')
+        cells = [td.text for td in line.find_elements(By.TAG_NAME, "td")]
+        assert cells[0] == "changed" and cells[2:5] == ["1", "1", "1"], cells
+
+        # Its examples are one click away.
+        examples = browser.find_element(
+            By.ID, line.find_element(By.CSS_SELECTOR, "button.examples").get_attribute("aria-controls")
+        )
+        assert not examples.is_displayed()
+        line.find_element(By.CSS_SELECTOR, "button.examples").click()
+        WebDriverWait(browser, 10).until(lambda b: examples.is_displayed())
+
+        def table(selector: str) -> tuple[list[str], list[list[str]]]:
+            shown = examples.find_element(By.CSS_SELECTOR, selector)
+            header = [th.text for th in shown.find_elements(By.CSS_SELECTOR, "thead th")]
+            rows = [
+                [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in shown.find_elements(By.CSS_SELECTOR, "tbody tr")
+            ]
+            return header, rows
+
+        key = ["iso3", "report_year", "metric"]
+        header, rows = table('table.examples[data-kind="changed"][data-column="value"]')
+        assert header == [*key, "old", "new"]
+        assert [*map(str, EDITED_FIGURE), "51.1", "52.3"] in rows
+        assert "value changed in 1 row" in examples.find_element(By.CSS_SELECTOR, '[data-column="value"] caption').text
+        for kind, figure in (("added", ADDED_FIGURE), ("removed", REMOVED_FIGURE)):
+            header, rows = table(f'table.examples[data-kind="{kind}"]')
+            assert header == key and list(map(str, figure)) in rows, kind
+
+        # A publication against itself: no change, every table unchanged.
+        older.select_by_value(new)
+        browser.find_element(By.ID, "diff-run").click()
+        WebDriverWait(browser, 60).until(lambda b: status.text == f"{new} → {new}: no change")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#diff table")
+        assert (
+            browser.find_element(By.CSS_SELECTOR, "#diff p.unchanged").text == f"{len(api['tables'])} tables unchanged"
+        )
+
+        # A problem is the API's error, said in the page.
+        gone = "20200101-000000-deadbeef"
+        browser.execute_script(
+            "arguments[0].add(new Option(arguments[1], arguments[1], true, true))",
+            browser.find_element(By.ID, "diff-old"),
+            gone,
+        )
+        browser.find_element(By.ID, "diff-run").click()
+        WebDriverWait(browser, 60).until(lambda b: status.text.startswith("unknown_publication: "))
+        assert "error" in status.get_attribute("class") and gone in status.text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#diff *")
+        # All of it within the page's Content-Security-Policy: no inline script, handler or style.
+        assert not [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
 def test_warehouse_query_reads_a_kept_publication_by_its_id(env, current):

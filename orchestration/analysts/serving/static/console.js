@@ -47,6 +47,19 @@ function cell(tag, text) {
   return element;
 }
 
+// A value of the data as the page shows it: NULL for null, JSON for lists and structs.
+function valueText(value) {
+  return value === null ? "NULL" : typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+// A table cell holding a value, marked as NULL or as a number for the style sheet.
+function valueCell(value) {
+  const td = cell("td", valueText(value));
+  if (value === null) td.className = "null";
+  else if (typeof value === "number") td.className = "number";
+  return td;
+}
+
 function show(body) {
   const table = document.createElement("table");
   table.className = "rows";
@@ -60,12 +73,7 @@ function show(body) {
   const rows = table.createTBody();
   for (const row of body.rows) {
     const tr = rows.insertRow();
-    for (const value of row) {
-      const td = cell("td", value === null ? "NULL" : typeof value === "object" ? JSON.stringify(value) : String(value));
-      if (value === null) td.className = "null";
-      else if (typeof value === "number") td.className = "number";
-      tr.appendChild(td);
-    }
+    for (const value of row) tr.appendChild(valueCell(value));
   }
   $("result").replaceChildren(table);
   const count = body.rows.length.toLocaleString("en");
@@ -102,6 +110,179 @@ async function run(event) {
   }
 }
 
+// Comparing two publications: GET /api/publications/<old>/diff/<new>, shown as a headline, a line
+// per table that changed, and for each a button that shows its examples (changed values by key,
+// the keys of rows added and removed).
+
+function plural(count, word) {
+  return `${count.toLocaleString("en")} ${word}${count === 1 ? "" : "s"}`;
+}
+
+// The summary line as `warehouse publications diff` words it (diff.py's summary_line).
+function diffHeadline(body) {
+  if (!body.tables_changed) return "no change";
+  return `${plural(body.tables_changed, "table")} changed: ${plural(body.rows, "row")}`;
+}
+
+function count(value) {
+  return value === null || value === undefined ? "–" : value.toLocaleString("en");
+}
+
+// "added: a, b; removed: c; retyped: d (INTEGER → BIGINT)", or "" when the columns are the same.
+function columnChanges(table) {
+  const parts = [];
+  if (table.columns_added.length) parts.push(`added: ${table.columns_added.join(", ")}`);
+  if (table.columns_removed.length) parts.push(`removed: ${table.columns_removed.join(", ")}`);
+  if (table.columns_retyped.length) {
+    parts.push("retyped: " + table.columns_retyped.map((r) => `${r.column} (${r.old} → ${r.new})`).join(", "));
+  }
+  return parts.join("; ");
+}
+
+// A small table of examples: a caption, a header of column names, a row per example.
+function exampleTable(caption, kind, names, rows) {
+  const table = document.createElement("table");
+  table.className = "rows examples";
+  table.dataset.kind = kind;
+  table.createCaption().append(...caption);
+  const head = table.createTHead().insertRow();
+  for (const name of names) {
+    const th = cell("th", name);
+    th.scope = "col";
+    head.appendChild(th);
+  }
+  const body = table.createTBody();
+  for (const values of rows) {
+    const tr = body.insertRow();
+    for (const value of values) tr.appendChild(valueCell(value));
+  }
+  return table;
+}
+
+// What a changed table's button reveals: each changed column with its examples, old → new by key,
+// then a few of the rows added and removed (their keys; whole rows for a table without a key).
+function tableExamples(table) {
+  const parts = [];
+  parts.push(cell("p", table.key.length ? `key: ${table.key.join(", ")}` : "no key: whole rows compared"));
+  parts[0].className = "note";
+  for (const [column, rows] of Object.entries(table.changed_columns)) {
+    const examples = table.examples.filter((example) => example.column === column);
+    const caption = [cell("code", column), ` changed in ${plural(rows, "row")}, e.g.`];
+    const shown = exampleTable(
+      caption,
+      "changed",
+      [...table.key, "old", "new"],
+      examples.map((example) => [...table.key.map((k) => example.key[k]), example.old, example.new]),
+    );
+    shown.dataset.column = column;
+    parts.push(shown);
+  }
+  for (const [kind, total, examples] of [
+    ["added", table.added, table.added_examples],
+    ["removed", table.removed, table.removed_examples],
+  ]) {
+    if (!examples.length) continue;
+    const names = Object.keys(examples[0]);
+    const caption = [`${plural(total, "row")} ${kind}, e.g.`];
+    parts.push(exampleTable(caption, kind, names, examples.map((example) => names.map((name) => example[name]))));
+  }
+  return parts;
+}
+
+function showDiff(body) {
+  const headers = ["table", "status", "rows", "added", "removed", "changed", "columns", "examples"];
+  const table = document.createElement("table");
+  table.className = "rows diff";
+  const head = table.createTHead().insertRow();
+  for (const name of headers) {
+    const th = cell("th", name);
+    th.scope = "col";
+    head.appendChild(th);
+  }
+  const lines = table.createTBody();
+  const changed = body.tables.filter((t) => t.status !== "unchanged");
+  changed.forEach((t, index) => {
+    const tr = lines.insertRow();
+    tr.dataset.table = t.table;
+    const name = cell("th", t.table);
+    name.scope = "row";
+    tr.appendChild(name);
+    tr.appendChild(cell("td", t.status));
+    tr.appendChild(cell("td", `${count(t.rows_old)} → ${count(t.rows_new)}`));
+    for (const n of [t.added, t.removed, t.changed]) {
+      const td = cell("td", count(n));
+      td.className = "number";
+      tr.appendChild(td);
+    }
+    tr.appendChild(cell("td", columnChanges(t)));
+    const action = tr.insertCell();
+    if (t.status !== "changed") return; // a table added or removed whole: nothing to show by key
+    // The examples on a line of their own below, the table's width, shown and hidden by the button.
+    const more = lines.insertRow();
+    more.className = "examples";
+    more.id = `diff-examples-${index}`;
+    more.hidden = true;
+    const content = more.insertCell();
+    content.colSpan = headers.length;
+    content.append(...tableExamples(t));
+    const button = cell("button", "Show examples");
+    button.type = "button";
+    button.className = "examples";
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-controls", more.id);
+    button.setAttribute("aria-label", `Show examples of ${t.table}`);
+    button.addEventListener("click", () => {
+      more.hidden = !more.hidden;
+      button.setAttribute("aria-expanded", String(!more.hidden));
+      button.textContent = more.hidden ? "Show examples" : "Hide examples";
+      button.setAttribute("aria-label", `${more.hidden ? "Show" : "Hide"} examples of ${t.table}`);
+    });
+    action.appendChild(button);
+  });
+  const shown = [];
+  if (changed.length) shown.push(table);
+  const unchanged = body.tables.length - changed.length;
+  if (unchanged) {
+    const note = cell("p", `${plural(unchanged, "table")} unchanged`);
+    note.className = "note unchanged";
+    shown.push(note);
+  }
+  $("diff").replaceChildren(...shown);
+  $("diff-status").className = "headline";
+  $("diff-status").textContent = `${body.old} → ${body.new}: ${diffHeadline(body)}`;
+}
+
+async function compare(event) {
+  if (event) event.preventDefault();
+  const [older, newer] = [$("diff-old").value, $("diff-new").value];
+  $("diff-run").disabled = true;
+  $("diff-status").className = "";
+  $("diff-status").textContent = "comparing…";
+  try {
+    const path = `/api/publications/${encodeURIComponent(older)}/diff/${encodeURIComponent(newer)}`;
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    let body;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = { error: `HTTP ${response.status}`, message: response.statusText || "the answer is not JSON" };
+    }
+    if (!response.ok) {
+      $("diff").replaceChildren();
+      $("diff-status").className = "error";
+      $("diff-status").textContent = `${body.error}: ${body.message}`;
+      return;
+    }
+    showDiff(body);
+  } catch (error) {
+    $("diff").replaceChildren();
+    $("diff-status").className = "error";
+    $("diff-status").textContent = `the service did not answer: ${error}`;
+  } finally {
+    $("diff-run").disabled = false;
+  }
+}
+
 function pickTable(details) {
   if (!details.open) return;
   $("sql").value = `select * from ${details.dataset.table} limit 100`;
@@ -119,6 +300,7 @@ document.addEventListener("DOMContentLoaded", () => {
     location.assign("/?" + new URLSearchParams({ publication: publication(), sql: $("sql").value }).toString());
   });
   $("copy").addEventListener("click", copyLink);
+  $("diff-form").addEventListener("submit", compare);
   for (const details of document.querySelectorAll("details.table")) {
     details.addEventListener("toggle", () => pickTable(details));
   }
