@@ -111,7 +111,8 @@ SERVE_QUEUE_S = Limit(
 KEEP_PUBLICATIONS = Limit(
     "WAREHOUSE_KEEP_PUBLICATIONS",
     5,
-    "publications kept, queryable by id; the refresh that publishes removes older ones (at least 1 stays)",
+    "unpinned publications kept, queryable by id; the refresh that publishes removes older unpinned ones "
+    "(at least 1 stays); pinned ones are never removed and not counted",
 )
 
 ALL = (
