@@ -26,6 +26,7 @@ TARGETS = {
     "whole_refresh_ratio": 11.0,
     "rss_mb": 2048.0,
     "incremental_share": 0.25,
+    "diff_share": 0.25,
     "query_p95_ms": 50.0,
     "served_over_direct_p95_ms": 5.0,
     "load_unexpected": 0,
@@ -197,6 +198,10 @@ class ScaleMedians:
     whole_refresh_s: float
     peak_rss_mb: float  # the largest over the runs, the incremental one included
     incremental_s: float | None
+    diff_s: float | None = None
+    diff_rss_mb: float | None = None
+    export_s: float | None = None
+    export_rss_mb: float | None = None
 
     @classmethod
     def of(cls, size: scale.Size) -> ScaleMedians:
@@ -209,6 +214,8 @@ class ScaleMedians:
             Spread.of([r.measured.wall_s for r in size.warehouse]).median,
             max(r.measured.peak_rss_mb for r in runs),
             size.incremental.measured.wall_s if size.incremental else None,
+            *_median_and_peak(size.diff),
+            *_median_and_peak(size.export),
         )
 
     def json(self) -> dict:
@@ -225,7 +232,23 @@ class ScaleMedians:
             "incremental_over_full": round(self.incremental_s / self.whole_refresh_s, 2)
             if self.incremental_s is not None
             else None,
+            "diff_s": _rounded(self.diff_s, 2),
+            "diff_over_full": _rounded(self.diff_s and self.diff_s / self.whole_refresh_s, 3),
+            "diff_peak_rss_mb": _rounded(self.diff_rss_mb, 0),
+            "export_s": _rounded(self.export_s, 2),
+            "export_peak_rss_mb": _rounded(self.export_rss_mb, 0),
         }
+
+
+def _median_and_peak(runs) -> tuple[float | None, float | None]:
+    """Seconds (median) and peak RSS (largest) of a command's runs; None for none."""
+    if not runs:
+        return None, None
+    return Spread.of([m.wall_s for m in runs]).median, max(m.peak_rss_mb for m in runs)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _scale_section(sizes: list[scale.Size]) -> list[str]:
@@ -283,6 +306,34 @@ def _scale_section(sizes: list[scale.Size]) -> list[str]:
         lines.append(
             f"- a release with one series changed in at most {TARGETS['incremental_share']:.0%} of a full refresh: "
             f"{_verdict(share <= TARGETS['incremental_share'])} ({share:.0%})."
+        )
+    if largest.diff_s is not None:
+        share = largest.diff_s / largest.whole_refresh_s
+        lines.append(
+            f"- the diff of the two publications that release made in under {TARGETS['diff_share']:.0%} of a full "
+            f"refresh: {_verdict(share < TARGETS['diff_share'])} ({share:.1%})."
+        )
+    return lines + [""] + _citing_lines(measured)
+
+
+def _citing_lines(sizes: list[scale.Size]) -> list[str]:
+    """The diff and the export of each size's last two publications, as `warehouse publications` runs them."""
+    lines = [
+        "The last two publications of each size (the whole refresh, then the release with one series changed): "
+        "`warehouse publications diff OLD NEW --format json` (the refresh's memory limit, spilling to a temporary "
+        "folder beyond it) and `warehouse publications export NEW DIR` (Parquet), each a whole process, as a user runs them.",
+        "",
+        "| series | rows the diff found changed | diff s | diff / whole refresh | diff peak RSS MB | export s | export peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        if not size.diff:
+            continue
+        medians = ScaleMedians.of(size)
+        lines.append(
+            f"| {size.indicators} | {size.diff_rows:,} | {Spread.of([m.wall_s for m in size.diff]).cell(2)} | "
+            f"{medians.diff_s / medians.whole_refresh_s:.1%} | {medians.diff_rss_mb:.0f} | "
+            f"{Spread.of([m.wall_s for m in size.export]).cell(2)} | {medians.export_rss_mb:.0f} |"
         )
     return lines
 

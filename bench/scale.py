@@ -1,6 +1,7 @@
 """The whole WDI at scale: a synthetic WDI_CSV.zip through the warehouse's own refresh, beside
 DuckDB's bare read_csv of the same WDICSV.csv (the floor) and a plain pandas loop (the naive way),
-then a release in which one series changed."""
+then a release in which one series changed; then the diff of the two publications that release
+made, and the export of the newer as a data package."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.measure import Measured, python
+from bench.measure import WAREHOUSE, Measured, python, run
 from bench.refresh import Refresh, environment, refresh
 from bench.synthetic_wdi import YEARS, write_snapshot_set, write_zip
 from orchestration.limits import INBOX_SETTLE_S
@@ -57,6 +58,9 @@ class Size:
     failure: str | None  # why a refresh at this size failed, if one did
     floor: list[tuple[Measured, float]]  # the process, and the seconds of the read itself
     pandas: list[tuple[Measured, float]]
+    diff: list[Measured] = ()  # `warehouse publications diff` of the publications before and after that release
+    diff_rows: int = 0  # the rows it found changed
+    export: list[Measured] = ()  # `warehouse publications export` of the newer one (Parquet)
 
 
 def measure(indicators: int, repeats: int) -> Size:
@@ -86,11 +90,26 @@ def measure(indicators: int, repeats: int) -> Size:
             write_zip(inbox / "WDI_CSV.zip", indicators, changed=frozenset({1}))
             time.sleep(INBOX_SETTLE_S.value())  # settled before the clock starts: the refresh takes it without waiting
             incremental = refresh(env)
+            diffs, changed, exports = _diff_and_export(env, root, repeats)
         except RuntimeError as error:  # reported, not raised: the other sizes still get measured
-            failure, rows = _failed_step(str(error)), 0
-        return Size(indicators, rows, runs, incremental, failure, floor, naive)
+            failure, rows, diffs, changed, exports = _failed_step(str(error)), 0, [], 0, []
+        return Size(indicators, rows, runs, incremental, failure, floor, naive, diffs, changed, exports)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _diff_and_export(env: dict[str, str], root: Path, repeats: int) -> tuple[list[Measured], int, list[Measured]]:
+    """The two newest publications (the last whole refresh, and the release with one series changed)
+    compared, and the newer exported, each ``repeats`` times as a user runs them."""
+    kept = sorted(path.stem for path in (root / "run" / "warehouse" / "publications").glob("*.json"))
+    old, new = kept[-2], kept[-1]
+    diffs = [run([WAREHOUSE, "publications", "diff", old, new, "--format", "json"], env) for _ in range(repeats)]
+    changed = json.loads(diffs[-1].stdout)["rows"]
+    exports = []
+    for n in range(repeats):
+        exports.append(run([WAREHOUSE, "publications", "export", new, str(root / f"package{n}")], env))
+        shutil.rmtree(root / f"package{n}")
+    return diffs, changed, exports
 
 
 def _rows(root: Path) -> int:

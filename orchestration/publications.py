@@ -37,7 +37,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from orchestration import limits
+from orchestration import durable, limits
 from orchestration.durable import fsync, write_atomic
 from orchestration.settings import Settings
 
@@ -255,6 +255,15 @@ def unpin(settings: Settings, publication_id: str) -> Pin | None:
             _pin_path(settings, publication.id).unlink()
             fsync(settings.publications_dir)
         return existing
+
+
+def sweep(settings: Settings) -> list[Path]:
+    """The temporary files a killed write left in ``publications/``, removed under its lock (a pin
+    may be writing its own meanwhile)."""
+    if not settings.publications_dir.is_dir():
+        return []
+    with _locked(settings):
+        return durable.sweep(settings.publications_dir)
 
 
 def _pin_path(settings: Settings, publication_id: str) -> Path:

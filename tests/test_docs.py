@@ -452,7 +452,9 @@ def commands() -> dict[str, list[tuple[str, ...]]]:
     for name in names:
         page = _help(name)
         # A subcommand with actions of its own (`warehouse publications pin ...`): its options are theirs.
-        actions = re.findall(r"^ {4}([a-z][\w-]*) ", page.split("ACTION", 2)[-1], flags=re.M) if "ACTION" in page else []
+        actions = (
+            re.findall(r"^ {4}([a-z][\w-]*) ", page.split("ACTION", 2)[-1], flags=re.M) if "ACTION" in page else []
+        )
         pages = [page] + [_help(name, action) for action in actions]
         lines = [line for text in pages for line in re.findall(r"^  (-\S.*?)(?: {2,}|$)", text, flags=re.M)]
         options[name] = list(dict.fromkeys(tuple(OPTION.findall(line)) for line in lines))

@@ -264,7 +264,7 @@ def test_the_exported_package_validates_and_every_table_reads_back_as_published(
 
     descriptor = json.loads((target / "datapackage.json").read_text(encoding="utf-8"))
     assert descriptor["publication"]["id"] == current.id and descriptor["publication"]["inputs"] == current.inputs
-    recorded = pd.DataFrame([{k: s[k] for k in sources.columns} for s in descriptor["sources"]])
+    recorded = pd.DataFrame([{k: s.get(k) for k in sources.columns} for s in descriptor["sources"]])
     pd.testing.assert_frame_equal(recorded, sources, check_dtype=False)
     for citation in set(sources["citation"]):
         assert citation in descriptor["citation"]

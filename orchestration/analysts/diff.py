@@ -7,7 +7,8 @@ passes, so that a small change to a large table costs little memory and time:
 
 1. a fingerprint per partition of each side: for every key column, its values' row counts and an
    XOR of the rows' hashes (``group by grouping sets``: one scan of each side; the state held is one
-   row per distinct value of a key column, not per row);
+   row per distinct value of a key column: few for the WDI's country, series and year, as many as
+   rows only for a table keyed by one column, which are the small ones);
 2. the rows themselves are joined only in the partitions of the key column that differ least: two
    whole-WDI publications that differ by one series are joined on that series' rows alone.
 
@@ -80,6 +81,8 @@ class Diff:
 
 def summary_line(summary: dict) -> str:
     """``3 tables changed: 12 rows`` (or ``no change``), from ``Diff.summary()``."""
+    if "error" in summary:
+        return f"not compared ({summary['error']})"
     if "tables_changed" not in summary:
         return "not compared"
     if not summary["tables_changed"]:
@@ -148,21 +151,27 @@ def between(old: Path, new: Path, old_id: str, new_id: str, config: dict[str, ob
         return compare(connection, old_id, new_id, only)
 
 
+class UnknownTable(LookupError):
+    """A table that neither publication publishes."""
+
+
 def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, only: str | None = None) -> Diff:
     """Every published table of ``old`` and ``new`` (attached by ``connect``), or the table ``only``."""
     old_tables, new_tables = _tables(connection, "old"), _tables(connection, "new")
     names = sorted(old_tables.keys() | new_tables.keys())
     if only is not None:
         if only not in names:
-            raise LookupError(f"no published table {only!r} in either publication; tables: {', '.join(names)}")
+            raise UnknownTable(f"no published table {only!r} in either publication; tables: {', '.join(names)}")
         names = [only]
     table_keys = {**keys(connection, "old"), **keys(connection, "new")}
     diffs = []
     for name in names:
         if name not in old_tables:
-            diffs.append(TableDiff(name, "added", rows_new=_count(connection, "new", name)))
+            rows = _count(connection, "new", name)
+            diffs.append(TableDiff(name, "added", rows_new=rows, added=rows))
         elif name not in new_tables:
-            diffs.append(TableDiff(name, "removed", rows_old=_count(connection, "old", name)))
+            rows = _count(connection, "old", name)
+            diffs.append(TableDiff(name, "removed", rows_old=rows, removed=rows))
         else:
             diffs.append(_table_diff(connection, name, old_tables[name], new_tables[name], table_keys.get(name, [])))
     return Diff(old_id, new_id, diffs)
@@ -190,44 +199,58 @@ def _table_diff(
             if old_columns[c] != new_columns[c]
         ],
     )
-    # Compared as text where the type changed: 1 and 1.0 are the same number.
-    values = [f"{quoted(c)}::varchar" if old_columns[c] != new_columns[c] else quoted(c) for c in common]
-    table = _Pair(connection, name, common, values)
-    if key:
-        table.by_key(diff)
-    else:
-        table.as_rows(diff)
+    if common:
+        table = _Pair(connection, name, common, old_columns, new_columns)
+        if key:
+            table.by_key(diff)
+        else:
+            table.as_rows(diff)
     if diff.rows or diff.columns_added or diff.columns_removed or diff.columns_retyped:
         diff.status = "changed"
     return diff
 
 
 class _Pair:
-    """One table as two publications hold it, over the columns both have."""
+    """One table as two publications hold it, over the columns both have: each side projected to
+    ``c_0, c_1, ...`` (names no table can clash with), the old side's values cast to the new
+    side's type where it changed (1 and 1.0 are the same number; a value the new type cannot hold
+    compares as NULL)."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, name: str, common: list[str], values: list[str]):
+    def __init__(self, connection, name: str, common: list[str], old_columns: dict, new_columns: dict):
         schema, table = name.split(".", 1)
-        self.connection, self.common, self.values = connection, common, values
-        self.old, self.new = (f"{side}.{quoted(schema)}.{quoted(table)}" for side in ("old", "new"))
+        self.connection, self.common = connection, common
+        self.positions = range(len(common))
+
+        def side(database: str, cast: bool) -> str:
+            values = ", ".join(
+                f"try_cast({quoted(c)} as {new_columns[c]}) as c_{i}"
+                if cast and old_columns[c] != new_columns[c]
+                else f"{quoted(c)} as c_{i}"
+                for i, c in enumerate(common)
+            )
+            return f"(select {values} from {database}.{quoted(schema)}.{quoted(table)})"
+
+        self.old, self.new = side("old", True), side("new", False)
+        self.row = ", ".join(f"c_{i}" for i in self.positions)
 
     def by_key(self, diff: TableDiff) -> None:
         key = diff.key
-        where, diff.rows_old, diff.rows_new = self._differing_partitions(key)
+        positions = [self.common.index(k) for k in key]
+        where, diff.rows_old, diff.rows_new = self._differing_partitions(positions)
         if where is None:
             return
-        positions = [self.common.index(k) for k in key]
-        self._differing_rows(key, positions, where)
+        self._differing_rows(positions, where)
         c = self.connection
         presence = "count(*) filter (where o_in is null), count(*) filter (where n_in is null)"
         per_column = ", ".join(
-            f"count(*) filter (where o_in and n_in and o_{i} is distinct from n_{i})" for i in range(len(self.common))
+            f"count(*) filter (where o_in and n_in and o_{i} is distinct from n_{i})" for i in self.positions
         )
         counts = c.execute(
             f"select {presence}, count(*) filter (where o_in and n_in), {per_column} from differing"
         ).fetchone()
         diff.added, diff.removed, diff.changed = counts[:3]
         diff.changed_columns = {
-            column: n for column, n in zip(self.common, counts[3:]) if n and self.common.index(column) not in positions
+            column: n for i, (column, n) in enumerate(zip(self.common, counts[3:])) if n and i not in positions
         }
         keys_of = ", ".join(f"k_{j}" for j in range(len(key)))
         for column in diff.changed_columns:
@@ -244,18 +267,18 @@ class _Pair:
             examples.extend(dict(zip(key, k)) for k in rows.fetchall())
         c.execute("drop table differing")
 
-    def _differing_partitions(self, key: list[str]) -> tuple[str | None, int, int]:
+    def _differing_partitions(self, positions: list[int]) -> tuple[str | None, int, int]:
         """Pass 1: a fingerprint per value of each key column, on each side. Returns the filter to the
         rows of the partitions that differ (None: nothing differs; "true": every row is to be
         joined), and each side's row count."""
-        sets = ", ".join(f"({quoted(k)})" for k in key)
-        grouping = ", ".join(quoted(k) for k in key)
-        text = ", ".join(f"{quoted(k)}::varchar" for k in key)
+        sets = ", ".join(f"(c_{p})" for p in positions)
+        grouping = ", ".join(f"c_{p}" for p in positions)
+        text = ", ".join(f"c_{p}::varchar" for p in positions)
 
         def fingerprints(side: str) -> str:
             return (
                 f"select grouping_id({grouping}) as g, coalesce({text}) as v, count(*) as n, "
-                f"bit_xor(hash({', '.join(self.values)})) as h from {side} group by grouping sets ({sets})"
+                f"bit_xor(hash({self.row})) as h from {side} group by grouping sets ({sets})"
             )
 
         rows = self.connection.execute(
@@ -274,29 +297,23 @@ class _Pair:
         ).fetchall()
         if not rows:  # both sides empty
             return None, 0, 0
-        # Grouping ids: a bit per key column, set for those not grouped; the least to join first.
+        # Grouping ids: a bit per key column (the last the lowest), set for those not grouped; the least to join first.
         g, rows_old, rows_new, joined, values = rows[0]
         if not joined:
             return None, rows_old, rows_new
         if joined == rows_old + rows_new:
             return "true", rows_old, rows_new
-        column = key[len(key) - 1 - [(g >> b) & 1 for b in range(len(key))].index(0)]
+        column = positions[len(positions) - 1 - [(g >> b) & 1 for b in range(len(positions))].index(0)]
         self.connection.execute("create or replace temp table partitions as select unnest(?::varchar[]) as v", [values])
-        nulls = " or v is null" if None in values else ""
-        return (
-            f"({quoted(column)}::varchar in (select v from partitions) or ({quoted(column)} is null and exists "
-            f"(select 1 from partitions where false{nulls})))",
-            rows_old,
-            rows_new,
-        )
+        nulls = f" or c_{column} is null" if None in values else ""
+        return f"(c_{column}::varchar in (select v from partitions){nulls})", rows_old, rows_new
 
-    def _differing_rows(self, key: list[str], positions: list[int], where: str) -> None:
+    def _differing_rows(self, positions: list[int], where: str) -> None:
         """Pass 2: the rows of the partitions that differ, paired by key, kept where they differ."""
-        n = len(self.common)
 
-        def side(prefix: str, table: str) -> str:
-            columns = ", ".join(f"{value} as {prefix}_{i}" for i, value in enumerate(self.values))
-            return f"(select {columns}, true as {prefix}_in from {table} where {where}) as {prefix}"
+        def side(prefix: str, rows: str) -> str:
+            columns = ", ".join(f"c_{i} as {prefix}_{i}" for i in self.positions)
+            return f"(select {columns}, true as {prefix}_in from {rows} where {where}) as {prefix}"
 
         self.connection.execute(
             f"""
@@ -305,14 +322,13 @@ class _Pair:
             from {side("o", self.old)} full outer join {side("n", self.new)}
               on {" and ".join(f"o.o_{p} is not distinct from n.n_{p}" for p in positions)}
             where o.o_in is null or n.n_in is null
-               or {" or ".join(f"o.o_{i} is distinct from n.n_{i}" for i in range(n))}
+               or {" or ".join(f"o.o_{i} is distinct from n.n_{i}" for i in self.positions)}
             """
         )
         self.connection.execute("drop table if exists partitions")
 
     def as_rows(self, diff: TableDiff) -> None:
         """A table without a key: the rows of one side that the other lacks, duplicates counted."""
-        columns = ", ".join(self.values)
         c = self.connection
         diff.rows_old, diff.rows_new = (
             c.execute(f"select count(*) from {t}").fetchone()[0] for t in (self.old, self.new)
@@ -321,10 +337,13 @@ class _Pair:
             (self.new, self.old, diff.added_examples, "added"),
             (self.old, self.new, diff.removed_examples, "removed"),
         ):
-            only = f"select {columns} from {first} except all select {columns} from {second}"
-            setattr(diff, attribute, c.execute(f"select count(*) from ({only})").fetchone()[0])
-            for row in c.execute(f"{only} order by all limit {EXAMPLES}").fetchall():
+            c.execute(
+                f"create or replace temp table only_one as select {self.row} from {first} except all select {self.row} from {second}"
+            )
+            setattr(diff, attribute, c.execute("select count(*) from only_one").fetchone()[0])
+            for row in c.execute(f"from only_one order by all limit {EXAMPLES}").fetchall():
                 examples.append(dict(zip(self.common, row)))
+        c.execute("drop table if exists only_one")
 
 
 def _tables(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[str, str]]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import json
+from importlib.metadata import version
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -95,21 +95,20 @@ def _pandas_metadata(schema: pa.Schema) -> bytes:
     for field in schema:
         kind = field.type
         if pa.types.is_integer(kind):
-            dtype = f"{'UInt' if pa.types.is_unsigned_integer(kind) else 'Int'}{kind.bit_width}"
+            unsigned = pa.types.is_unsigned_integer(kind)
+            plain, dtype = (
+                f"{'u' if unsigned else ''}int{kind.bit_width}",
+                f"{'UInt' if unsigned else 'Int'}{kind.bit_width}",
+            )
         elif pa.types.is_boolean(kind):
-            dtype = "boolean"
+            plain, dtype = "bool", "boolean"
         elif pa.types.is_float32(kind) or pa.types.is_float64(kind):
-            dtype = f"Float{kind.bit_width}"
+            plain, dtype = f"float{kind.bit_width}", f"Float{kind.bit_width}"
         else:
             continue
         columns.append(
-            {
-                "name": field.name,
-                "field_name": field.name,
-                "pandas_type": str(kind),
-                "numpy_type": dtype,
-                "metadata": None,
-            }
+            {"name": field.name, "field_name": field.name, "pandas_type": plain, "numpy_type": dtype, "metadata": None}
         )
-    metadata = {"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": pd.__version__}
+    # The version without importing pandas: the served door's downloads need not load it.
+    metadata = {"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": version("pandas")}
     return json.dumps(metadata).encode("utf-8")

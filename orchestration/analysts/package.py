@@ -133,8 +133,10 @@ class Package:
             },
             "citation": self.citation(),
             "licenses": self.licences(),
+            # Each upstream file as marts.source_snapshots records it; its file name where it has no title.
             "sources": [
-                {"title": f"{s['file_name']} ({s['vintage']})", "path": s["upstream_url"], **s} for s in self.sources
+                {"title": s["file_name"]} | {k: v for k, v in s.items() if v is not None} | _path(s["upstream_url"])
+                for s in self.sources
             ],
             "resources": resources,
         }
@@ -196,6 +198,10 @@ The warehouse adds no terms of its own; each upstream's terms, as its snapshots 
 """
 
 
+def _path(url: str | None) -> dict:
+    return {"path": url} if url else {}
+
+
 class _Written:
     """The bytes of one file as they pass: how many, and their sha256."""
 
@@ -203,10 +209,13 @@ class _Written:
         self.digest, self.size = hashlib.sha256(), 0
 
     def counting(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        for piece in pieces:
-            self.digest.update(piece)
-            self.size += len(piece)
-            yield piece
+        try:
+            for piece in pieces:
+                self.digest.update(piece)
+                self.size += len(piece)
+                yield piece
+        finally:
+            pieces.close()  # its table's query, closed now, not when the collector gets to it
 
 
 def _field(name: str, kind: str, description: str, as_text: bool) -> dict:
@@ -241,11 +250,14 @@ def zipped(files: Iterator[tuple[str, Iterator[bytes]]], created: datetime) -> I
             member = zipfile.ZipInfo(path, created.timetuple()[:6])
             # Parquet is compressed already; text is not.
             member.compress_type = zipfile.ZIP_STORED if path.endswith(".parquet") else zipfile.ZIP_DEFLATED
-            with archive.open(member, "w", force_zip64=True) as writer:
-                for piece in pieces:
-                    writer.write(piece)
-                    if taken := drain.take():
-                        yield taken
+            try:
+                with archive.open(member, "w", force_zip64=True) as writer:
+                    for piece in pieces:
+                        writer.write(piece)
+                        if taken := drain.take():
+                            yield taken
+            finally:
+                pieces.close()
             yield drain.take()
     yield drain.take()
 
@@ -260,7 +272,12 @@ def export(settings: Settings, publication: Publication, published: Path, target
         raise PackageRefused(refusal)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # as a folder made by mkdir: mkdtemp's is the owner's alone
     try:
+        if not published.exists():  # retired since it was found
+            raise PackageRefused(f"publication {publication.id} was removed by retention as it was being exported")
         with connect(published) as connection:
             written = _write(Package(connection, publication, fmt).files(), staging)
         if target.is_dir():
@@ -278,16 +295,21 @@ def _write(files: Iterator[tuple[str, Iterator[bytes]]], folder: Path) -> list[s
     for path, pieces in files:
         file = folder / path
         file.parent.mkdir(parents=True, exist_ok=True)
-        with file.open("wb") as handle:
-            for piece in pieces:
-                handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with file.open("wb") as handle:
+                for piece in pieces:
+                    handle.write(piece)
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            pieces.close()
         written.append(path)
     return written
 
 
 def _refusal(settings: Settings, target: Path) -> str | None:
+    if target.is_symlink():
+        return f"{target} is a symbolic link: give a new or empty folder itself"
     resolved = target.resolve()
     for guarded in (settings.home, settings.snapshots_dir):
         if resolved == guarded.resolve() or resolved.is_relative_to(guarded.resolve()):

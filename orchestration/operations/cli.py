@@ -490,6 +490,8 @@ def _publications_export(args: argparse.Namespace) -> int:
 def _publications_diff(args: argparse.Namespace) -> int:
     import tempfile
 
+    import duckdb
+
     from orchestration import publications
     from orchestration.analysts import diff
     from orchestration.analysts.encoding import document_json
@@ -509,9 +511,13 @@ def _publications_diff(args: argparse.Namespace) -> int:
                 config,
                 args.table,
             )
-    except (publications.UnknownPublication, LookupError) as refused:
+    except (publications.UnknownPublication, diff.UnknownTable) as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
+    except duckdb.IOException:  # one was retired as it was opened: say which
+        for publication_id in (args.old, args.new):
+            publications.find(settings, publication_id)
+        raise
     if args.format == "json":
         sys.stdout.write(document_json(found.as_dict(), indent=True).decode("utf-8") + "\n")
     else:

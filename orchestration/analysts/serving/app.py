@@ -174,6 +174,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
     publications_open = OpenPublications(settings)
     admission = Admission()
     examples = example_queries()  # read from the pages once, not at every page view
+    diffing = anyio.Lock()
     metrics = Metrics(
         running=lambda: admission.running,
         waiting=lambda: admission.waiting,
@@ -248,6 +249,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
     async def difference(request: Request) -> Response:
         old_id, new_id = request.path_params["old"], request.path_params["new"]
         only = request.query_params.get("table") or None
+        publications.find(settings, new_id)  # both kept, or 404 (the conditional GET checks the old one)
         if cached := _not_modified(request, settings, old_id, token):
             return cached
         held = _Held(publications_open, None)
@@ -269,13 +271,15 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                     found = diff.compare(connection, old.id, new.id, only)
                 metrics.query_seconds.labels("diff").observe(time.perf_counter() - started)
                 return document_json(found.as_dict())
-            except LookupError as unknown:  # a table neither has
+            except diff.UnknownTable as unknown:
                 raise Problem(404, "unknown_table", str(unknown)) from None
             finally:
                 held.close()
                 connection.close()
 
-        body = await work(request, run, held)
+        # One diff at a time: each has a database of its own with the analysts' memory ceiling and threads.
+        async with diffing:
+            body = await work(request, run, held)
         return Response(body, media_type="application/json", headers=_cache_headers(request, old_id, token))
 
     async def data_package(request: Request) -> Response:
