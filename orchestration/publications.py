@@ -59,7 +59,7 @@ class Publication:
     inode: int = 0  # of the published file it describes
     copy: str = ""  # the build area's copy of it, in build/
     replaces: str = ""  # the id of the publication it replaced; "" for the first
-    changes: dict = field(default_factory=dict)  # what changed since that one: diff.py's summary
+    changes: dict = field(default_factory=dict)  # what changed since that one: publishing/diff.py's summary
 
     @property
     def id(self) -> str:

@@ -20,6 +20,7 @@ FOUNDATION = [
     "run_context",
     "warehouse",
     "publications",
+    "sql",
     "library_adapters",
 ]
 # The code location's wiring (orchestration/definitions.py), part of operations: the CLI runs its jobs.

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from bench.served import serving
-from orchestration.analysts.diff import summary_line
 from orchestration.analysts.serving.examples import example_queries
+from orchestration.publishing.diff import summary_line
 from tests.browser import driven
 from tests.conftest import ADDED_FIGURE, EDITED_FIGURE, REMOVED_FIGURE, environment, run
 

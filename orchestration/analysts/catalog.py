@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.analysts.sandbox import connect, quoted
+from orchestration.analysts.sandbox import connect
+from orchestration.sql import quoted
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import duckdb
 
 from orchestration import limits
 from orchestration.analysts.deadline import TimeLimit
-from orchestration.analysts.sandbox import QueryInvalid, QueryRefused, connect, quoted, statement_of
+from orchestration.analysts.sandbox import QueryInvalid, QueryRefused, connect, statement_of
+from orchestration.sql import quoted
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -29,12 +29,13 @@ import duckdb
 
 from orchestration.analysts import execution, formats
 from orchestration.analysts.catalog import Table, catalog
-from orchestration.analysts.diff import COMPARED_SCHEMAS, keys
 from orchestration.analysts.encoding import document_json
-from orchestration.analysts.sandbox import QueryRefused, connect, quoted
+from orchestration.analysts.sandbox import QueryRefused, connect
 from orchestration.durable import TEMPORARY_PREFIX, fsync
 from orchestration.publications import Publication
+from orchestration.publishing.diff import COMPARED_SCHEMAS, keys
 from orchestration.settings import Settings
+from orchestration.sql import quoted
 
 FORMATS = ("parquet", "csv")
 PACKAGED_SCHEMAS = COMPARED_SCHEMAS
@@ -75,8 +76,8 @@ class Package:
             yield path, written.counting(self._rows(table))
             resources.append(self._resource(table, path, written))
         descriptor = self.descriptor(resources)
-        yield "datapackage.json", iter([document_json(descriptor, indent=True) + b"\n"])
-        yield "README.md", iter([self.readme(descriptor).encode("utf-8")])
+        yield "datapackage.json", _once(document_json(descriptor, indent=True) + b"\n")
+        yield "README.md", _once(self.readme(descriptor).encode("utf-8"))
 
     def _rows(self, table: Table) -> Iterator[bytes]:
         schema, name = table.name.split(".")
@@ -196,6 +197,10 @@ The warehouse adds no terms of its own; each upstream's terms, as its snapshots 
 
 {licences}
 """
+
+
+def _once(data: bytes) -> Iterator[bytes]:
+    yield data
 
 
 def _path(url: str | None) -> dict:

@@ -2,7 +2,7 @@
 
 Plotly's JavaScript is embedded in the page (no CDN), so it opens offline. Every number on the
 page is read from the published file, never typed in; what changed since the publication it
-replaced, from the publication's record (publications.py), which the publish computed (diff.py).
+replaced, from the publication's record (publications.py), which the publish computed (publishing/diff.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from orchestration.analysts.diff import summary_line
 from orchestration.publications import Publication
+from orchestration.publishing.diff import summary_line
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }

@@ -114,8 +114,3 @@ def _one_select(sql: str) -> bool:
     except duckdb.Error:
         return False
     return len(statements) == 1 and statements[0].type == duckdb.StatementType.SELECT
-
-
-def quoted(name: str) -> str:
-    """An identifier as SQL text, whatever characters it holds."""
-    return '"' + name.replace('"', '""') + '"'

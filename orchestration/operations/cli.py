@@ -335,8 +335,8 @@ def _print_summary(settings: Settings) -> None:
     import duckdb
 
     from orchestration.analysts.catalog import list_tables
-    from orchestration.analysts.diff import summary_line
     from orchestration.publications import copy_path, newest
+    from orchestration.publishing.diff import summary_line
 
     publication = newest(settings)
     print(
@@ -408,7 +408,7 @@ def _query(args: argparse.Namespace) -> int:
 
 def _publications_list(args: argparse.Namespace) -> int:
     from orchestration import publications
-    from orchestration.analysts.diff import summary_line
+    from orchestration.publishing.diff import summary_line
 
     settings = Settings.from_env()
     kept, pins = publications.kept(settings), publications.pins(settings)
@@ -493,8 +493,8 @@ def _publications_diff(args: argparse.Namespace) -> int:
     import duckdb
 
     from orchestration import publications
-    from orchestration.analysts import diff
     from orchestration.analysts.encoding import document_json
+    from orchestration.publishing import diff
     from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
     settings = Settings.from_env()

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration import failpoints, publications
-from orchestration.analysts.diff import summary_line
+from orchestration.publishing.diff import summary_line
 from orchestration.publishing.published_file import publish
 from orchestration.run_context import is_full, say
 from orchestration.settings import PUBLISHED_SCHEMAS
@@ -42,9 +42,9 @@ def published_warehouse(
     say(
         context,
         f"published {len(counts)} tables as publication {publication}"
-        + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)")
-        + f"; {changes}",
+        + (" (every table copied)" if patched is None else f" (WDI tables patched: {patched} series differed)"),
     )
+    say(context, f"publication {publication}: {changes}")
     failpoints.reached("publish:recorded")
     # Only now do staged fetches and inbox files become snapshots (and what they replace, superseded).
     # Should this fail or die, the next refresh completes the promotion: the publication used them.

@@ -26,12 +26,13 @@ from pathlib import Path
 import duckdb
 
 from orchestration import failpoints, publications
-from orchestration.analysts import diff
 from orchestration.durable import fsync, sweep, temporary_beside
 from orchestration.gates import history as gate_history
 from orchestration.publications import Publication, publication_id
+from orchestration.publishing import diff
 from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
 from orchestration.sources.worldbank.series import differing_series
+from orchestration.sql import literal
 from orchestration.transform import wdi_rebuild
 from orchestration.transform.contracts import contract_keys
 from orchestration.transform.dbt_project import DBT_PROJECT
@@ -241,14 +242,14 @@ def _relations(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) 
 def _copy_comments(connection: duckdb.DuckDBPyConnection, schema: str, table: str, comment: str | None) -> None:
     """Carry dbt's documentation along, so analysts read it with duckdb_tables()/duckdb_columns()."""
     if comment:
-        connection.execute(f"comment on table {schema}.{table} is {_literal(comment)}")
+        connection.execute(f"comment on table {schema}.{table} is {literal(comment)}")
     columns = connection.execute(
         "select column_name, comment from duckdb_columns() where database_name = 'build' "
         "and schema_name = ? and table_name = ? and comment is not null",
         [schema, table],
     ).fetchall()
     for column, text in columns:
-        connection.execute(f'comment on column {schema}.{table}."{column}" is {_literal(text)}')
+        connection.execute(f'comment on column {schema}.{table}."{column}" is {literal(text)}')
 
 
 def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
@@ -270,10 +271,6 @@ def _record_keys(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]
     connection.executemany(
         f"insert into {diff.KEYS_TABLE} values (?, ?)", [[name, key] for name, key in sorted(keys.items())]
     )
-
-
-def _literal(text: str) -> str:
-    return str(duckdb.ConstantExpression(text))  # DuckDB's own quoting: COMMENT ON takes no parameter
 
 
 def _record_publication(

@@ -5,7 +5,7 @@
   answer as JSON, within the row limit;
 - ``GET /api/query?sql=&format=csv|parquet``: every row, streamed;
 - ``GET /api/publications``: the publications kept, newest first, with their pins and changes;
-- ``GET /api/publications/<old>/diff/<new>?table=``: what changed between two (diff.py);
+- ``GET /api/publications/<old>/diff/<new>?table=``: what changed between two (publishing/diff.py);
 - ``GET /api/publications/<id>/package?format=parquet|csv``: its Frictionless Data Package, one
   zip, streamed as it is built (package.py);
 - ``GET /?sql=&publication=``: the console, which runs the query of its address;
@@ -42,7 +42,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from orchestration import limits, publications
-from orchestration.analysts import diff, execution, formats, package, sandbox
+from orchestration.analysts import execution, formats, package, sandbox
 from orchestration.analysts.deadline import QueryTimedOut, TimeLimit
 from orchestration.analysts.encoding import answer_json, document_json
 from orchestration.analysts.sandbox import QueryInvalid, QueryRefused
@@ -52,6 +52,7 @@ from orchestration.analysts.serving.examples import example_queries
 from orchestration.analysts.serving.metrics import Counting, Metrics, age_of
 from orchestration.analysts.serving.open_publications import Lease, OpenPublications
 from orchestration.publications import Publication, UnknownPublication
+from orchestration.publishing import diff
 from orchestration.settings import Settings
 
 _LOG = logging.getLogger(__name__)

@@ -118,7 +118,7 @@ function plural(count, word) {
   return `${count.toLocaleString("en")} ${word}${count === 1 ? "" : "s"}`;
 }
 
-// The summary line as `warehouse publications diff` words it (diff.py's summary_line).
+// The summary line as `warehouse publications diff` words it (publishing/diff.py's summary_line).
 function diffHeadline(body) {
   if (!body.tables_changed) return "no change";
   return `${plural(body.tables_changed, "table")} changed: ${plural(body.rows, "row")}`;

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.analysts.sandbox import quoted
 from orchestration.settings import PUBLISHED_SCHEMAS
+from orchestration.sql import quoted
 
 # Examples shown per changed column, and of rows added and removed.
 EXAMPLES = 3
