@@ -53,11 +53,17 @@ class PackageRefused(QueryRefused):
 class Package:
     """The package of one publication, read through ``cursor`` (an analyst connection to its file)."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, publication: Publication, fmt: str = "parquet"):
+    def __init__(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        publication: Publication,
+        fmt: str = "parquet",
+        tables: list[Table] | None = None,  # its catalog, if known already (the served door's is)
+    ):
         if fmt not in FORMATS:
             raise QueryRefused(f"unknown package format {fmt!r}: {' or '.join(FORMATS)}")
         self.cursor, self.publication, self.fmt = cursor, publication, fmt
-        self.tables = [t for t in catalog(cursor) if t.name.split(".")[0] in PACKAGED_SCHEMAS]
+        self.tables = [t for t in tables or catalog(cursor) if t.name.split(".")[0] in PACKAGED_SCHEMAS]
         database = cursor.execute("select current_database()").fetchone()[0]
         self.keys = keys(cursor, database)
         sources = execution.execute(cursor, f"select * from {SOURCES_TABLE} order by all")

@@ -268,6 +268,10 @@ def _record_keys(connection: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]
     diff of two publications pairs rows by it, and a data package declares it."""
     keys = contract_keys(DBT_PROJECT.manifest_path, schemas)
     connection.execute(f"create or replace table {diff.KEYS_TABLE} (table_name varchar, key_columns varchar[])")
+    connection.execute(
+        f"comment on table {diff.KEYS_TABLE} is "
+        + literal("The key of each published table that has one (its dbt contract's), for diffs and data packages.")
+    )
     connection.executemany(
         f"insert into {diff.KEYS_TABLE} values (?, ?)", [[name, key] for name, key in sorted(keys.items())]
     )

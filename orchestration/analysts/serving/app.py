@@ -292,7 +292,7 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
             return cached
 
         def pieces(lease: Lease):
-            made = package.Package(lease.cursor, lease.publication, fmt)
+            made = package.Package(lease.cursor, lease.publication, fmt, lease.catalog())
             return _Zipped(package.zipped(made.files(), datetime.fromisoformat(lease.publication.published_at)))
 
         return await download(request, pieces, chosen, f"datapackage-{chosen}-{fmt}.zip", "application/zip")
