@@ -133,7 +133,7 @@ def test_make_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     }
     # The last two publications compared and the newer exported, as `warehouse publications` runs them.
     assert size["diff_s"] > 0 and size["diff_peak_rss_mb"] > 0 and size["export_s"] > 0, size
-    assert re.search(r"^\| 2 \| [1-9][\d,]* \| [\d.]+ ", text, flags=re.M), text
+    assert re.search(r"^\| 2 \| [1-9][\d,]* \| [\d.]+ \([^)]*\) \| [\d.]+% \|", text, flags=re.M), text
 
 
 @pytest.mark.spark
