@@ -296,3 +296,55 @@ def test_the_served_package_is_the_exported_one_as_a_zip(built, tmp_path):
         assert names == sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
         for name in names:
             assert archive.read(name) == (target / name).read_bytes(), name
+
+
+# The diff's own cases, on small publications made for them.
+
+
+def _publication(path: Path, statements: list[str]) -> Path:
+    with duckdb.connect(str(path)) as db:
+        db.execute("create schema marts; create schema meta")
+        db.execute("create table meta.table_keys (table_name varchar, key_columns varchar[])")
+        db.execute("insert into meta.table_keys values ('marts.groups', ['iso3', 'year'])")
+        for statement in statements:
+            db.execute(statement)
+    return path
+
+
+def test_the_same_change_to_the_last_column_of_many_rows_is_found_and_a_retyped_column_compares_by_value(tmp_path):
+    """A country's income group changes in each of its 24 years: the same change to the last
+    column of 24 rows of one partition (plain hash() of several values would let them cancel in the
+    XOR). A column retyped from DOUBLE to INTEGER with equal values is no change of its rows; a
+    table whose columns were all renamed has its rows counted on each side."""
+    rows = "select iso3, year, 1.0::double as n, group_name from (values ('KAZ'), ('UZB')) c(iso3), range(2000, 2024) y(year)"
+    old = _publication(
+        tmp_path / "old.duckdb",
+        [
+            f"create table marts.groups as select iso3, year, n, 'LMC' as group_name from ({rows.replace('group_name', 'null')})",
+            "create table marts.renamed as select 1 as a",
+        ],
+    )
+    new = _publication(
+        tmp_path / "new.duckdb",
+        [
+            "create table marts.groups as select iso3, year, 1::integer as n, "
+            "case when iso3 = 'UZB' then 'UMC' else 'LMC' end as group_name "
+            "from (values ('KAZ'), ('UZB')) c(iso3), range(2000, 2024) y(year)",
+            "create table marts.renamed as select 1 as b",
+        ],
+    )
+    from orchestration.publishing import diff
+
+    found = {t.table: t for t in diff.between(old, new, "old", "new", {"temp_directory": ""}).tables}
+    groups = found["marts.groups"]
+    assert (groups.added, groups.removed, groups.changed) == (0, 0, 24)
+    assert groups.changed_columns == {"group_name": 24}
+    assert groups.examples[0] == {
+        "key": {"iso3": "UZB", "year": 2000},
+        "column": "group_name",
+        "old": "LMC",
+        "new": "UMC",
+    }
+    assert groups.columns_retyped == [{"column": "n", "old": "DOUBLE", "new": "INTEGER"}]
+    renamed = found["marts.renamed"]
+    assert (renamed.rows_old, renamed.rows_new, renamed.columns_added, renamed.columns_removed) == (1, 1, ["b"], ["a"])

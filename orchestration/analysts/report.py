@@ -91,7 +91,7 @@ def _changes(record: Publication | None) -> str:
     )
     return (
         f"<p class='note' id='changes'>It replaced publication <code>{record.replaces}</code>: "
-        f"{summary_line(record.changes)} (rows added, removed or changed; "
+        f"{html.escape(summary_line(record.changes))} (rows added, removed or changed; "
         f"<code>warehouse publications diff {record.replaces} {record.id}</code> shows which).</p>"
         + (f"<table><tr><th>table</th><th>change</th><th>rows</th></tr>{rows}</table>" if rows else "")
     )

@@ -498,26 +498,31 @@ def _publications_diff(args: argparse.Namespace) -> int:
     from orchestration.settings import DUCKDB_MEMORY_LIMIT
 
     settings = Settings.from_env()
-    try:
+
+    def compared() -> diff.Diff:
         old, new = (publications.find(settings, i) for i in (args.old, args.new))
         # The refresh's memory limit, spilling to a folder of its own beyond it (never inside the warehouse).
         with tempfile.TemporaryDirectory(prefix="warehouse-diff-") as spill:
             config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill}
-            found = diff.between(
-                publications.kept_file(settings, old),
-                publications.kept_file(settings, new),
-                old.id,
-                new.id,
-                config,
-                args.table,
-            )
+            try:
+                return diff.between(
+                    publications.kept_file(settings, old),
+                    publications.kept_file(settings, new),
+                    old.id,
+                    new.id,
+                    config,
+                    args.table,
+                )
+            except duckdb.IOException:  # one retired as it was opened: say which
+                for publication_id in (args.old, args.new):
+                    publications.find(settings, publication_id)
+                raise
+
+    try:
+        found = compared()
     except (publications.UnknownPublication, diff.UnknownTable) as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
-    except duckdb.IOException:  # one was retired as it was opened: say which
-        for publication_id in (args.old, args.new):
-            publications.find(settings, publication_id)
-        raise
     if args.format == "json":
         sys.stdout.write(document_json(found.as_dict(), indent=True).decode("utf-8") + "\n")
     else:

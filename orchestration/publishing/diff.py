@@ -12,14 +12,17 @@ passes, so that a small change to a large table costs little memory and time:
 2. the rows themselves are joined only in the partitions of the key column that differ least: two
    whole-WDI publications that differ by one series are joined on that series' rows alone.
 
-A difference the fingerprints miss would take two different rows whose 64-bit hashes collide in the
-same partition: rare enough for a report of changes, which is what this is (the published files
+A difference the fingerprints miss would take a partition whose changed rows' 64-bit hashes XOR
+to the same value as before (each row's hash is hashed again, so no pattern of changes cancels by
+construction): rare enough for a report of changes, which is what this is (the published files
 themselves are never compared by it). A table without a key (the seeds, the audit) is compared
 as a multiset of whole rows: rows added and removed, none "changed".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -155,8 +158,16 @@ class UnknownTable(LookupError):
     """A table that neither publication publishes."""
 
 
-def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, only: str | None = None) -> Diff:
-    """Every published table of ``old`` and ``new`` (attached by ``connect``), or the table ``only``."""
+def compare(
+    connection: duckdb.DuckDBPyConnection,
+    old_id: str,
+    new_id: str,
+    only: str | None = None,
+    calling: Callable[[], AbstractContextManager] = nullcontext,
+) -> Diff:
+    """Every published table of ``old`` and ``new`` (attached by ``connect``), or the table ``only``.
+    Each statement runs within ``calling()``: the served door's time limit, taken up again for every
+    statement (an interrupt that lands between two statements would be lost)."""
     old_tables, new_tables = _tables(connection, "old"), _tables(connection, "new")
     names = sorted(old_tables.keys() | new_tables.keys())
     if only is not None:
@@ -164,21 +175,36 @@ def compare(connection: duckdb.DuckDBPyConnection, old_id: str, new_id: str, onl
             raise UnknownTable(f"no published table {only!r} in either publication; tables: {', '.join(names)}")
         names = [only]
     table_keys = {**keys(connection, "old"), **keys(connection, "new")}
+    session = _Session(connection, calling)
     diffs = []
     for name in names:
         if name not in old_tables:
-            rows = _count(connection, "new", name)
+            rows = session.count(f"new.{_qualified(name)}")
             diffs.append(TableDiff(name, "added", rows_new=rows, added=rows))
         elif name not in new_tables:
-            rows = _count(connection, "old", name)
+            rows = session.count(f"old.{_qualified(name)}")
             diffs.append(TableDiff(name, "removed", rows_old=rows, removed=rows))
         else:
-            diffs.append(_table_diff(connection, name, old_tables[name], new_tables[name], table_keys.get(name, [])))
+            diffs.append(_table_diff(session, name, old_tables[name], new_tables[name], table_keys.get(name, [])))
     return Diff(old_id, new_id, diffs)
 
 
+class _Session:
+    """The diff's connection, each statement within ``calling()``."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, calling: Callable[[], AbstractContextManager]):
+        self.connection, self.calling = connection, calling
+
+    def rows(self, sql: str, parameters: list | None = None) -> list[tuple]:
+        with self.calling():
+            return self.connection.execute(sql, parameters).fetchall()
+
+    def count(self, relation: str) -> int:
+        return self.rows(f"select count(*) from {relation}")[0][0]
+
+
 def _table_diff(
-    connection: duckdb.DuckDBPyConnection,
+    session: _Session,
     name: str,
     old_columns: dict[str, str],
     new_columns: dict[str, str],
@@ -200,11 +226,13 @@ def _table_diff(
         ],
     )
     if common:
-        table = _Pair(connection, name, common, old_columns, new_columns)
+        table = _Pair(session, name, common, old_columns, new_columns)
         if key:
             table.by_key(diff)
         else:
             table.as_rows(diff)
+    else:  # no column in common: only the counts compare
+        diff.rows_old, diff.rows_new = (session.count(f"{side}.{_qualified(name)}") for side in ("old", "new"))
     if diff.rows or diff.columns_added or diff.columns_removed or diff.columns_retyped:
         diff.status = "changed"
     return diff
@@ -213,12 +241,11 @@ def _table_diff(
 class _Pair:
     """One table as two publications hold it, over the columns both have: each side projected to
     ``c_0, c_1, ...`` (names no table can clash with), the old side's values cast to the new
-    side's type where it changed (1 and 1.0 are the same number; a value the new type cannot hold
-    compares as NULL)."""
+    side's type where it changed, so they are compared, and shown, as the new type (1 and 1.0 are
+    the same number; a value the new type cannot hold is NULL)."""
 
-    def __init__(self, connection, name: str, common: list[str], old_columns: dict, new_columns: dict):
-        schema, table = name.split(".", 1)
-        self.connection, self.common = connection, common
+    def __init__(self, session: _Session, name: str, common: list[str], old_columns: dict, new_columns: dict):
+        self.rows, self.common = session.rows, common
         self.positions = range(len(common))
 
         def side(database: str, cast: bool) -> str:
@@ -228,7 +255,7 @@ class _Pair:
                 else f"{quoted(c)} as c_{i}"
                 for i, c in enumerate(common)
             )
-            return f"(select {values} from {database}.{quoted(schema)}.{quoted(table)})"
+            return f"(select {values} from {database}.{_qualified(name)})"
 
         self.old, self.new = side("old", True), side("new", False)
         self.row = ", ".join(f"c_{i}" for i in self.positions)
@@ -240,14 +267,11 @@ class _Pair:
         if where is None:
             return
         self._differing_rows(positions, where)
-        c = self.connection
         presence = "count(*) filter (where o_in is null), count(*) filter (where n_in is null)"
         per_column = ", ".join(
             f"count(*) filter (where o_in and n_in and o_{i} is distinct from n_{i})" for i in self.positions
         )
-        counts = c.execute(
-            f"select {presence}, count(*) filter (where o_in and n_in), {per_column} from differing"
-        ).fetchone()
+        (counts,) = self.rows(f"select {presence}, count(*) filter (where o_in and n_in), {per_column} from differing")
         diff.added, diff.removed, diff.changed = counts[:3]
         diff.changed_columns = {
             column: n for i, (column, n) in enumerate(zip(self.common, counts[3:])) if n and i not in positions
@@ -255,17 +279,17 @@ class _Pair:
         keys_of = ", ".join(f"k_{j}" for j in range(len(key)))
         for column in diff.changed_columns:
             i = self.common.index(column)
-            for *k, old, new in c.execute(
+            for *k, old, new in self.rows(
                 f"select {keys_of}, o_{i}, n_{i} from differing where o_in and n_in and o_{i} is distinct from n_{i} "
                 f"order by {keys_of} limit {EXAMPLES}"
-            ).fetchall():
+            ):
                 diff.examples.append({"key": dict(zip(key, k)), "column": column, "old": old, "new": new})
         for side, examples in (("o_in", diff.added_examples), ("n_in", diff.removed_examples)):
-            rows = c.execute(
+            rows = self.rows(
                 f"select {keys_of} from differing where {side} is null order by {keys_of} limit {EXAMPLES}"
             )
-            examples.extend(dict(zip(key, k)) for k in rows.fetchall())
-        c.execute("drop table differing")
+            examples.extend(dict(zip(key, k)) for k in rows)
+        self.rows("drop table differing")
 
     def _differing_partitions(self, positions: list[int]) -> tuple[str | None, int, int]:
         """Pass 1: a fingerprint per value of each key column, on each side. Returns the filter to the
@@ -276,37 +300,41 @@ class _Pair:
         text = ", ".join(f"c_{p}::varchar" for p in positions)
 
         def fingerprints(side: str) -> str:
+            # hash() of several values XORs the last one in: hashed again, so that the same change to
+            # the last column of two rows of one partition cannot cancel out in the XOR.
             return (
                 f"select grouping_id({grouping}) as g, coalesce({text}) as v, count(*) as n, "
-                f"bit_xor(hash({self.row})) as h from {side} group by grouping sets ({sets})"
+                f"bit_xor(hash(hash({self.row}))) as h from {side} group by grouping sets ({sets})"
             )
 
-        rows = self.connection.execute(
+        self.rows(
             f"""
-            with o as ({fingerprints(self.old)}), n as ({fingerprints(self.new)}),
-            parts as (
-                select coalesce(o.g, n.g) as g, coalesce(o.v, n.v) as v,
-                       coalesce(o.n, 0) as n_old, coalesce(n.n, 0) as n_new,
-                       o.h is distinct from n.h or o.n is distinct from n.n as differs
-                from o full outer join n on o.g = n.g and o.v is not distinct from n.v
-            )
-            select g, sum(n_old), sum(n_new), sum(n_old + n_new) filter (where differs),
-                   list(v) filter (where differs)
-            from parts group by g order by 4 nulls first, g
+            create or replace temp table parts as
+            with o as ({fingerprints(self.old)}), n as ({fingerprints(self.new)})
+            select coalesce(o.g, n.g) as g, coalesce(o.v, n.v) as v,
+                   coalesce(o.n, 0) as n_old, coalesce(n.n, 0) as n_new,
+                   o.h is distinct from n.h or o.n is distinct from n.n as differs
+            from o full outer join n on o.g = n.g and o.v is not distinct from n.v
             """
-        ).fetchall()
-        if not rows:  # both sides empty
-            return None, 0, 0
+        )
         # Grouping ids: a bit per key column (the last the lowest), set for those not grouped; the least to join first.
-        g, rows_old, rows_new, joined, values = rows[0]
-        if not joined:
-            return None, rows_old, rows_new
-        if joined == rows_old + rows_new:
-            return "true", rows_old, rows_new
+        best = self.rows(
+            "select g, sum(n_old), sum(n_new), sum(n_old + n_new) filter (where differs), "
+            "bool_or(v is null) filter (where differs) from parts group by g order by 4 nulls first, g limit 1"
+        )
+        if not best:  # both sides empty
+            self.rows("drop table parts")
+            return None, 0, 0
+        g, rows_old, rows_new, joined, nulls = best[0]
+        if not joined or joined == rows_old + rows_new:
+            self.rows("drop table parts")
+            return (None if not joined else "true"), rows_old, rows_new
         column = positions[len(positions) - 1 - [(g >> b) & 1 for b in range(len(positions))].index(0)]
-        self.connection.execute("create or replace temp table partitions as select unnest(?::varchar[]) as v", [values])
-        nulls = f" or c_{column} is null" if None in values else ""
-        return f"(c_{column}::varchar in (select v from partitions){nulls})", rows_old, rows_new
+        # The differing values stay in DuckDB, within its memory limit, however many they are.
+        self.rows("create or replace temp table partitions as select v from parts where g = ? and differs", [g])
+        self.rows("drop table parts")
+        either = f" or c_{column} is null" if nulls else ""
+        return f"(c_{column}::varchar in (select v from partitions){either})", rows_old, rows_new
 
     def _differing_rows(self, positions: list[int], where: str) -> None:
         """Pass 2: the rows of the partitions that differ, paired by key, kept where they differ."""
@@ -315,7 +343,7 @@ class _Pair:
             columns = ", ".join(f"c_{i} as {prefix}_{i}" for i in self.positions)
             return f"(select {columns}, true as {prefix}_in from {rows} where {where}) as {prefix}"
 
-        self.connection.execute(
+        self.rows(
             f"""
             create or replace temp table differing as
             select {", ".join(f"coalesce(o.o_{p}, n.n_{p}) as k_{j}" for j, p in enumerate(positions))}, o.*, n.*
@@ -325,25 +353,23 @@ class _Pair:
                or {" or ".join(f"o.o_{i} is distinct from n.n_{i}" for i in self.positions)}
             """
         )
-        self.connection.execute("drop table if exists partitions")
+        self.rows("drop table if exists partitions")
 
     def as_rows(self, diff: TableDiff) -> None:
         """A table without a key: the rows of one side that the other lacks, duplicates counted."""
-        c = self.connection
-        diff.rows_old, diff.rows_new = (
-            c.execute(f"select count(*) from {t}").fetchone()[0] for t in (self.old, self.new)
-        )
+        diff.rows_old, diff.rows_new = (self.rows(f"select count(*) from {t}")[0][0] for t in (self.old, self.new))
         for first, second, examples, attribute in (
             (self.new, self.old, diff.added_examples, "added"),
             (self.old, self.new, diff.removed_examples, "removed"),
         ):
-            c.execute(
-                f"create or replace temp table only_one as select {self.row} from {first} except all select {self.row} from {second}"
+            self.rows(
+                f"create or replace temp table only_one as "
+                f"select {self.row} from {first} except all select {self.row} from {second}"
             )
-            setattr(diff, attribute, c.execute("select count(*) from only_one").fetchone()[0])
-            for row in c.execute(f"from only_one order by all limit {EXAMPLES}").fetchall():
+            setattr(diff, attribute, self.rows("select count(*) from only_one")[0][0])
+            for row in self.rows(f"from only_one order by all limit {EXAMPLES}"):
                 examples.append(dict(zip(self.common, row)))
-        c.execute("drop table if exists only_one")
+        self.rows("drop table if exists only_one")
 
 
 def _tables(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, dict[str, str]]:
@@ -376,6 +402,6 @@ def keys(connection: duckdb.DuckDBPyConnection, side: str) -> dict[str, list[str
     return {name: list(columns) for name, columns in rows}
 
 
-def _count(connection: duckdb.DuckDBPyConnection, side: str, name: str) -> int:
+def _qualified(name: str) -> str:
     schema, table = name.split(".", 1)
-    return connection.execute(f"select count(*) from {side}.{quoted(schema)}.{quoted(table)}").fetchone()[0]
+    return f"{quoted(schema)}.{quoted(table)}"

@@ -108,8 +108,8 @@ def _changes(settings: Settings, base: Path, written: Path, replaced: Publicatio
     try:
         config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
         return diff.between(base, written, replaced.id, new_id, config).summary()
-    except duckdb.Error as error:  # the record says so; what the gates passed is published all the same
-        return {"error": str(error).splitlines()[0]}
+    except Exception as error:  # noqa: BLE001 - the record says so; what the gates passed is published all the same
+        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"}
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -265,11 +266,17 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                 for publication_id in (old_id, new_id):
                     publications.find(settings, publication_id)
                 raise
+            limit = TimeLimit(connection)  # one for the diff, summed over its statements
+
+            def calling():
+                if held.gone:  # its client left between two statements
+                    raise ClientGone()
+                return execution.calling(limit)
+
             try:
                 held.hold(connection)
                 started = time.perf_counter()
-                with execution.calling(TimeLimit(connection)):
-                    found = diff.compare(connection, old.id, new.id, only)
+                found = diff.compare(connection, old.id, new.id, only, calling)
                 metrics.query_seconds.labels("diff").observe(time.perf_counter() - started)
                 return document_json(found.as_dict())
             except diff.UnknownTable as unknown:
@@ -278,9 +285,21 @@ def create_app(settings: Settings, token: str | None = None) -> Starlette:
                 held.close()
                 connection.close()
 
-        # One diff at a time: each has a database of its own with the analysts' memory ceiling and threads.
-        async with diffing:
+        # One diff at a time: each has a database of its own with the analysts' memory ceiling and
+        # threads. A diff that finds none free within the admission wait is turned away as busy.
+        wait, acquired = limits.SERVE_QUEUE_S.value(), False
+        with anyio.move_on_after(wait):
+            await diffing.acquire()
+            acquired = True
+        if not acquired:
+            raise Busy(
+                f"another diff ran for all of {wait:g} s ({limits.SERVE_QUEUE_S.env}); try again",
+                math.ceil(limits.QUERY_TIMEOUT_S.value()),
+            )
+        try:
             body = await work(request, run, held)
+        finally:
+            diffing.release()
         return Response(body, media_type="application/json", headers=_cache_headers(request, old_id, token))
 
     async def data_package(request: Request) -> Response:
