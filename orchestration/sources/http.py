@@ -155,7 +155,9 @@ def within(seconds: float, work: Callable[[], T], name: str) -> T:
     if worker.is_alive():
         deadline.expire()
         worker.join(STOP_GRACE_S)
-    if deadline.passed:
+    # The work may have stopped itself first, failing at this deadline through one of its own under
+    # it (a fetch's): a failure once the time is up is this deadline's too.
+    if deadline.passed or ("error" in outcome and deadline.remaining() <= 0):
         raise DeadlinePassed(f"{name}: not finished within {seconds:g} s, and stopped")
     if "error" in outcome:
         raise outcome["error"]
