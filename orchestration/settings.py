@@ -26,6 +26,13 @@ PUBLISHED_SCHEMAS = ("marts", "paper")
 # disk, so a full-WDI refresh stays under 2 GB of RSS; DuckDB's own default is 80% of RAM.
 DUCKDB_MEMORY_LIMIT = os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "1GB")
 
+
+def refresh_duckdb_config(spill: Path | str | None = None) -> dict[str, str]:
+    """A refresh's (or an operator's) own DuckDB connection: the memory ceiling, and past it a spill
+    folder of its own when given (an in-memory database's default is `.tmp` in the working folder)."""
+    return {"memory_limit": DUCKDB_MEMORY_LIMIT} | ({"temp_directory": str(spill)} if spill is not None else {})
+
+
 # dbt runs as a subprocess: the one installed beside this Python, whatever PATH says.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
+from orchestration.settings import Settings, refresh_duckdb_config
 
 
 def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> bool:
@@ -52,7 +52,7 @@ class Warehouse:
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the build database, closed on exit so dbt can open it next."""
         self.settings.build_dir.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(self.settings.build_db), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+        connection = duckdb.connect(str(self.settings.build_db), config=refresh_duckdb_config())
         try:
             yield connection
         finally:

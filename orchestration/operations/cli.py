@@ -495,7 +495,7 @@ def _publications_diff(args: argparse.Namespace) -> int:
     from orchestration import publications
     from orchestration.analysts.encoding import document_json
     from orchestration.publishing import diff
-    from orchestration.settings import DUCKDB_MEMORY_LIMIT
+    from orchestration.settings import refresh_duckdb_config
 
     settings = Settings.from_env()
 
@@ -503,7 +503,7 @@ def _publications_diff(args: argparse.Namespace) -> int:
         old, new = (publications.find(settings, i) for i in (args.old, args.new))
         # The refresh's memory limit, spilling to a folder of its own beyond it (never inside the warehouse).
         with tempfile.TemporaryDirectory(prefix="warehouse-diff-") as spill:
-            config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill}
+            config = refresh_duckdb_config(spill)
             try:
                 return diff.between(
                     publications.kept_file(settings, old),

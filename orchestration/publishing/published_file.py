@@ -30,9 +30,9 @@ from orchestration.durable import fsync, sweep, temporary_beside
 from orchestration.gates import history as gate_history
 from orchestration.publications import Publication, publication_id
 from orchestration.publishing import diff
-from orchestration.settings import DUCKDB_MEMORY_LIMIT, Settings
+from orchestration.settings import Settings, refresh_duckdb_config
 from orchestration.sources.worldbank.series import differing_series
-from orchestration.sql import literal
+from orchestration.sql import literal, quoted
 from orchestration.transform import wdi_rebuild
 from orchestration.transform.contracts import contract_keys
 from orchestration.transform.dbt_project import DBT_PROJECT
@@ -106,8 +106,7 @@ def _changes(settings: Settings, base: Path, written: Path, replaced: Publicatio
     spill = settings.build_dir / "diff.spill"
     shutil.rmtree(spill, ignore_errors=True)
     try:
-        config = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
-        return diff.between(base, written, replaced.id, new_id, config).summary()
+        return diff.between(base, written, replaced.id, new_id, refresh_duckdb_config(spill)).summary()
     except Exception as error:  # noqa: BLE001 - the record says so; what the gates passed is published all the same
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"}
     finally:
@@ -188,7 +187,7 @@ def _write_copy(
     code_fingerprint: str,
     patch: frozenset[str],
 ) -> tuple[dict[str, int], int | None, dict[str, dict[str, str]]]:
-    connection = duckdb.connect(str(target), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    connection = duckdb.connect(str(target), config=refresh_duckdb_config())
     try:
         connection.execute("attach ? as build (read_only)", [str(build_db)])
         patched = None
@@ -249,7 +248,7 @@ def _copy_comments(connection: duckdb.DuckDBPyConnection, schema: str, table: st
         [schema, table],
     ).fetchall()
     for column, text in columns:
-        connection.execute(f'comment on column {schema}.{table}."{column}" is {literal(text)}')
+        connection.execute(f"comment on column {schema}.{table}.{quoted(column)} is {literal(text)}")
 
 
 def _copy_primary_key(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:

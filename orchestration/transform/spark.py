@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock
 
-from orchestration.settings import DBT_EXECUTABLE, DUCKDB_MEMORY_LIMIT, PUBLISHED_SCHEMAS, Settings
+from orchestration.settings import DBT_EXECUTABLE, PUBLISHED_SCHEMAS, Settings, refresh_duckdb_config
 from orchestration.transform.dbt_project import DBT_PROJECT
 
 RELATIVE_TOLERANCE = 1e-9
@@ -127,7 +127,7 @@ def compare(settings: Settings) -> Comparison:
     """Every table of the published schemas in the DuckDB build against Spark's Parquet."""
     total = Comparison()
     spill = settings.spark_dir / "compare.tmp"
-    with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}) as connection:
+    with duckdb.connect(config=refresh_duckdb_config(spill)) as connection:
         connection.execute("set enable_progress_bar = false")  # a progress bar would go to the caller's stdout
         connection.execute("attach ? as duck (read_only)", [str(settings.build_db)])
         tables = connection.execute(
