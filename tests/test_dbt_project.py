@@ -87,6 +87,8 @@ def test_the_manifest_does_not_depend_on_the_warehouse_home():
 
 
 CHANGED_TYPE = ("    egdi,\n", "    cast(egdi as varchar) as egdi,\n")
+# Kyrgyzstan without its name: a NULL in a column whose not_null constraint the contract enforces.
+NAMELESS = ("    country_name,\n", "    case when iso3 <> 'KGZ' then country_name end as country_name,\n")
 # Kazakhstan's row for 2022 twice: a duplicated key.
 DUPLICATED_KEY = (
     "from {{ ref('int_un_egov__scores') }}",
@@ -149,3 +151,22 @@ def test_a_duplicated_key_fails_the_primary_key_and_leaves_the_table_as_it_was(b
         assert connection.execute(
             "select count(*) from marts.egov_scores where iso3 = 'KAZ' and survey_year = 2022"
         ).fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_a_null_in_a_constrained_column_fails_the_build_without_a_second_test_saying_so(built, tmp_path):
+    """A column that must not be NULL in a contracted model is a not_null constraint DuckDB enforces
+    while dbt fills the table: a copy of the project whose dim_country loses Kyrgyzstan's name fails on
+    that column, the table built before stays, and no not_null test runs after it (it would be a
+    second dbt node and Dagster check saying the same; the Spark build keeps it, its contract not enforced)."""
+    result = build_a_changed_copy(built, tmp_path, "dim_country", NAMELESS)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert re.search(r"Constraint Error: NOT NULL constraint failed: \S*dim_country\S*\.country_name", result.stdout), (
+        result.stdout[-2000:]
+    )
+    assert "not_null_dim_country_un_region" in result.stdout  # a conditional not_null stays a test
+    assert not re.search(r"not_null\w*_dim_country_(country_name|is_central_asia|is_un_member|is_wb_economy)", result.stdout)
+    with duckdb.connect(str(tmp_path / "build" / "build.duckdb"), read_only=True) as connection:
+        assert connection.execute("select country_name from marts.dim_country where iso3 = 'KGZ'").fetchone() == (
+            "Kyrgyzstan",
+        )
