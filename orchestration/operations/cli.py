@@ -281,7 +281,7 @@ class _Progress(threading.Thread):
         # The terminal, as it is now: the dbt step sends stdout to its log file while it runs.
         self.out = sys.stdout
         self.done = threading.Event()
-        self.seen = 0
+        self.cursor: str | None = None
 
     def run(self) -> None:
         while not self.done.wait(0.5):
@@ -293,14 +293,16 @@ class _Progress(threading.Thread):
         self._print_new()
 
     def _print_new(self) -> None:
-        entries = self.instance.all_logs(self.run_id)
-        for entry in entries[self.seen :]:
+        # Only the events stored since the last look: reading the whole log twice a second costs
+        # the run's own thread time, growing with every event (bench/NOTES.md).
+        found = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
+        self.cursor = found.cursor
+        for entry in (record.event_log_entry for record in found.records):
             if entry.dagster_event:
                 _print_event(entry.dagster_event, self.out)
             elif entry.user_message.startswith(LOG_PREFIX):
                 text = entry.user_message[len(LOG_PREFIX) :].replace("\n", "\n    ")
                 print(f"  {text}", file=sys.stderr if entry.level >= logging.ERROR else self.out, flush=True)
-        self.seen = len(entries)
 
 
 def _print_event(event, out) -> None:
