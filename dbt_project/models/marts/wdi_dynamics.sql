@@ -2,17 +2,31 @@
 -- economies reporting that indicator that year (highest value first, ties share the best rank).
 -- The value N years back comes from a RANGE frame on the year, which finds that exact year or
 -- nothing: one sort of the series instead of a self-join per span.
+-- Economies and series are numbered first: the window sorts key by those integers and carry no
+-- text, and the codes are joined back at the end (bench/NOTES.md).
 {%- set spans = [1, 5, 10] %}
-{%- set series = 'partition by iso3, indicator_code order by year' %}
-with ranked as (
+{%- set series = 'partition by economy_id, series_id order by year' %}
+with economies as (
+    select country_code as iso3, row_number() over (order by country_code) as economy_id
+    from {{ ref('stg_worldbank__countries') }}
+),
+
+series as (
+    select indicator_code, row_number() over (order by indicator_code) as series_id
+    from {{ ref('stg_worldbank__indicators') }}
+),
+
+ranked as (
     select
-        iso3,
-        indicator_code,
-        year,
-        value,
-        {{ competition_rank('value', 'indicator_code, year') }} as value_rank
-    from {{ ref('int_worldbank__observations') }}
-    where {{ wdi_rebuild('indicator_code') }}
+        e.economy_id,
+        s.series_id,
+        o.year,
+        o.value,
+        {{ competition_rank('o.value', 's.series_id, o.year') }} as value_rank
+    from {{ ref('int_worldbank__observations') }} as o
+    inner join economies as e on o.iso3 = e.iso3
+    inner join series as s on o.indicator_code = s.indicator_code
+    where {{ wdi_rebuild('o.indicator_code') }}
 ),
 
 back as (
@@ -26,14 +40,16 @@ back as (
 )
 
 select
-    iso3,
-    indicator_code,
-    year,
-    value,
-    value_rank as rank,
+    e.iso3,
+    s.indicator_code,
+    b.year,
+    b.value,
+    b.value_rank as rank,
     {%- for span in spans %}
-    value - value_{{ span }}y_back as abs_change_{{ span }}y,
-    case when value_{{ span }}y_back <> 0 then 100.0 * (value - value_{{ span }}y_back) / value_{{ span }}y_back end as pct_change_{{ span }}y,
-    rank_{{ span }}y_back - value_rank as rank_change_{{ span }}y{{ ',' if not loop.last }}
+    b.value - b.value_{{ span }}y_back as abs_change_{{ span }}y,
+    case when b.value_{{ span }}y_back <> 0 then 100.0 * (b.value - b.value_{{ span }}y_back) / b.value_{{ span }}y_back end as pct_change_{{ span }}y,
+    b.rank_{{ span }}y_back - b.value_rank as rank_change_{{ span }}y{{ ',' if not loop.last }}
     {%- endfor %}
-from back
+from back as b
+inner join economies as e on b.economy_id = e.economy_id
+inner join series as s on b.series_id = s.series_id
