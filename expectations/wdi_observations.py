@@ -7,7 +7,9 @@ the row count against the distinct years (uniqueness), the count of NULL values,
 last year, the values that are not finite, and the smallest and largest value outside the listed
 anomalies (ranges). Every
 row-level rule holds exactly when its aggregate form does, and a failure names the series and
-its file.
+its file. A refresh that is not full aggregates only the series that have not passed in their
+present state under the present code; the others' rows are read as they passed (PASSED), and
+every row is validated.
 """
 
 from datetime import date
@@ -50,15 +52,47 @@ KNOWN_ANOMALIES = [
 ]
 
 
-def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per series, aggregated in DuckDB; listed anomalies are left out of the extremes."""
+# Each series' aggregates as they passed this gate, with the series' fingerprint (raw.wdi_indicators:
+# its values, lines, name and weighting) and the code's: a later gate reads a series unchanged since
+# (same fingerprint, same code) from here rather than aggregating its values again. Only a pass adds
+# to it (keep()), so every row here passed; a full refresh aggregates every series anew.
+PASSED = "raw.gate_wdi_series"
+# What the latest gate aggregated (the series it did not find in PASSED): PASSED's rows if it passes.
+CHECKED = "raw.gate_wdi_series_checked"
+_AGGREGATES = (
+    "indicator_code, country_code, n_rows, n_years, n_null_values, n_not_finite, first_year, last_year, "
+    "min_value, max_value"
+)
+
+
+def load(connection: duckdb.DuckDBPyConnection, code: str, reuse: bool) -> tuple[pd.DataFrame, str]:
+    """One row per series, aggregated in DuckDB; listed anomalies are left out of the extremes. With
+    ``reuse``, a series that passed before with the same fingerprint and the same ``code`` (the
+    code's fingerprint) is read from PASSED, not aggregated again. Returns the rows, and a line
+    that says how many series were aggregated."""
     listed = " union all ".join(
-        f"select '{code}' as indicator_code, '{country}' as country_code, {year} as year, {value!r}::double as value"
-        for code, country, year, column, value, _ in KNOWN_ANOMALIES
+        f"select '{indicator}' as indicator_code, '{country}' as country_code, {year} as year, {value!r}::double as value"
+        for indicator, country, year, column, value, _ in KNOWN_ANOMALIES
         if column == "value"
     )
-    return connection.execute(
+    schema, name = PASSED.split(".")
+    reusable = reuse and bool(
+        connection.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+        ).fetchall()[0][0]
+    )
+    if reusable:
+        connection.execute(
+            "create or replace temp table gate_reused as "
+            f"select distinct p.indicator_code, p.fingerprint from {PASSED} as p join raw.wdi_indicators as i "
+            "on p.indicator_code = i.indicator_code and p.fingerprint = i.fingerprint where p.code_fingerprint = $code",
+            {"code": code},
+        )
+    else:
+        connection.execute("create or replace temp table gate_reused (indicator_code varchar, fingerprint varchar)")
+    connection.execute(
         f"""
+        create or replace table {CHECKED} as
         with listed as ({listed}),
         series as (
             select o.indicator_code, o.country_code, count(*) as n_rows, count(distinct o.year) as n_years,
@@ -68,15 +102,72 @@ def load(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                    max(o.value) filter (where l.indicator_code is null) as max_value
             from {TABLE} as o left join listed as l
               on o.indicator_code = l.indicator_code and o.country_code = l.country_code and o.year = l.year and o.value = l.value
+            where not exists (select 1 from gate_reused as r where r.indicator_code = o.indicator_code)
             group by all
         )
+        select s.*, i.fingerprint, $code::varchar as code_fingerprint
+        from series as s left join raw.wdi_indicators as i on s.indicator_code = i.indicator_code
+        """,
+        {"code": code},
+    )
+    kept = (
+        f"""
+        union all
+        select {", ".join(f"p.{column}" for column in _AGGREGATES.split(", "))}
+        from {PASSED} as p semi join gate_reused as r on p.indicator_code = r.indicator_code and p.fingerprint = r.fingerprint
+        where p.code_fingerprint = $code
+        """
+        if reusable
+        else ""
+    )
+    frame = connection.execute(
+        f"""
+        with series as (select {_AGGREGATES} from {CHECKED} {kept})
         select s.*, coalesce(c.is_aggregate, true) as is_aggregate, i.source_file, i.vintage
         from series as s
         left join raw.wdi_countries as c on s.country_code = c.country_code
         left join raw.wdi_indicators as i on s.indicator_code = i.indicator_code
         order by s.indicator_code, s.country_code
-        """
+        """,
+        {"code": code} if reusable else None,
     ).df()
+    aggregated = connection.execute(f"select count(distinct indicator_code) from {CHECKED}").fetchall()[0][0]
+    total = frame.indicator_code.nunique()
+    if not reuse:
+        rest = "a full refresh aggregates every series"
+    elif total > aggregated:
+        rest = f"the other {total - aggregated} read as they passed before (same values, same code)"
+    else:
+        rest = "none passed before with the same values and code"
+    return frame, f"{TABLE}: {aggregated} of {total} series aggregated; {rest}"
+
+
+def keep(connection: duckdb.DuckDBPyConnection, code: str) -> None:
+    """After a pass: the series just aggregated join PASSED, replacing their earlier rows; the rows of
+    a series since changed or gone, or kept by other code, go."""
+    columns = "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index"
+    connection.execute("begin transaction")
+    if (
+        connection.execute(columns, PASSED.split(".")).fetchall()
+        != connection.execute(columns, CHECKED.split(".")).fetchall()
+    ):
+        # None kept yet, or kept by code whose aggregates had other columns.
+        connection.execute(f"create or replace table {PASSED} as select * from {CHECKED}")
+        connection.execute("commit")
+        return
+    connection.execute(
+        f"""
+        delete from {PASSED} as p
+        where p.code_fingerprint is distinct from $code
+           or exists (select 1 from {CHECKED} as c where c.indicator_code = p.indicator_code)
+           or not exists (
+               select 1 from raw.wdi_indicators as i where i.indicator_code = p.indicator_code and i.fingerprint = p.fingerprint
+           )
+        """,
+        {"code": code},
+    )
+    connection.execute(f"insert into {PASSED} select * from {CHECKED}")
+    connection.execute("commit")
 
 
 def batches(frame: pd.DataFrame, gate: Gate) -> list[Batch]:

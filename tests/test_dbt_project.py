@@ -165,7 +165,9 @@ def test_a_null_in_a_constrained_column_fails_the_build_without_a_second_test_sa
         result.stdout[-2000:]
     )
     assert "not_null_dim_country_un_region" in result.stdout  # a conditional not_null stays a test
-    assert not re.search(r"not_null\w*_dim_country_(country_name|is_central_asia|is_un_member|is_wb_economy)", result.stdout)
+    assert not re.search(
+        r"not_null\w*_dim_country_(country_name|is_central_asia|is_un_member|is_wb_economy)", result.stdout
+    )
     with duckdb.connect(str(tmp_path / "build" / "build.duckdb"), read_only=True) as connection:
         assert connection.execute("select country_name from marts.dim_country where iso3 = 'KGZ'").fetchone() == (
             "Kyrgyzstan",

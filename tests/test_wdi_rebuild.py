@@ -3,15 +3,22 @@ models, and publishes exactly what a full rebuild of the same snapshots publishe
 
 import csv
 import io
+import os
+import re
 import shutil
+import subprocess
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.settings import PUBLISHED_SCHEMAS, Settings
+from expectations import wdi_observations as gate_suite
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PUBLISHED_SCHEMAS, Settings
+from orchestration.snapshots.records import sha256_of
 from orchestration.transform import wdi_rebuild
+from orchestration.transform.changes import code_fingerprint
+from tests.bad_input_cases import CASES, damaged_copy
 from tests.conftest import SNAPSHOTS, copy_home, failure_text, logged_decisions, materialize
 
 INTERNET = "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv"
@@ -81,6 +88,11 @@ def test_a_release_revising_one_series_rewrites_it_alone_and_publishes_what_a_fu
         for line in logged
     )
     assert "WDI models: 1 of 5 series added, changed or removed; only those rewritten" in logged
+    # The gate aggregated the revised series alone; the others' aggregates are those that passed.
+    assert (
+        "raw.wdi_observations: 1 of 5 series aggregated; the other 4 read as they passed before (same values, same code)"
+        in logged
+    )
     assert any(line.endswith("(WDI tables patched: 1 series differed)") for line in logged)
     incremental = published_tables(settings.published_db)
     observations = incremental["marts.wdi_observations"].set_index(["iso3", "indicator_code", "year"]).value
@@ -94,6 +106,7 @@ def test_a_release_revising_one_series_rewrites_it_alone_and_publishes_what_a_fu
     pd.testing.assert_frame_equal(others["before"], others["after"])  # the other series were not touched
 
     logged = refresh(settings, full=True)
+    assert "raw.wdi_observations: 5 of 5 series aggregated; a full refresh aggregates every series" in logged
     assert "WDI models: every series rebuilt (full rebuild requested)" in logged and any(
         line.endswith("(every table copied)") for line in logged
     )
@@ -174,3 +187,143 @@ def test_a_build_rewrites_the_series_added_changed_or_removed_and_everything_whe
         wdi_rebuild.finish(connection)
     with build_database(path, series, inputs={"un_egov": "u1", "snapshot_files": "s2"}) as connection:
         assert not wdi_rebuild.plan(connection, full=False).full
+
+
+def kept_aggregates(build_db) -> list[tuple]:
+    """What the WDI gate keeps of the series that passed: their aggregates, fingerprints and code."""
+    with duckdb.connect(str(build_db), read_only=True) as connection:
+        return connection.execute(f"select * from {gate_suite.PASSED} order by all").fetchall()
+
+
+def test_the_wdi_gate_reuses_the_aggregates_of_series_that_passed_unchanged_under_the_same_code(built, tmp_path):
+    """The gate's rows are the same whether a series is aggregated again or read as it passed; a
+    series is read only with the fingerprint and the code it passed with."""
+    shutil.copy2(built.build_db, tmp_path / "build.duckdb")
+    code = code_fingerprint()
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as connection:
+        every, line = gate_suite.load(connection, code, reuse=False)
+        assert line == "raw.wdi_observations: 5 of 5 series aggregated; a full refresh aggregates every series"
+        # The refresh that built it passed: every series is kept, and none is aggregated again.
+        reused, line = gate_suite.load(connection, code, reuse=True)
+        assert line.startswith("raw.wdi_observations: 0 of 5 series aggregated; the other 5 read as they passed")
+        pd.testing.assert_frame_equal(every, reused)
+        # Other code aggregates every series again.
+        _, line = gate_suite.load(connection, "other code", reuse=True)
+        assert line.startswith("raw.wdi_observations: 5 of 5 series aggregated; none passed before")
+        # A revised series (its rows and fingerprint) is aggregated again, and only it.
+        connection.execute(
+            "update raw.wdi_observations set value = 1304.2 "
+            "where indicator_code = 'IT.CEL.SETS.P2' and country_code = 'KAZ' and year = 2022"
+        )
+        connection.execute(
+            "update raw.wdi_indicators set fingerprint = 'revised' where indicator_code = 'IT.CEL.SETS.P2'"
+        )
+        revised, line = gate_suite.load(connection, code, reuse=True)
+        assert line.startswith("raw.wdi_observations: 1 of 5 series aggregated; the other 4 read as they passed")
+        assert connection.execute(f"select distinct indicator_code from {gate_suite.CHECKED}").fetchall() == [
+            ("IT.CEL.SETS.P2",)
+        ]
+        pd.testing.assert_frame_equal(revised, gate_suite.load(connection, code, reuse=False)[0])
+        assert revised.set_index(["indicator_code", "country_code"]).max_value["IT.CEL.SETS.P2", "KAZ"] == 1304.2
+
+
+@pytest.mark.slow
+def test_a_revised_series_that_fails_the_wdi_gate_is_refused_while_the_others_are_not_aggregated_again(built, tmp_path):
+    """A release revising one series out of range: the gate aggregates that series alone, reads
+    the others as they passed, and still refuses the release naming the series and its row; it
+    keeps nothing of a run that failed."""
+    case = CASES["worldbank-out-of-range"]
+    bad = damaged_copy(case, tmp_path)
+    settings = Settings(home=copy_home(built, tmp_path / "home"), snapshots_dir=bad.parent.parent)
+    published, kept = sha256_of(settings.published_db), kept_aggregates(settings.build_db)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = materialize(settings, source="worldbank", instance=instance)
+
+    assert not result.success
+    assert re.search(case.message, failure_text(result), flags=re.S), failure_text(result)
+    assert (
+        "raw.wdi_observations: 1 of 5 series aggregated; the other 4 read as they passed before (same values, same code)"
+        in logged_decisions(instance, result.run_id)
+    )
+    with duckdb.connect(str(settings.build_db), read_only=True) as connection:
+        assert connection.execute(f"select distinct indicator_code from {gate_suite.CHECKED}").fetchall() == [
+            ("IT.CEL.SETS.P2",)
+        ]
+    assert kept_aggregates(settings.build_db) == kept
+    assert sha256_of(settings.published_db) == published
+
+
+def dbt_build_test(settings: Settings, target, name: str, *args: str) -> subprocess.CompletedProcess:
+    """`dbt build` of one test of the project in ``settings``' build database, as the dbt step runs it."""
+    return subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "build",
+            "--select",
+            name,
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            *args,
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_the_key_and_reference_tests_of_an_incremental_build_check_the_series_it_rewrote_and_a_full_build_all(
+    built, tmp_path
+):
+    """marts.wdi_observations with a duplicated row in two series and a row of an unknown economy in
+    one: an incremental build that rewrote the first series finds its duplicate and its unknown
+    economy alone (the other series' rows are those the last finished build tested); one that
+    rewrote neither finds nothing; a full build finds both duplicates."""
+    shutil.copytree(built.build_dir, tmp_path / "build", ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
+    settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
+    with duckdb.connect(str(settings.build_db)) as connection:
+        for code in ("IT.NET.USER.ZS", "SP.POP.TOTL"):
+            connection.execute(
+                "insert into marts.wdi_observations select * from marts.wdi_observations "
+                "where iso3 = 'KAZ' and year = 2020 and indicator_code = ?",
+                [code],
+            )
+        connection.execute(
+            "insert into marts.wdi_observations select * replace ('ZZZ' as iso3) from marts.wdi_observations "
+            "where iso3 = 'KAZ' and year = 2021 and indicator_code = 'IT.NET.USER.ZS'"
+        )
+        connection.execute(
+            "create or replace table build_state.wdi_rebuild as select 'IT.NET.USER.ZS'::varchar as indicator_code"
+        )
+    key, reference = (
+        "unique_key_wdi_observations_iso3__indicator_code__year",
+        "relationships_wdi_observations_iso3__iso3__ref_dim_country_",
+    )
+
+    rewrote_it = dbt_build_test(settings, tmp_path / "target", f"{key} {reference}")
+    assert rewrote_it.returncode == 1
+    assert failed_with(rewrote_it, key) == 1 and failed_with(rewrote_it, reference) == 1, rewrote_it.stdout[-3000:]
+
+    with duckdb.connect(str(settings.build_db)) as connection:
+        connection.execute(
+            "create or replace table build_state.wdi_rebuild as select 'NY.GDP.PCAP.CD' as indicator_code"
+        )
+    rewrote_another = dbt_build_test(settings, tmp_path / "target", f"{key} {reference}")
+    assert rewrote_another.returncode == 0, rewrote_another.stdout[-3000:]
+
+    full = dbt_build_test(settings, tmp_path / "target", key, "--full-refresh")
+    assert full.returncode == 1
+    assert failed_with(full, key) == 2, full.stdout[-3000:]
+
+
+def failed_with(result: subprocess.CompletedProcess, test: str) -> int | None:
+    """How many rows dbt says ``test`` found, from its summary of failures; None: it did not fail."""
+    found = re.search(
+        rf"Failure in test {test} .*\n[\d:]*\s+Got (\d+) results?,", re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    )
+    return int(found.group(1)) if found else None

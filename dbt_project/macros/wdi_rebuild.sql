@@ -17,3 +17,32 @@
         delete from {{ this }} where {{ wdi_rebuild('indicator_code') }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The tests of the incremental WDI models whose config says `where: __wdi_rebuilt_series__`: on an
+    incremental build they check only the series it rewrote (build_state.wdi_rebuild). The other
+    series' rows are those the last finished build wrote and tested, untouched since; each such
+    test's key holds indicator_code (a duplicate is within one series), and the tables their
+    references point to are rebuilt whole, from inputs that would have made this build a full one
+    had they changed (orchestration/transform/wdi_rebuild.py). A full build (--full-refresh), and
+    Spark, test every row. dbt reads `where` as it parses, so the placeholder is replaced here, as
+    the test runs (dbt's own get_where_subquery, otherwise as it is). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') or '' -%}
+    {%- if '__wdi_rebuilt_series__' in where -%}
+        {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
+            {%- set rebuilt -%}
+                indicator_code in (select indicator_code from {{ source('build_state', 'wdi_rebuild') }})
+            {%- endset -%}
+        {%- else -%}
+            {%- set rebuilt = 'true' -%}
+        {%- endif -%}
+        {%- set where = where | replace('__wdi_rebuilt_series__', rebuilt) -%}
+        {%- if where == 'true' -%}
+            {%- do return(relation) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}

@@ -10,12 +10,12 @@ from expectations.common import Gate
 from orchestration.gates import history as gate_history
 from orchestration.gates import quality
 from orchestration.publications import copy_path
-from orchestration.run_context import is_full
+from orchestration.run_context import is_full, say
 from orchestration.settings import Settings
 from orchestration.sources import countries
 from orchestration.sources.registry import SOURCES
 from orchestration.sources.spec import RawTable
-from orchestration.transform.changes import loaded_inputs
+from orchestration.transform.changes import code_fingerprint, loaded_inputs
 from orchestration.warehouse import Warehouse, table_exists
 
 
@@ -87,12 +87,15 @@ def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
                         f"{suite.TABLE}: unchanged since it passed every expectation in run {passed_before}; not validated again"
                     ),
                 )
-            # A suite over a table too big for memory validates what its load() aggregates.
-            frame = (
-                suite.load(connection)
-                if hasattr(suite, "load")
-                else connection.execute(f"select * from {suite.TABLE}").df()
-            )
+            # A suite over a table too big for memory validates what its load() aggregates, part by
+            # part; a part that passed before, unchanged and under the same code, is not aggregated
+            # again unless the refresh is full (expectations/__init__.py).
+            if hasattr(suite, "load"):
+                code = code_fingerprint()
+                frame, aggregated = suite.load(connection, code, reuse=not is_full(context.op_execution_context))
+                say(context.op_execution_context, aggregated)
+            else:
+                frame = connection.execute(f"select * from {suite.TABLE}").df()
             gate = _gate(connection, settings, suite.TABLE)
         outcome = quality.validate(suite, frame, gate, settings.quality_dir / table)
         with warehouse.build_connection() as connection:
@@ -105,6 +108,8 @@ def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
                 evaluated=outcome.evaluated,
                 failures=[f.line() for f in outcome.failures],
             )
+            if outcome.success and hasattr(suite, "keep"):
+                suite.keep(connection, code)
             if outcome.success and loaded:
                 _record_pass(connection, suite.TABLE, loaded, run_id)
         return dg.AssetCheckResult(
