@@ -63,6 +63,13 @@ _AGGREGATES = (
     "indicator_code, country_code, n_rows, n_years, n_null_values, n_not_finite, first_year, last_year, "
     "min_value, max_value"
 )
+_COLUMNS = (
+    "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index"
+)
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return connection.execute(_COLUMNS, table.split(".")).fetchall()
 
 
 def load(connection: duckdb.DuckDBPyConnection, code: str, reuse: bool) -> tuple[pd.DataFrame, str]:
@@ -75,12 +82,10 @@ def load(connection: duckdb.DuckDBPyConnection, code: str, reuse: bool) -> tuple
         for indicator, country, year, column, value, _ in KNOWN_ANOMALIES
         if column == "value"
     )
-    schema, name = PASSED.split(".")
-    reusable = reuse and bool(
-        connection.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-    )
+    # Only aggregates of this code's columns can be read back: kept by code whose aggregates had other
+    # columns (or none kept yet), every series is aggregated again.
+    stored = [column for column, _ in _columns(connection, PASSED)]
+    reusable = reuse and stored == [*_AGGREGATES.split(", "), "fingerprint", "code_fingerprint"]
     if reusable:
         connection.execute(
             "create or replace temp table gate_reused as "
@@ -145,12 +150,8 @@ def load(connection: duckdb.DuckDBPyConnection, code: str, reuse: bool) -> tuple
 def keep(connection: duckdb.DuckDBPyConnection, code: str) -> None:
     """After a pass: the series just aggregated join PASSED, replacing their earlier rows; the rows of
     a series since changed or gone, or kept by other code, go."""
-    columns = "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? order by column_index"
     connection.execute("begin transaction")
-    if (
-        connection.execute(columns, PASSED.split(".")).fetchall()
-        != connection.execute(columns, CHECKED.split(".")).fetchall()
-    ):
+    if _columns(connection, PASSED) != _columns(connection, CHECKED):
         # None kept yet, or kept by code whose aggregates had other columns.
         connection.execute(f"create or replace table {PASSED} as select * from {CHECKED}")
         connection.execute("commit")

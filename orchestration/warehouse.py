@@ -25,16 +25,21 @@ def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
 
 def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict:
     """What the UI shows of a build table, under Dagster's public metadata keys: its row count and
-    its columns with their DuckDB types."""
+    its columns with their DuckDB types, and which refuse NULL (a contract's not_null constraint)."""
     count = connection.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
     columns = connection.execute(
-        "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? "
+        "select column_name, data_type, is_nullable from duckdb_columns() where schema_name = ? and table_name = ? "
         "order by column_index",
         [schema, table],
     ).fetchall()
     return {
         "dagster/row_count": dg.MetadataValue.int(count),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, kind, constraints=dg.TableColumnConstraints(nullable=nullable))
+                for name, kind, nullable in columns
+            ]
+        ),
         "dagster/table_name": dg.MetadataValue.text(f"build.{schema}.{table}"),
     }
 

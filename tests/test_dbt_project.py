@@ -86,6 +86,27 @@ def test_the_manifest_does_not_depend_on_the_warehouse_home():
     assert databases == {"build"}
 
 
+def test_each_not_null_constraint_of_a_contract_has_its_test_for_spark_and_each_such_test_its_constraint():
+    """On DuckDB a contracted column's not_null is a constraint; on Spark, whose contract is not
+    enforced, the same rule is the test not_null_unless_enforced, disabled on DuckDB. Neither may be
+    written without the other, or one engine would not check the column."""
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+    constrained = {
+        (node["name"], column)
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        for column, spec in node["columns"].items()
+        if any(constraint["type"] == "not_null" for constraint in spec.get("constraints", []))
+    }
+    tested = {
+        (node["attached_node"].split(".")[-1], node["column_name"])
+        for nodes in manifest["disabled"].values()
+        for node in nodes
+        if node.get("test_metadata", {}).get("name") == "not_null_unless_enforced"
+    }
+    assert constrained == tested and ("dim_country", "country_name") in tested
+
+
 CHANGED_TYPE = ("    egdi,\n", "    cast(egdi as varchar) as egdi,\n")
 # Kyrgyzstan without its name: a NULL in a column whose not_null constraint the contract enforces.
 NAMELESS = ("    country_name,\n", "    case when iso3 <> 'KGZ' then country_name end as country_name,\n")

@@ -225,6 +225,19 @@ def test_the_wdi_gate_reuses_the_aggregates_of_series_that_passed_unchanged_unde
         ]
         pd.testing.assert_frame_equal(revised, gate_suite.load(connection, code, reuse=False)[0])
         assert revised.set_index(["indicator_code", "country_code"]).max_value["IT.CEL.SETS.P2", "KAZ"] == 1304.2
+        # Once it passes, the revised series replaces its earlier rows; a series gone goes.
+        gate_suite.load(connection, code, reuse=True)
+        for table in ("raw.wdi_indicators", "raw.wdi_observations"):
+            connection.execute(f"delete from {table} where indicator_code = 'IT.NET.BBND.P2'")
+        gate_suite.keep(connection, code)
+        kept = connection.execute(f"select distinct indicator_code, fingerprint from {gate_suite.PASSED}").fetchall()
+        assert {series for series, _ in kept} == {"IT.CEL.SETS.P2", "IT.NET.USER.ZS", "SP.POP.TOTL", "NY.GDP.PCAP.CD"}
+        assert {fingerprint for series, fingerprint in kept if series == "IT.CEL.SETS.P2"} == {"revised"}
+        # Aggregates kept by code whose aggregates had other columns are not read back: every series
+        # is aggregated again, rather than the gate failing on a column the kept table lacks.
+        connection.execute(f"alter table {gate_suite.PASSED} drop column n_not_finite")
+        _, line = gate_suite.load(connection, code, reuse=True)
+        assert line.startswith("raw.wdi_observations: 4 of 4 series aggregated; none passed before")
 
 
 @pytest.mark.slow

@@ -23,8 +23,9 @@
     series' rows are those the last finished build wrote and tested, untouched since; each such
     test's key holds indicator_code (a duplicate is within one series), and the tables their
     references point to are rebuilt whole, from inputs that would have made this build a full one
-    had they changed (orchestration/transform/wdi_rebuild.py). A full build (--full-refresh), and
-    Spark, test every row. dbt reads `where` as it parses, so the placeholder is replaced here, as
+    had they changed (orchestration/transform/wdi_rebuild.py). It is the list the models rewrite
+    (wdi_rebuild() above), so a `dbt build` by hand tests what it rewrites. A full build
+    (--full-refresh), and Spark, test every row. dbt reads `where` as it parses, so the placeholder is replaced here, as
     the test runs (dbt's own get_where_subquery, otherwise as it is). -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') or '' -%}

@@ -90,8 +90,8 @@ def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
             # A suite over a table too big for memory validates what its load() aggregates, part by
             # part; a part that passed before, unchanged and under the same code, is not aggregated
             # again unless the refresh is full (expectations/__init__.py).
+            code = code_fingerprint()
             if hasattr(suite, "load"):
-                code = code_fingerprint()
                 frame, aggregated = suite.load(connection, code, reuse=not is_full(context.op_execution_context))
                 say(context.op_execution_context, aggregated)
             else:

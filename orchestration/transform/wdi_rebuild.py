@@ -103,7 +103,7 @@ def _context(connection: duckdb.DuckDBPyConnection) -> str:
         if name not in _NOT_READ:
             digest.update(f"{name}={fingerprint}".encode())
     countries = connection.execute(
-        "select bit_xor(hash(country_code, country_name, region, income_group, is_aggregate, special_notes)) from raw.wdi_countries"
+        "select bit_xor(hash(hash(country_code, country_name, region, income_group, is_aggregate, special_notes))) from raw.wdi_countries"
     ).fetchall()[0][0]
     population = connection.execute(
         "select fingerprint from raw.wdi_indicators where indicator_code = ?", [_population_indicator()]

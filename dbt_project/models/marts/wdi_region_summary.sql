@@ -75,7 +75,7 @@ qualifying as (
     select st.series_id, st.year, st.group_id
     from stats as st
     inner join member_counts as mc on st.group_id = mc.group_id
-    where 1.0 * st.n_reporting / mc.n_members >= {{ var('wdi_min_coverage') }}
+    where {{ meets_coverage('1.0 * st.n_reporting / mc.n_members') }}
 ),
 
 -- The median from positions in a sorted group, not median(): DuckDB's holistic aggregate keeps every
@@ -157,11 +157,11 @@ select
     n_reporting,
     coverage,
     weight_coverage,
-    case when coverage >= {{ var('wdi_min_coverage') }} then mean_value end as mean_value,
+    case when {{ meets_coverage('coverage') }} then mean_value end as mean_value,
     case
         when weighting = 'population' and weight_coverage >= {{ var('wdi_min_weight_coverage') }} and weight_total > 0
             then weighted_sum / weight_total
     end as weighted_mean_value,
-    case when coverage >= {{ var('wdi_min_coverage') }} then median_value end as median_value,
+    case when {{ meets_coverage('coverage') }} then median_value end as median_value,
     case when weighting = 'sum' and n_reporting = n_members then sum_value end as sum_value
 from measured

@@ -164,7 +164,7 @@ def _load_observations(connection: duckdb.DuckDBPyConnection, files: _Files, unz
             )
             # As text, like the bulk files' hashes: a 64-bit integer must not pass through pandas' floats.
             values_hash = connection.execute(
-                "select bit_xor(hash(country_code, year, value, source_line))::varchar from live_frame"
+                "select bit_xor(hash(hash(country_code, year, value, source_line)))::varchar from live_frame"
             ).fetchall()[0][0]
             live.append(
                 (

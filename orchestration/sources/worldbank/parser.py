@@ -270,7 +270,7 @@ def _series_of(lines: str, columns: tuple[str, ...]) -> str:
     cells = ", ".join(f'"{name}"' for name in columns if name != "empty_last")
     return f"""
         select filename as source_file, "Indicator Code" as indicator_code, any_value("Indicator Name") as indicator_name,
-               bit_xor(hash(source_line, {cells})) as values_hash
+               bit_xor(hash(hash(source_line, {cells}))) as values_hash
         from {lines} group by filename, "Indicator Code"
     """
 
