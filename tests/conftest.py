@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from filelock import FileLock
 
-from orchestration.settings import PROJECT_ROOT, Settings, prepare_process_environment
+from orchestration.settings import DBT_EXECUTABLE, PROJECT_ROOT, Settings, prepare_process_environment
 from orchestration.snapshots.records import sha256_of
 
 SNAPSHOTS = PROJECT_ROOT / "warehouse" / "snapshots"
@@ -82,6 +82,18 @@ def environment(folder: Path, snapshots: Path = SNAPSHOTS) -> dict[str, str]:
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     """The `warehouse` command as a user runs it, from the project folder."""
     return subprocess.run([WAREHOUSE, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+
+
+def dbt(project: Path, settings: Settings, target: Path, *args: str) -> subprocess.CompletedProcess:
+    """dbt run on its own on ``settings``' build database, as the dbt step runs it (the same profile)."""
+    return subprocess.run(
+        [DBT_EXECUTABLE, *args, "--profiles-dir", str(project), "--target-path", str(target)],
+        cwd=project,
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def materialize(

@@ -12,8 +12,9 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
+from orchestration.settings import DBT_PROJECT_DIR, Settings
 from orchestration.transform.dbt_project import DBT_PROJECT, keep_parse_state, manifest_is_current, prune_run_targets
+from tests.conftest import dbt
 
 
 def copy_of_the_project(tmp_path) -> DbtProject:
@@ -128,23 +129,7 @@ def build_a_changed_copy(built, tmp_path, model_name: str, edit: tuple[str, str]
     model.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
     shutil.copytree(built.build_dir, tmp_path / "build", ignore=shutil.ignore_patterns("*.lock", "refresh.holder"))
     settings = Settings(home=tmp_path, snapshots_dir=built.snapshots_dir)
-    return subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "build",
-            "--select",
-            model_name,
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-        ],
-        cwd=project,
-        env={**os.environ, **settings.dbt_env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return dbt(project, settings, tmp_path / "target", "build", "--select", model_name)
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@ models, and publishes exactly what a full rebuild of the same snapshots publishe
 
 import csv
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -14,12 +13,12 @@ import pandas as pd
 import pytest
 
 from expectations import wdi_observations as gate_suite
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PUBLISHED_SCHEMAS, Settings
+from orchestration.settings import DBT_PROJECT_DIR, PUBLISHED_SCHEMAS, Settings
 from orchestration.snapshots.records import sha256_of
 from orchestration.transform import wdi_rebuild
 from orchestration.transform.changes import code_fingerprint
 from tests.bad_input_cases import CASES, damaged_copy
-from tests.conftest import SNAPSHOTS, copy_home, failure_text, logged_decisions, materialize
+from tests.conftest import SNAPSHOTS, copy_home, dbt, failure_text, logged_decisions, materialize
 
 INTERNET = "API_IT.NET.USER.ZS_DS2_en_csv_v2_2160.csv"
 # The revision: one value changed, one removed, one added where the release had none.
@@ -269,24 +268,7 @@ def test_a_revised_series_that_fails_the_wdi_gate_is_refused_while_the_others_ar
 
 def dbt_build_test(settings: Settings, target, name: str, *args: str) -> subprocess.CompletedProcess:
     """`dbt build` of one test of the project in ``settings``' build database, as the dbt step runs it."""
-    return subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "build",
-            "--select",
-            name,
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            *args,
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env={**os.environ, **settings.dbt_env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return dbt(DBT_PROJECT_DIR, settings, target, "build", "--select", name, *args)
 
 
 @pytest.mark.slow
