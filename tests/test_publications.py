@@ -348,3 +348,23 @@ def test_the_same_change_to_the_last_column_of_many_rows_is_found_and_a_retyped_
     assert groups.columns_retyped == [{"column": "n", "old": "DOUBLE", "new": "INTEGER"}]
     renamed = found["marts.renamed"]
     assert (renamed.rows_old, renamed.rows_new, renamed.columns_added, renamed.columns_removed) == (1, 1, ["b"], ["a"])
+
+
+def test_a_mean_whose_last_bits_moved_is_no_change_and_a_real_change_to_a_float_is_one(tmp_path):
+    """Two builds of the same inputs may sum a mean's terms in another order (DuckDB's threads), so
+    its last bits move: no change. A change beyond FLOAT_TOLERANCE of the value is one."""
+    from orchestration.publishing import diff
+
+    means = "select iso3, year, {value} as mean_value from (values ('KAZ'), ('UZB')) c(iso3), range(2000, 2024) y(year)"
+    old = _publication(
+        tmp_path / "old.duckdb", [f"create table marts.groups as {means.format(value='0.1::double + 0.2::double')}"]
+    )
+    # 0.1 + 0.2 and 0.3 differ in their last bit (0.30000000000000004); KAZ 2023 moves by 1e-9.
+    moved = "case when iso3 = 'KAZ' and year = 2023 then 0.3::double + 1e-9 else 0.3::double end"
+    new = _publication(tmp_path / "new.duckdb", [f"create table marts.groups as {means.format(value=moved)}"])
+    groups = {t.table: t for t in diff.between(old, new, "old", "new", {"temp_directory": ""}).tables}["marts.groups"]
+    assert (groups.added, groups.removed, groups.changed, groups.status) == (0, 0, 1, "changed")
+    assert [(e["key"], e["column"]) for e in groups.examples] == [({"iso3": "KAZ", "year": 2023}, "mean_value")]
+    same = _publication(tmp_path / "same.duckdb", [f"create table marts.groups as {means.format(value='0.3::double')}"])
+    unchanged = diff.between(old, same, "old", "same", {"temp_directory": ""}).tables
+    assert [(t.table, t.status, t.rows) for t in unchanged] == [("marts.groups", "unchanged", 0)]

@@ -17,6 +17,10 @@ to the same value as before (each row's hash is hashed again, so no pattern of c
 construction): rare enough for a report of changes, which is what this is (the published files
 themselves are never compared by it). A table without a key (the seeds, the audit) is compared
 as a multiset of whole rows: rows added and removed, none "changed".
+
+Two floating-point values within ``FLOAT_TOLERANCE`` of each other, relative to the larger, are
+the same number: a sum or mean over many rows adds its terms in whatever order DuckDB's threads
+reach them, so two builds of the same inputs may differ in the last bits, and that is no change.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from orchestration.sql import quoted
 
 # Examples shown per changed column, and of rows added and removed.
 EXAMPLES = 3
+FLOAT_TOLERANCE = 1e-12
+_FLOATS = ("DOUBLE", "FLOAT", "REAL")
 # The published tables compared: the analysts' contract (meta.* describes each publication itself).
 COMPARED_SCHEMAS = tuple(schema for schema in PUBLISHED_SCHEMAS if schema != "meta")
 KEYS_TABLE = "meta.table_keys"
@@ -259,6 +265,15 @@ class _Pair:
 
         self.old, self.new = side("old", True), side("new", False)
         self.row = ", ".join(f"c_{i}" for i in self.positions)
+        self.floats = {i for i, c in enumerate(common) if new_columns[c] in _FLOATS}
+
+    def differs(self, i: int, old: str, new: str) -> str:
+        """Whether column ``i`` differs between the values ``old`` and ``new`` (SQL): a float only
+        beyond FLOAT_TOLERANCE (module docstring)."""
+        if i not in self.floats:
+            return f"{old} is distinct from {new}"
+        within = f"coalesce(abs({old} - {new}) <= {FLOAT_TOLERANCE} * greatest(abs({old}), abs({new})), false)"
+        return f"not ({old} is not distinct from {new} or {within})"
 
     def by_key(self, diff: TableDiff) -> None:
         key = diff.key
@@ -269,7 +284,7 @@ class _Pair:
         self._differing_rows(positions, where)
         presence = "count(*) filter (where o_in is null), count(*) filter (where n_in is null)"
         per_column = ", ".join(
-            f"count(*) filter (where o_in and n_in and o_{i} is distinct from n_{i})" for i in self.positions
+            f"count(*) filter (where o_in and n_in and {self.differs(i, f'o_{i}', f'n_{i}')})" for i in self.positions
         )
         (counts,) = self.rows(f"select {presence}, count(*) filter (where o_in and n_in), {per_column} from differing")
         diff.added, diff.removed, diff.changed = counts[:3]
@@ -280,7 +295,7 @@ class _Pair:
         for column in diff.changed_columns:
             i = self.common.index(column)
             for *k, old, new in self.rows(
-                f"select {keys_of}, o_{i}, n_{i} from differing where o_in and n_in and o_{i} is distinct from n_{i} "
+                f"select {keys_of}, o_{i}, n_{i} from differing where o_in and n_in and {self.differs(i, f'o_{i}', f'n_{i}')} "
                 f"order by {keys_of} limit {EXAMPLES}"
             ):
                 diff.examples.append({"key": dict(zip(key, k)), "column": column, "old": old, "new": new})
@@ -350,7 +365,7 @@ class _Pair:
             from {side("o", self.old)} full outer join {side("n", self.new)}
               on {" and ".join(f"o.o_{p} is not distinct from n.n_{p}" for p in positions)}
             where o.o_in is null or n.n_in is null
-               or {" or ".join(f"o.o_{i} is distinct from n.n_{i}" for i in self.positions)}
+               or {" or ".join(self.differs(i, f"o.o_{i}", f"n.n_{i}") for i in self.positions)}
             """
         )
         self.rows("drop table if exists partitions")
