@@ -90,8 +90,9 @@ def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
             # A suite over a table too big for memory validates what its load() aggregates, part by
             # part; a part that passed before, unchanged and under the same code, is not aggregated
             # again unless the refresh is full (expectations/__init__.py).
-            code = code_fingerprint()
+            code = None  # the code's fingerprint, for a suite that keeps what passed (load() and keep())
             if hasattr(suite, "load"):
+                code = code_fingerprint()
                 frame, aggregated = suite.load(connection, code, reuse=not is_full(context.op_execution_context))
                 say(context.op_execution_context, aggregated)
             else:
@@ -108,7 +109,7 @@ def gx_check(source: str, raw_table: RawTable) -> dg.AssetChecksDefinition:
                 evaluated=outcome.evaluated,
                 failures=[f.line() for f in outcome.failures],
             )
-            if outcome.success and hasattr(suite, "keep"):
+            if outcome.success and code is not None:
                 suite.keep(connection, code)
             if outcome.success and loaded:
                 _record_pass(connection, suite.TABLE, loaded, run_id)
